@@ -1,0 +1,44 @@
+import type { Kwargs } from '../types.ts';
+
+/** True for a plain JSON object (not an array, not null). */
+export function isPlainObject(value: unknown): value is Kwargs {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Merges `over` onto `base` recursively: nested objects merge, the value from `over` wins at
+ * every level, and anything that is not a plain object (arrays included) replaces.
+ */
+export function mergeDeep(base: Kwargs, over: Kwargs): Kwargs {
+  const out: Kwargs = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const prior = Object.hasOwn(out, key) ? out[key] : undefined;
+    // defineProperty, not assignment: a `__proto__` key in user kwargs stays a plain key.
+    Object.defineProperty(out, key, {
+      value: isPlainObject(prior) && isPlainObject(value) ? mergeDeep(prior, value) : value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return out;
+}
+
+/**
+ * The kwargs a handler receives: the task's `withParams` with the instance's applied trigger
+ * kwargs merged over them (the fired value wins at every level); keys of `withParams` that no
+ * trigger applied are passed as they are.
+ *
+ * @example
+ * handlerKwargs({ t_a: { foo: 'bar', kwargs: { hacked: true } } }, { t_a: { kwargs: { dataReceived: {} } } });
+ * // { t_a: { foo: 'bar', kwargs: { hacked: true, dataReceived: {} } } }
+ */
+export function handlerKwargs(
+  withParams: Readonly<Record<string, Kwargs>>,
+  applied: Record<string, Kwargs>,
+): Record<string, Kwargs> {
+  // A fresh copy: a handler that mutates its kwargs must not change the workflow's withParams.
+  return structuredClone(mergeDeep(withParams, applied)) as Record<string, Kwargs>;
+}

@@ -1,0 +1,519 @@
+import type { InstanceError, InstanceStatus, Kwargs, LogLevel } from '../types.ts';
+import { isPlainObject } from './kwargs.ts';
+import { instanceName } from './names.ts';
+import type { CompiledTask, CompiledWorkflow } from './workflow.ts';
+
+/**
+ * An instance still waiting for triggers. Kwargs are references: trigger → id of the event
+ * whose kwargs the instance applied; the event records hold the kwargs themselves.
+ */
+export interface UnstartedInstance {
+  task: string;
+  n: number;
+  kwargs: Record<string, string>;
+  /** The `unless` triggers already applied. */
+  abandon: string[];
+  createdAt: string;
+}
+
+/**
+ * The compact, JSON-serializable state of one session: what decisions need and nothing more.
+ * Resolved instances leave it; kwargs stay in event records, referenced by event id.
+ */
+export interface SessionState {
+  workflow: string;
+  /** Per trigger the workflow mentions: how often it fired and the event holding its latest kwargs. */
+  fired: Record<string, { count: number; last: string }>;
+  /** Per task: the number of the next instance (so also how many instances it has). */
+  next: Record<string, number>;
+  /** Unstarted instances, by instance name. */
+  unstarted: Record<string, UnstartedInstance>;
+}
+
+/** Where a new instance's kwargs come from. */
+export type KwargsSource =
+  /** Trigger → event id; the kwargs are that event's kwargs. */
+  | { refs: Record<string, string> }
+  /** The same kwargs as another instance (a clone without replacement kwargs). */
+  | { inherit: string }
+  /** These kwargs exactly (replacement kwargs of a replay or retry). */
+  | { literal: Record<string, Kwargs> };
+
+/** What the storage layer needs to write an instance that leaves the unstarted state. */
+export interface InstanceSeed {
+  name: string;
+  task: string;
+  attempt: number;
+  parent?: string;
+  kwargs: KwargsSource;
+  createdAt: string;
+}
+
+/** A trigger fired into the session (by the application, a handler, or a cascade). */
+export interface FireEvent {
+  type: 'fire';
+  eventId: string;
+  trigger: string;
+  at: string;
+}
+
+/** Create a clone of a replayed instance and schedule it (a handler's `Retry`). */
+export interface CloneEvent {
+  type: 'clone';
+  eventId: string;
+  parent: string;
+  task: string;
+  parentAttempt: number;
+  kwargs?: Record<string, Kwargs>;
+  delaySeconds?: number;
+  at: string;
+}
+
+/** A request to replay a failed instance; `observed` is its record as read, if it exists. */
+export interface ReplayEvent {
+  type: 'replay';
+  eventId: string;
+  instance: string;
+  observed?: { status: InstanceStatus; task: string; attempt: number };
+  kwargs?: Record<string, Kwargs>;
+  at: string;
+}
+
+/** A request to skip a failed instance; `observed` is its record as read, if it exists. */
+export interface SkipEvent {
+  type: 'skip';
+  eventId: string;
+  instance: string;
+  observed?: { status: InstanceStatus; task: string };
+  cascade: boolean;
+  result?: Kwargs;
+  at: string;
+}
+
+/** What a handler did, as the task runner saw it. */
+export type HandlerOutcome =
+  | { kind: 'returned'; value: unknown }
+  | { kind: 'threw'; error: InstanceError }
+  | { kind: 'retry'; cooldownSeconds?: number; replacementKwargs?: Record<string, Kwargs> }
+  | { kind: 'skip'; metadata?: Kwargs };
+
+/** A handler's outcome for a running instance. */
+export interface OutcomeEvent {
+  type: 'outcome';
+  instance: string;
+  task: string;
+  attempt: number;
+  outcome: HandlerOutcome;
+  logLevel?: LogLevel;
+  at: string;
+}
+
+/** Everything that can happen to a session. */
+export type SessionEvent = FireEvent | CloneEvent | ReplayEvent | SkipEvent | OutcomeEvent;
+
+/** Events that change the session state and so go through the evaluator, one at a time. */
+export type SessionStateEvent = FireEvent | CloneEvent | ReplayEvent | SkipEvent;
+
+/** What the I/O shell must do after an event. */
+export type Effect =
+  /** A new instance exists (it stays in the state while unstarted). */
+  | { type: 'create'; instance: string; task: string; at: string }
+  /** Write the instance as scheduled and hand it to its runner, after `delaySeconds`. */
+  | { type: 'schedule'; instance: InstanceSeed; delaySeconds: number }
+  /** Write the instance as abandoned. */
+  | { type: 'abandon'; instance: InstanceSeed }
+  /** Change an existing instance's record, only if its status is one of `expect`. */
+  | {
+      type: 'record';
+      instance: string;
+      task: string;
+      expect: InstanceStatus[];
+      status: InstanceStatus;
+      result?: Kwargs;
+      error?: InstanceError;
+      metadata?: Kwargs;
+      logLevel?: LogLevel;
+      at: string;
+    }
+  /** Fire `trigger` into the same session with `kwargs`, as event `eventId` (idempotent). */
+  | { type: 'cascade'; eventId: string; trigger: string; kwargs: Kwargs }
+  /** Insert this clone event into the session (a handler's `Retry`). */
+  | { type: 'retry'; event: CloneEvent }
+  /** The event was refused and changes nothing. */
+  | { type: 'reject'; eventId: string; code: 'NOT_FOUND' | 'INSTANCE_NOT_FAILED'; message: string };
+
+/** The result of applying one event. */
+export interface Applied {
+  state: SessionState;
+  effects: Effect[];
+}
+
+/** The state of a session no event has touched yet. */
+export function initialState(workflow: CompiledWorkflow): SessionState {
+  return { workflow: workflow.name, fired: {}, next: {}, unstarted: {} };
+}
+
+/**
+ * Ids of events the system makes itself. They contain `#`, which application event ids may
+ * not, so no application event can take (and so suppress) one of them.
+ */
+export function internalEventId(kind: string, ...parts: Array<string | number>): string {
+  return [kind, ...parts].join('#');
+}
+
+/** The id of the cascade event an instance fires when it finishes (or is skipped with cascade). */
+export function cascadeEventId(instance: string): string {
+  return internalEventId('cascade', instance);
+}
+
+/** The id of the clone event an instance's `Retry` inserts. */
+export function retryEventId(instance: string): string {
+  return internalEventId('retry', instance);
+}
+
+function copyState(s: SessionState): SessionState {
+  return {
+    workflow: s.workflow,
+    fired: { ...s.fired },
+    next: { ...s.next },
+    unstarted: { ...s.unstarted },
+  };
+}
+
+function unstartedOf(state: SessionState, task: string): UnstartedInstance[] {
+  return Object.values(state.unstarted)
+    .filter((i) => i.task === task)
+    .sort((a, b) => a.n - b.n);
+}
+
+function seedOf(inst: UnstartedInstance): InstanceSeed {
+  return {
+    name: instanceName(inst.task, inst.n),
+    task: inst.task,
+    attempt: 0,
+    kwargs: { refs: inst.kwargs },
+    createdAt: inst.createdAt,
+  };
+}
+
+/** Applies trigger `trigger` (event `eventId`) to an unstarted instance; true when it took it. */
+function applyTrigger(
+  inst: UnstartedInstance,
+  task: CompiledTask,
+  trigger: string,
+  eventId: string,
+): boolean {
+  let applied = false;
+  if (task.requires.includes(trigger) && !(trigger in inst.kwargs)) {
+    inst.kwargs = { ...inst.kwargs, [trigger]: eventId };
+    applied = true;
+  }
+  if (task.unless.includes(trigger) && !inst.abandon.includes(trigger)) {
+    inst.abandon = [...inst.abandon, trigger];
+    applied = true;
+  }
+  return applied;
+}
+
+function canAbandon(inst: UnstartedInstance, task: CompiledTask): boolean {
+  return task.unless.length > 0 && task.unless.every((t) => inst.abandon.includes(t));
+}
+
+function canRun(inst: UnstartedInstance, task: CompiledTask): boolean {
+  return task.requires.every((t) => t in inst.kwargs);
+}
+
+function applyFire(workflow: CompiledWorkflow, state: SessionState, event: FireEvent): Applied {
+  const next = copyState(state);
+  const effects: Effect[] = [];
+  const { trigger, eventId, at } = event;
+  for (const task of workflow.listeners.get(trigger) ?? []) {
+    const existing = unstartedOf(next, task.name).map((i) => ({ ...i }));
+    let create: boolean;
+    if ((next.next[task.name] ?? 0) === 0) {
+      create = true;
+    } else {
+      create = trigger === task.andEvery;
+      for (const inst of existing) {
+        if (applyTrigger(inst, task, trigger, eventId)) create = false;
+      }
+    }
+    if (create) {
+      const n = next.next[task.name] ?? 0;
+      next.next[task.name] = n + 1;
+      const inst: UnstartedInstance = {
+        task: task.name,
+        n,
+        kwargs: Object.fromEntries(
+          task.requires
+            .filter((t) => t !== trigger && next.fired[t] !== undefined)
+            .map((t) => [t, (next.fired[t] as { last: string }).last]),
+        ),
+        abandon: task.unless.filter((t) => t !== trigger && next.fired[t] !== undefined),
+        createdAt: at,
+      };
+      applyTrigger(inst, task, trigger, eventId);
+      existing.push(inst);
+      effects.push({ type: 'create', instance: instanceName(task.name, n), task: task.name, at });
+    }
+    for (const inst of existing) {
+      const name = instanceName(inst.task, inst.n);
+      if (canAbandon(inst, task)) {
+        delete next.unstarted[name];
+        effects.push({ type: 'abandon', instance: seedOf(inst) });
+      } else if (canRun(inst, task)) {
+        delete next.unstarted[name];
+        effects.push({ type: 'schedule', instance: seedOf(inst), delaySeconds: 0 });
+      } else {
+        next.unstarted[name] = inst;
+      }
+    }
+  }
+  if (workflow.listeners.has(trigger)) {
+    next.fired[trigger] = { count: (next.fired[trigger]?.count ?? 0) + 1, last: eventId };
+  }
+  return { state: next, effects };
+}
+
+function cloneEffects(
+  state: SessionState,
+  task: string,
+  parent: string,
+  parentAttempt: number,
+  kwargs: Record<string, Kwargs> | undefined,
+  delaySeconds: number,
+  at: string,
+): Applied {
+  const next = copyState(state);
+  const n = next.next[task] ?? 0;
+  next.next[task] = n + 1;
+  const name = instanceName(task, n);
+  return {
+    state: next,
+    effects: [
+      { type: 'create', instance: name, task, at },
+      {
+        type: 'schedule',
+        instance: {
+          name,
+          task,
+          attempt: parentAttempt + 1,
+          parent,
+          kwargs: kwargs === undefined ? { inherit: parent } : { literal: kwargs },
+          createdAt: at,
+        },
+        delaySeconds,
+      },
+    ],
+  };
+}
+
+function notFound(eventId: string, instance: string): Applied['effects'][number] {
+  return {
+    type: 'reject',
+    eventId,
+    code: 'NOT_FOUND',
+    message: `instance '${instance}' does not exist in this session`,
+  };
+}
+
+function notFailed(eventId: string, instance: string, status: string, op: string): Effect {
+  return {
+    type: 'reject',
+    eventId,
+    code: 'INSTANCE_NOT_FAILED',
+    message: `cannot ${op} instance '${instance}': it is ${status}, and only a failed instance can be ${op === 'skip' ? 'skipped' : 'replayed'}`,
+  };
+}
+
+function applyReplay(workflow: CompiledWorkflow, state: SessionState, e: ReplayEvent): Applied {
+  const observed = e.observed ?? unstartedObservation(state, e.instance);
+  if (!observed || !workflow.tasks.has(observed.task)) {
+    return { state, effects: [notFound(e.eventId, e.instance)] };
+  }
+  if (observed.status !== 'failed') {
+    return { state, effects: [notFailed(e.eventId, e.instance, observed.status, 'replay')] };
+  }
+  const cloned = cloneEffects(
+    state,
+    observed.task,
+    e.instance,
+    observed.attempt,
+    e.kwargs,
+    0,
+    e.at,
+  );
+  return {
+    state: cloned.state,
+    effects: [
+      {
+        type: 'record',
+        instance: e.instance,
+        task: observed.task,
+        expect: ['failed'],
+        status: 'replayed',
+        at: e.at,
+      },
+      ...cloned.effects,
+    ],
+  };
+}
+
+function applySkip(workflow: CompiledWorkflow, state: SessionState, e: SkipEvent): Applied {
+  const observed = e.observed ?? unstartedObservation(state, e.instance);
+  if (!observed || !workflow.tasks.has(observed.task)) {
+    return { state, effects: [notFound(e.eventId, e.instance)] };
+  }
+  if (observed.status !== 'failed') {
+    return { state, effects: [notFailed(e.eventId, e.instance, observed.status, 'skip')] };
+  }
+  const effects: Effect[] = [
+    {
+      type: 'record',
+      instance: e.instance,
+      task: observed.task,
+      expect: ['failed'],
+      status: 'skipped',
+      metadata: { cascade: e.cascade, ...(e.cascade ? { result: e.result ?? {} } : {}) },
+      at: e.at,
+    },
+  ];
+  if (e.cascade) {
+    effects.push({
+      type: 'cascade',
+      eventId: cascadeEventId(e.instance),
+      trigger: observed.task,
+      kwargs: e.result ?? {},
+    });
+  }
+  return { state, effects };
+}
+
+/** An unstarted instance lives only in the state: report it as such to replay/skip requests. */
+function unstartedObservation(
+  state: SessionState,
+  instance: string,
+): { status: InstanceStatus; task: string; attempt: number } | undefined {
+  const inst = state.unstarted[instance];
+  return inst ? { status: 'unstarted', task: inst.task, attempt: 0 } : undefined;
+}
+
+/**
+ * Decides what a handler's outcome means for its instance. Needs no session state: the task
+ * runner calls it directly, and `apply` delegates to it for `outcome` events.
+ *
+ * | outcome | instance | effects |
+ * |---|---|---|
+ * | returns an object, `undefined` or `null` | finished | record + cascade |
+ * | returns anything else | failed (`InvalidResultError`) | record |
+ * | `Retry`, attempts left | replayed | record + retry (a clone event) |
+ * | `Retry`, `attempt >= maxRetries` | failed (`MaxRetriesExceeded`) | record |
+ * | `Skip` | skipped | record |
+ * | throws | failed | record |
+ */
+export function decideOutcome(workflow: CompiledWorkflow, e: OutcomeEvent): Effect[] {
+  const task = workflow.tasks.get(e.task);
+  const base = {
+    type: 'record' as const,
+    instance: e.instance,
+    task: e.task,
+    expect: ['running' as InstanceStatus],
+    at: e.at,
+    ...(e.logLevel ? { logLevel: e.logLevel } : {}),
+  };
+  const o = e.outcome;
+  switch (o.kind) {
+    case 'returned': {
+      const value = o.value ?? {};
+      if (!isPlainObject(value)) {
+        const shape = Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+        return [
+          {
+            ...base,
+            status: 'failed',
+            error: {
+              type: 'InvalidResultError',
+              message: `task '${e.task}' returned ${shape}; a handler must return an object (or nothing), which becomes the cascade kwargs`,
+            },
+          },
+        ];
+      }
+      return [
+        { ...base, status: 'finished', result: value },
+        { type: 'cascade', eventId: cascadeEventId(e.instance), trigger: e.task, kwargs: value },
+      ];
+    }
+    case 'threw':
+      return [{ ...base, status: 'failed', error: o.error }];
+    case 'skip':
+      return [{ ...base, status: 'skipped', ...(o.metadata ? { metadata: o.metadata } : {}) }];
+    case 'retry': {
+      const maxRetries = task?.maxRetries ?? 0;
+      if (e.attempt >= maxRetries) {
+        return [
+          {
+            ...base,
+            status: 'failed',
+            error: {
+              type: 'MaxRetriesExceeded',
+              message: `task '${e.task}' asked to retry, but instance '${e.instance}' is attempt ${e.attempt} and maxRetries is ${maxRetries}`,
+            },
+          },
+        ];
+      }
+      const delaySeconds = Math.max(0, Math.ceil(o.cooldownSeconds ?? 0));
+      return [
+        { ...base, status: 'replayed' },
+        {
+          type: 'retry',
+          event: {
+            type: 'clone',
+            eventId: retryEventId(e.instance),
+            parent: e.instance,
+            task: e.task,
+            parentAttempt: e.attempt,
+            ...(o.replacementKwargs ? { kwargs: o.replacementKwargs } : {}),
+            ...(delaySeconds > 0 ? { delaySeconds } : {}),
+            at: e.at,
+          },
+        },
+      ];
+    }
+  }
+}
+
+/**
+ * The session reducer: applies one event to a session's state and says what must happen.
+ * Pure and deterministic: no I/O, no clock (time comes in with the event).
+ *
+ * @example
+ * const wf = compileWorkflow(defineWorkflow('w', { t_a: { after: ['x'], run: 'h' } }));
+ * const { state, effects } = apply(wf, initialState(wf), { type: 'fire', eventId: 'e1', trigger: 'x', at: now });
+ * // effects: create t_a#0, schedule t_a#0
+ */
+export function apply(
+  workflow: CompiledWorkflow,
+  state: SessionState,
+  event: SessionEvent,
+): Applied {
+  switch (event.type) {
+    case 'fire':
+      return applyFire(workflow, state, event);
+    case 'clone':
+      return cloneEffects(
+        state,
+        event.task,
+        event.parent,
+        event.parentAttempt,
+        event.kwargs,
+        event.delaySeconds ?? 0,
+        event.at,
+      );
+    case 'replay':
+      return applyReplay(workflow, state, event);
+    case 'skip':
+      return applySkip(workflow, state, event);
+    case 'outcome':
+      return { state, effects: decideOutcome(workflow, event) };
+  }
+}

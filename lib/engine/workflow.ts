@@ -1,0 +1,244 @@
+import { z } from 'zod';
+import { WorkflowError } from '../errors.ts';
+import type { Kwargs, TaskConfig, Workflow } from '../types.ts';
+import { NAME_PATTERN } from './names.ts';
+
+/** The directives the engine understands; any other key of a task config is an extra. */
+const KNOWN_DIRECTIVES = new Set([
+  'after',
+  'run',
+  'andEvery',
+  'unless',
+  'withParams',
+  'using',
+  'maxRetries',
+]);
+
+/** The default of `TaskConfig.maxRetries`. */
+export const DEFAULT_MAX_RETRIES = 3;
+
+/** A task as the engine reads it: directives resolved, defaults applied. */
+export interface CompiledTask {
+  readonly name: string;
+  /** `after` plus `andEvery`, without duplicates: what must have fired before it runs. */
+  readonly requires: readonly string[];
+  readonly after: readonly string[];
+  readonly andEvery?: string;
+  readonly unless: readonly string[];
+  readonly withParams: Readonly<Record<string, Kwargs>>;
+  readonly run: string;
+  readonly using?: string;
+  readonly maxRetries: number;
+  readonly extras: Readonly<Kwargs>;
+}
+
+/** A validated workflow with, per trigger, the tasks that mention it. */
+export interface CompiledWorkflow {
+  readonly name: string;
+  readonly tasks: ReadonlyMap<string, CompiledTask>;
+  /** Trigger name → tasks whose `after`, `andEvery` or `unless` mention it, in definition order. */
+  readonly listeners: ReadonlyMap<string, readonly CompiledTask[]>;
+  /** The definition it was compiled from. */
+  readonly definition: Workflow;
+}
+
+const nameSchema = z
+  .string({ error: 'must be a string' })
+  .regex(NAME_PATTERN, { error: 'must match ^[A-Za-z0-9_.:-]{1,128}$ (no spaces, no "#")' });
+
+const plainObject = z.custom<Kwargs>(
+  (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+  { error: 'must be a JSON object' },
+);
+
+const taskSchema = z
+  .object({
+    after: z.array(nameSchema, { error: 'must be an array of trigger names' }),
+    run: z.string({ error: 'must be a string' }).min(1, { error: 'must name a task handler' }),
+    andEvery: nameSchema.optional(),
+    unless: z.array(nameSchema, { error: 'must be an array of trigger names' }).optional(),
+    withParams: z.record(z.string(), plainObject, { error: 'must be an object' }).optional(),
+    using: z.string({ error: 'must be a string' }).min(1).optional(),
+    maxRetries: z
+      .number({ error: 'must be a number' })
+      .int({ error: 'must be a whole number' })
+      .min(0, { error: 'must be 0 or more' })
+      .max(1000, { error: 'must be at most 1000' })
+      .optional(),
+  })
+  .loose();
+
+function describeIssue(task: string, issue: z.core.$ZodIssue): string {
+  const path = issue.path.length > 0 ? issue.path.map(String).join('.') : 'config';
+  if (issue.code === 'invalid_type' && issue.path.length === 1 && issue.input === undefined) {
+    return `task '${task}': '${path}' is required`;
+  }
+  return `task '${task}': '${path}' ${issue.message}`;
+}
+
+function duplicatesIn(list: readonly string[]): string[] {
+  const seen = new Set<string>();
+  const dup = new Set<string>();
+  for (const x of list) (seen.has(x) ? dup : seen).add(x);
+  return [...dup];
+}
+
+/**
+ * Which tasks can never run: a task-name trigger fires only by cascade, so a task that needs a
+ * task that can never finish can never run either (cycles of cascades with no outside trigger).
+ */
+function tasksThatCanNeverRun(tasks: ReadonlyMap<string, CompiledTask>): string[] {
+  const runnable = new Set<string>();
+  let changed = true;
+  while (changed) {
+    changed = false;
+    for (const task of tasks.values()) {
+      if (runnable.has(task.name)) continue;
+      if (task.requires.length === 0) continue;
+      if (task.requires.every((t) => !tasks.has(t) || runnable.has(t))) {
+        runnable.add(task.name);
+        changed = true;
+      }
+    }
+  }
+  return [...tasks.keys()].filter((name) => !runnable.has(name));
+}
+
+/**
+ * Validates a workflow and compiles it for the engine. Throws `WorkflowError` naming the task.
+ *
+ * @example
+ * const compiled = compileWorkflow(defineWorkflow('survey', { t_a: { after: ['x'], run: 'h' } }));
+ */
+export function compileWorkflow(workflow: Workflow): CompiledWorkflow {
+  if (typeof workflow !== 'object' || workflow === null) {
+    throw new WorkflowError('a workflow must be an object { name, tasks }');
+  }
+  const { name, tasks: definitions } = workflow;
+  if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
+    throw new WorkflowError(
+      `workflow name ${JSON.stringify(name)} must match ^[A-Za-z0-9_.:-]{1,128}$`,
+    );
+  }
+  if (typeof definitions !== 'object' || definitions === null || Array.isArray(definitions)) {
+    throw new WorkflowError(`workflow '${name}': tasks must be an object of task configs`);
+  }
+  const entries = Object.entries(definitions);
+  if (entries.length === 0) throw new WorkflowError(`workflow '${name}' has no tasks`);
+
+  const tasks = new Map<string, CompiledTask>();
+  for (const [taskName, config] of entries) {
+    if (!NAME_PATTERN.test(taskName)) {
+      throw new WorkflowError(
+        `task ${JSON.stringify(taskName)}: a task name must match ^[A-Za-z0-9_.:-]{1,128}$ (no spaces, no "#")`,
+        { task: taskName },
+      );
+    }
+    tasks.set(taskName, compileTask(taskName, config));
+  }
+
+  const never = tasksThatCanNeverRun(tasks);
+  if (never.length > 0) {
+    const first = never[0] as string;
+    const task = tasks.get(first) as CompiledTask;
+    const reason =
+      task.requires.length === 0
+        ? 'it has no `after` triggers and no `andEvery`'
+        : 'it waits for the cascade of a task that can never finish (a cycle of cascades with no outside trigger)';
+    throw new WorkflowError(
+      `task '${first}' can never run: ${reason}${never.length > 1 ? ` (also: ${never.slice(1).join(', ')})` : ''}`,
+      { task: first },
+    );
+  }
+
+  const listeners = new Map<string, CompiledTask[]>();
+  for (const task of tasks.values()) {
+    for (const trigger of new Set([...task.requires, ...task.unless])) {
+      const list = listeners.get(trigger) ?? [];
+      list.push(task);
+      listeners.set(trigger, list);
+    }
+  }
+  return { name, tasks, listeners, definition: workflow };
+}
+
+function compileTask(taskName: string, config: unknown): CompiledTask {
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+    throw new WorkflowError(`task '${taskName}': its config must be an object`, { task: taskName });
+  }
+  const parsed = taskSchema.safeParse(config);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0] as z.core.$ZodIssue;
+    throw new WorkflowError(describeIssue(taskName, issue), {
+      task: taskName,
+      cause: parsed.error,
+    });
+  }
+  const c = parsed.data;
+  for (const [directive, list] of [
+    ['after', c.after],
+    ['unless', c.unless ?? []],
+  ] as const) {
+    const dup = duplicatesIn(list);
+    if (dup.length > 0) {
+      throw new WorkflowError(`task '${taskName}': '${directive}' names '${dup[0]}' twice`, {
+        task: taskName,
+      });
+    }
+  }
+  const extras: Kwargs = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (!KNOWN_DIRECTIVES.has(key)) extras[key] = value;
+  }
+  const requires =
+    c.andEvery !== undefined && !c.after.includes(c.andEvery)
+      ? [...c.after, c.andEvery]
+      : [...c.after];
+  return {
+    name: taskName,
+    requires,
+    after: [...c.after],
+    ...(c.andEvery !== undefined ? { andEvery: c.andEvery } : {}),
+    unless: [...(c.unless ?? [])],
+    withParams: c.withParams ?? {},
+    run: c.run,
+    ...(c.using !== undefined ? { using: c.using } : {}),
+    maxRetries: c.maxRetries ?? DEFAULT_MAX_RETRIES,
+    extras,
+  };
+}
+
+/**
+ * Defines a workflow: a name and its tasks. Validates every task (names, directive shapes,
+ * duplicates, tasks that can never run) and throws `WorkflowError` with a message naming the
+ * task. Whether each `run` names a known handler is checked where the handlers are known (the
+ * test runtime, the CDK construct).
+ *
+ * @example
+ * const survey = defineWorkflow('survey', {
+ *   t_importSubject: { after: ['step1', 'step4'], run: 'importSubject' },
+ *   t_importResponses: { after: ['t_importSubject'], andEvery: 'pageReceived', run: 'importResponses' },
+ *   t_score: { after: ['t_importSubject'], run: 'score', withParams: { model: { name: 'v2' } } },
+ * });
+ */
+export function defineWorkflow(name: string, tasks: Record<string, TaskConfig>): Workflow {
+  const workflow: Workflow = { name, tasks };
+  compileWorkflow(workflow);
+  return workflow;
+}
+
+/**
+ * Checks that every task's `run` names one of `handlers`; throws `WorkflowError` naming the task
+ * and the missing handler.
+ */
+export function checkHandlers(workflow: CompiledWorkflow, handlers: Iterable<string>): void {
+  const known = new Set(handlers);
+  for (const task of workflow.tasks.values()) {
+    if (!known.has(task.run)) {
+      throw new WorkflowError(
+        `task '${task.name}' runs '${task.run}', but no task handler of that name is registered (known: ${[...known].sort().join(', ') || 'none'})`,
+        { task: task.name },
+      );
+    }
+  }
+}

@@ -1,0 +1,270 @@
+import type { SessionEngine } from '../engine/index.ts';
+import type { Effect, InstanceSeed, SessionEvent } from '../engine/session.ts';
+import { ConflictError } from '../errors.ts';
+import type { InstanceStatus, Kwargs } from '../types.ts';
+import type { Clock } from './clock.ts';
+import type { LogSink } from './log.ts';
+import type { EventRecord, InstanceRecord, InstanceUpdate, SessionStore } from './records.ts';
+import type { WorkflowRegistry } from './registry.ts';
+
+/** What the evaluator needs. */
+export interface EvaluatorDeps {
+  store: SessionStore;
+  registry: WorkflowRegistry;
+  clock: Clock;
+  log: LogSink;
+  /** How often a commit that lost a race is re-read and retried. @default 20 */
+  maxAttempts?: number;
+}
+
+/** The engine event an event record stands for; replay and skip carry what was observed. */
+function toSessionEvent(
+  record: EventRecord,
+  observed: InstanceRecord | undefined,
+  statusNow: InstanceStatus | undefined,
+): SessionEvent {
+  const at = record.firedAt;
+  switch (record.kind) {
+    case 'fire':
+      return { type: 'fire', eventId: record.eventId, trigger: record.trigger, at };
+    case 'clone':
+      return {
+        type: 'clone',
+        eventId: record.eventId,
+        parent: record.parent,
+        task: record.task,
+        parentAttempt: record.parentAttempt,
+        ...(record.kwargs !== undefined ? { kwargs: record.kwargs } : {}),
+        ...(record.delaySeconds !== undefined ? { delaySeconds: record.delaySeconds } : {}),
+        at,
+      };
+    case 'replay':
+      return {
+        type: 'replay',
+        eventId: record.eventId,
+        instance: record.instance,
+        ...(observed && statusNow
+          ? { observed: { status: statusNow, task: observed.task, attempt: observed.attempt } }
+          : {}),
+        ...(record.kwargs !== undefined ? { kwargs: record.kwargs } : {}),
+        at,
+      };
+    case 'skip':
+      return {
+        type: 'skip',
+        eventId: record.eventId,
+        instance: record.instance,
+        ...(observed && statusNow ? { observed: { status: statusNow, task: observed.task } } : {}),
+        cascade: record.cascade,
+        ...(record.result !== undefined ? { result: record.result } : {}),
+        at,
+      };
+  }
+}
+
+/** One evaluation pass: the engine over every pending event, then one atomic commit. */
+async function evaluateOnce(deps: EvaluatorDeps, sessionId: string): Promise<number> {
+  const { store, registry } = deps;
+  const pending = await store.pendingEvents(sessionId);
+  if (pending.length === 0) return 0;
+  const head = await store.getHead(sessionId);
+  const first = pending[0] as EventRecord;
+  const workflowName =
+    head?.state.workflow ??
+    (first.workflow !== undefined && registry.has(first.workflow)
+      ? first.workflow
+      : registry.defaultWorkflow);
+  const engine: SessionEngine = registry.engine(workflowName);
+  let state = head?.state ?? engine.initialState();
+  const at = deps.clock.now().toISOString();
+
+  const created: InstanceRecord[] = [];
+  const updated: InstanceUpdate[] = [];
+  const events: EventRecord[] = [];
+  // Instances read or written in this pass, so a later event sees an earlier one's change.
+  const known = new Map<string, InstanceRecord>();
+  const statusNow = new Map<string, InstanceStatus>();
+  const readInstance = async (name: string): Promise<InstanceRecord | undefined> => {
+    if (!known.has(name)) {
+      const r = await store.getInstance(sessionId, name);
+      if (r) known.set(name, r);
+    }
+    return known.get(name);
+  };
+
+  const seeds: Array<{ seed: InstanceSeed; status: InstanceStatus; delaySeconds: number }> = [];
+  for (const record of pending) {
+    let observed: InstanceRecord | undefined;
+    if (record.kind === 'replay' || record.kind === 'skip') {
+      observed = await readInstance(record.instance);
+    }
+    const name = record.kind === 'replay' || record.kind === 'skip' ? record.instance : undefined;
+    const current = name ? (statusNow.get(name) ?? observed?.status) : undefined;
+    const result = engine.apply(state, toSessionEvent(record, observed, current));
+    state = result.state;
+    for (const effect of result.effects) {
+      collectEffect(effect, { seeds, updated, events, statusNow, sessionId, at, deps });
+    }
+  }
+
+  const refs = new Set<string>();
+  for (const { seed } of seeds) {
+    if ('refs' in seed.kwargs) for (const id of Object.values(seed.kwargs.refs)) refs.add(id);
+  }
+  const eventsById = refs.size > 0 ? await store.getEvents(sessionId, [...refs]) : new Map();
+  const wf = engine.workflow;
+  for (const { seed, status, delaySeconds } of seeds) {
+    const task = wf.tasks.get(seed.task);
+    if (!task) continue;
+    let kwargs: Record<string, Kwargs>;
+    if ('refs' in seed.kwargs) {
+      kwargs = {};
+      for (const [trigger, id] of Object.entries(seed.kwargs.refs)) {
+        const ev = eventsById.get(id) as EventRecord | undefined;
+        kwargs[trigger] = ev && ev.kind === 'fire' ? ev.kwargs : {};
+      }
+    } else if ('inherit' in seed.kwargs) {
+      const parentName = seed.kwargs.inherit;
+      const parent = created.find((c) => c.name === parentName) ?? (await readInstance(parentName));
+      kwargs = parent?.kwargs ?? {};
+    } else {
+      kwargs = seed.kwargs.literal;
+    }
+    const instance: InstanceRecord = {
+      sessionId,
+      workflow: wf.name,
+      name: seed.name,
+      task: seed.task,
+      status,
+      kwargs,
+      attempt: seed.attempt,
+      handler: task.run,
+      queue: task.using ?? task.run,
+      createdAt: seed.createdAt,
+      updatedAt: at,
+    };
+    if (seed.parent !== undefined) instance.parent = seed.parent;
+    if (delaySeconds > 0) instance.delaySeconds = delaySeconds;
+    created.push(instance);
+  }
+
+  await store.commitEvaluation({
+    sessionId,
+    expectedVersion: head?.version,
+    state,
+    applied: pending.map((e) => e.eventId),
+    created,
+    updated,
+    events,
+    at,
+  });
+  return pending.length;
+}
+
+interface Collector {
+  seeds: Array<{ seed: InstanceSeed; status: InstanceStatus; delaySeconds: number }>;
+  updated: InstanceUpdate[];
+  events: EventRecord[];
+  statusNow: Map<string, InstanceStatus>;
+  sessionId: string;
+  at: string;
+  deps: EvaluatorDeps;
+}
+
+function collectEffect(effect: Effect, c: Collector): void {
+  switch (effect.type) {
+    case 'create':
+      return;
+    case 'schedule':
+      c.seeds.push({
+        seed: effect.instance,
+        status: 'scheduled',
+        delaySeconds: effect.delaySeconds,
+      });
+      return;
+    case 'abandon':
+      c.seeds.push({ seed: effect.instance, status: 'abandoned', delaySeconds: 0 });
+      return;
+    case 'record':
+      c.statusNow.set(effect.instance, effect.status);
+      c.updated.push(recordToUpdate(c.sessionId, effect));
+      return;
+    case 'cascade':
+      c.events.push({
+        sessionId: c.sessionId,
+        eventId: effect.eventId,
+        kind: 'fire',
+        trigger: effect.trigger,
+        kwargs: effect.kwargs,
+        source: 'cascade',
+        firedAt: c.at,
+      });
+      return;
+    case 'retry':
+      c.events.push(cloneEventRecord(c.sessionId, effect.event));
+      return;
+    case 'reject':
+      c.deps.log({
+        level: 'warn',
+        message: `request refused: ${effect.message}`,
+        timestamp: c.at,
+        sessionId: c.sessionId,
+        eventId: effect.eventId,
+        code: effect.code,
+      });
+      return;
+  }
+}
+
+/** The instance update a `record` effect stands for. */
+export function recordToUpdate(
+  sessionId: string,
+  effect: Extract<Effect, { type: 'record' }>,
+): InstanceUpdate {
+  const set: InstanceUpdate['set'] = { status: effect.status, updatedAt: effect.at };
+  if (effect.result !== undefined) set.result = effect.result;
+  if (effect.error !== undefined) set.error = effect.error;
+  if (effect.metadata !== undefined) set.metadata = effect.metadata;
+  if (effect.logLevel !== undefined) set.logLevel = effect.logLevel;
+  return { sessionId, name: effect.instance, expect: effect.expect, set };
+}
+
+/** The stored form of a clone request. */
+export function cloneEventRecord(
+  sessionId: string,
+  e: Extract<Effect, { type: 'retry' }>['event'],
+): EventRecord {
+  return {
+    sessionId,
+    eventId: e.eventId,
+    kind: 'clone',
+    parent: e.parent,
+    task: e.task,
+    parentAttempt: e.parentAttempt,
+    ...(e.kwargs !== undefined ? { kwargs: e.kwargs } : {}),
+    ...(e.delaySeconds !== undefined ? { delaySeconds: e.delaySeconds } : {}),
+    source: 'retry',
+    firedAt: e.at,
+  };
+}
+
+/**
+ * Applies a session's pending events, in the order the store accepted them, and commits the
+ * new head, the applied marks, new and changed instances and cascade events atomically. A
+ * commit that lost a race (another evaluator moved the head) is re-read and retried; events
+ * already applied are not applied again.
+ *
+ * @example
+ * await evaluateSession(deps, 's1');
+ */
+export async function evaluateSession(deps: EvaluatorDeps, sessionId: string): Promise<void> {
+  const maxAttempts = deps.maxAttempts ?? 20;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const applied = await evaluateOnce(deps, sessionId);
+      if (applied === 0) return;
+    } catch (err) {
+      if (!(err instanceof ConflictError) || attempt >= maxAttempts) throw err;
+    }
+  }
+}

@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import { internalEventId } from '../engine/session.ts';
+import { InstanceStateError, NotFoundError } from '../errors.ts';
+import type { Clock } from './clock.ts';
+import type { EventSource, SessionStore } from './records.ts';
+import type { WorkflowRegistry } from './registry.ts';
+import {
+  type FireInput,
+  fireInputSchema,
+  parseInput,
+  type ReplayInput,
+  replayInputSchema,
+  type SkipInput,
+  skipInputSchema,
+} from './validation.ts';
+
+/** What the ingest flows need. */
+export interface IngestDeps {
+  store: SessionStore;
+  registry: WorkflowRegistry;
+  clock: Clock;
+}
+
+/** The answer to a fire. */
+export interface FireResult {
+  sessionId: string;
+  eventId: string;
+  duplicate: boolean;
+}
+
+/**
+ * Validates and stores one fired trigger. Resolves once the event is accepted (its order in the
+ * session is fixed), not when tasks finish. The same `eventId` twice is applied once; the second
+ * answer says `duplicate: true`.
+ *
+ * @example
+ * await fireEvent(deps, { sessionId: 's1', trigger: 'step1', kwargs: { page: 1 } });
+ */
+export async function fireEvent(
+  deps: IngestDeps,
+  input: FireInput,
+  internal?: { source: EventSource; eventId: string },
+): Promise<FireResult> {
+  const fire = parseInput(fireInputSchema, input);
+  if (fire.workflow !== undefined && !deps.registry.has(fire.workflow)) {
+    throw new NotFoundError(`unknown workflow '${fire.workflow}'`);
+  }
+  const source = internal?.source ?? 'api';
+  const eventId = internal?.eventId ?? fire.eventId ?? randomUUID();
+  const { duplicate } = await deps.store.putEvent({
+    sessionId: fire.sessionId,
+    eventId,
+    kind: 'fire',
+    trigger: fire.trigger,
+    kwargs: fire.kwargs ?? {},
+    source,
+    ...(fire.workflow !== undefined ? { workflow: fire.workflow } : {}),
+    firedAt: deps.clock.now().toISOString(),
+  });
+  return { sessionId: fire.sessionId, eventId, duplicate };
+}
+
+async function requireFailed(
+  deps: IngestDeps,
+  sessionId: string,
+  instance: string,
+  operation: 'replay' | 'skip',
+): Promise<void> {
+  const record = await deps.store.getInstance(sessionId, instance);
+  if (record) {
+    if (record.status !== 'failed')
+      throw new InstanceStateError(instance, record.status, operation);
+    return;
+  }
+  const head = await deps.store.getHead(sessionId);
+  if (head?.state.unstarted[instance])
+    throw new InstanceStateError(instance, 'unstarted', operation);
+  throw new NotFoundError(`instance '${instance}' does not exist in session '${sessionId}'`);
+}
+
+/**
+ * Asks for a failed instance to be replayed: it becomes `replayed` and a clone runs at once,
+ * with `kwargs` replacing all its kwargs when given. Refuses an instance that has not failed.
+ *
+ * @example
+ * await requestReplay(deps, { sessionId: 's1', instance: 't_alpha#0' });
+ */
+export async function requestReplay(deps: IngestDeps, input: ReplayInput): Promise<void> {
+  const req = parseInput(replayInputSchema, input);
+  await requireFailed(deps, req.sessionId, req.instance, 'replay');
+  await deps.store.putEvent({
+    sessionId: req.sessionId,
+    eventId: req.eventId ?? internalEventId('replay', randomUUID()),
+    kind: 'replay',
+    instance: req.instance,
+    ...(req.kwargs !== undefined ? { kwargs: req.kwargs } : {}),
+    source: 'control',
+    firedAt: deps.clock.now().toISOString(),
+  });
+}
+
+/**
+ * Asks for a failed instance to be skipped, firing its task name with `result` when `cascade`
+ * is set. Refuses an instance that has not failed.
+ *
+ * @example
+ * await requestSkip(deps, { sessionId: 's1', instance: 't_alpha#0', cascade: true, result: { score: 1 } });
+ */
+export async function requestSkip(deps: IngestDeps, input: SkipInput): Promise<void> {
+  const req = parseInput(skipInputSchema, input);
+  await requireFailed(deps, req.sessionId, req.instance, 'skip');
+  await deps.store.putEvent({
+    sessionId: req.sessionId,
+    eventId: req.eventId ?? internalEventId('skip', randomUUID()),
+    kind: 'skip',
+    instance: req.instance,
+    cascade: req.cascade ?? false,
+    ...(req.result !== undefined ? { result: req.result } : {}),
+    source: 'control',
+    firedAt: deps.clock.now().toISOString(),
+  });
+}

@@ -1,0 +1,136 @@
+import type { SessionState } from '../engine/session.ts';
+import type { InstanceStatus, Kwargs, TaskInstance } from '../types.ts';
+
+/** Who put an event into a session. */
+export type EventSource = 'api' | 'handler' | 'cascade' | 'retry' | 'control';
+
+/** A stored event: a fired trigger or a control request, applied once by the evaluator. */
+export type EventRecord = {
+  sessionId: string;
+  eventId: string;
+  /** Set by the store: the order in which it accepted the session's events. */
+  seq?: number;
+  source: EventSource;
+  /** The workflow to create the session with, when this event creates it. */
+  workflow?: string;
+  firedAt: string;
+  appliedAt?: string;
+} & (
+  | { kind: 'fire'; trigger: string; kwargs: Kwargs }
+  | {
+      kind: 'clone';
+      parent: string;
+      task: string;
+      parentAttempt: number;
+      kwargs?: Record<string, Kwargs>;
+      delaySeconds?: number;
+    }
+  | { kind: 'replay'; instance: string; kwargs?: Record<string, Kwargs> }
+  | { kind: 'skip'; instance: string; cascade: boolean; result?: Kwargs }
+);
+
+/** A stored instance: the public `TaskInstance` plus what the runners need. */
+export interface InstanceRecord extends TaskInstance {
+  sessionId: string;
+  /** The workflow of the session it belongs to. */
+  workflow: string;
+  /** The handler (`run`) and queue (`using`, else the handler) of its task. */
+  handler: string;
+  queue: string;
+  /** Seconds to wait before it is handed to its runner (a `Retry` cooldown). */
+  delaySeconds?: number;
+  /** While running: when the claim lapses and another delivery may take it over. */
+  leaseUntil?: string;
+}
+
+/** The session head: the engine state and the version that guards it. */
+export interface HeadRecord {
+  sessionId: string;
+  state: SessionState;
+  version: number;
+}
+
+/** A change to an instance's record, written only if its status is one of `expect`. */
+export interface InstanceUpdate {
+  sessionId: string;
+  name: string;
+  expect: InstanceStatus[];
+  set: Partial<Pick<InstanceRecord, 'status' | 'result' | 'error' | 'metadata' | 'logLevel'>> & {
+    updatedAt: string;
+  };
+}
+
+/** Everything one evaluation commits, atomically. */
+export interface EvaluationCommit {
+  sessionId: string;
+  /** The head version read; undefined when the session had no head. */
+  expectedVersion: number | undefined;
+  state: SessionState;
+  /** Events applied by this evaluation (each must not be applied yet). */
+  applied: string[];
+  /** New instance records (each must not exist yet). */
+  created: InstanceRecord[];
+  /** Changes to existing instances. */
+  updated: InstanceUpdate[];
+  /** Events to insert (cascades of skips), each only if absent. */
+  events: EventRecord[];
+  at: string;
+}
+
+/** Everything a task outcome commits, atomically. */
+export interface OutcomeCommit {
+  update: InstanceUpdate;
+  /** The owner of the claim (the lease it holds). */
+  leaseUntil?: string;
+  /** Events to insert (the cascade, or a retry's clone request), each only if absent. */
+  events: EventRecord[];
+}
+
+/**
+ * The storage port every backend implements. The DynamoDB store and the in-memory store give
+ * the same guarantees: conditional writes, atomic commits, one accept order per session.
+ */
+export interface SessionStore {
+  /** Puts an event unless one with the same id exists; `duplicate` says it did. */
+  putEvent(event: EventRecord): Promise<{ duplicate: boolean }>;
+  /** The session's events by id (missing ids are absent from the map). */
+  getEvents(sessionId: string, eventIds: readonly string[]): Promise<Map<string, EventRecord>>;
+  /** The session's events not applied yet, in accept order. */
+  pendingEvents(sessionId: string): Promise<EventRecord[]>;
+  getHead(sessionId: string): Promise<HeadRecord | undefined>;
+  /** Commits an evaluation; throws `ConflictError` when any condition fails. */
+  commitEvaluation(commit: EvaluationCommit): Promise<void>;
+  getInstance(sessionId: string, name: string): Promise<InstanceRecord | undefined>;
+  listInstances(sessionId: string): Promise<InstanceRecord[]>;
+  /**
+   * Takes a scheduled instance (or a running one whose lease lapsed) and marks it running until
+   * `leaseUntil`. Undefined when another delivery has it or it is resolved.
+   */
+  claimInstance(
+    sessionId: string,
+    name: string,
+    now: string,
+    leaseUntil: string,
+  ): Promise<InstanceRecord | undefined>;
+  /** Commits an outcome; false when the instance is no longer ours (status or lease moved on). */
+  commitOutcome(commit: OutcomeCommit): Promise<boolean>;
+}
+
+/** The public view of an instance record. */
+export function toTaskInstance(r: InstanceRecord): TaskInstance {
+  const out: TaskInstance = {
+    name: r.name,
+    task: r.task,
+    status: r.status,
+    kwargs: r.kwargs,
+    attempt: r.attempt,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+  };
+  if (r.result !== undefined) out.result = r.result;
+  if (r.error !== undefined) out.error = r.error;
+  if (r.metadata !== undefined) out.metadata = r.metadata;
+  if (r.parent !== undefined) out.parent = r.parent;
+  if (r.logLevel !== undefined) out.logLevel = r.logLevel;
+  return out;
+}

@@ -1,0 +1,155 @@
+import { handlerKwargs, isPlainObject } from '../engine/kwargs.ts';
+import { type HandlerOutcome, internalEventId } from '../engine/session.ts';
+import { Retry, Skip } from '../handler.ts';
+import type { InstanceError, Kwargs, TaskContext, TaskHandler } from '../types.ts';
+import type { Clock } from './clock.ts';
+import { cloneEventRecord, recordToUpdate } from './evaluator.ts';
+import { fireEvent } from './ingest.ts';
+import { type LogSink, RecordingLogger } from './log.ts';
+import type { EventRecord, SessionStore } from './records.ts';
+import type { WorkflowRegistry } from './registry.ts';
+
+/** What the task runner needs. */
+export interface TaskRunnerDeps {
+  store: SessionStore;
+  registry: WorkflowRegistry;
+  handlers: Readonly<Record<string, TaskHandler>>;
+  clock: Clock;
+  log: LogSink;
+  /** How long a claim holds before another delivery may take the instance over. @default 900 */
+  leaseSeconds?: number;
+}
+
+/** The body of a task queue message. */
+export interface TaskMessage {
+  sessionId: string;
+  instance: string;
+}
+
+/** What became of one delivery. */
+export type RunResult = 'ran' | 'duplicate' | 'lost-lease';
+
+/** The error recorded for anything a handler throws that is not `Retry` or `Skip`. */
+export function describeError(err: unknown): InstanceError {
+  if (err instanceof Error) {
+    const out: InstanceError = {
+      type: err.name || err.constructor.name || 'Error',
+      message: err.message,
+    };
+    if (err.stack) out.stack = err.stack;
+    const context = (err as { context?: unknown }).context;
+    if (isPlainObject(context)) out.context = context;
+    return out;
+  }
+  return { type: typeof err, message: String(err) };
+}
+
+function classify(err: unknown): HandlerOutcome {
+  if (err instanceof Retry) {
+    return {
+      kind: 'retry',
+      ...(err.cooldownSeconds !== undefined ? { cooldownSeconds: err.cooldownSeconds } : {}),
+      ...(err.replacementKwargs !== undefined ? { replacementKwargs: err.replacementKwargs } : {}),
+    };
+  }
+  if (err instanceof Skip)
+    return { kind: 'skip', ...(err.metadata ? { metadata: err.metadata } : {}) };
+  return { kind: 'threw', error: describeError(err) };
+}
+
+/**
+ * Runs one delivered instance: claims it (scheduled → running, with a lease), runs its handler,
+ * then commits the outcome together with its cascade (or its retry request) atomically. A
+ * duplicate delivery finds the instance claimed or resolved and returns without running it.
+ *
+ * @example
+ * await runInstance(deps, { sessionId: 's1', instance: 't_alpha#0' });
+ */
+export async function runInstance(deps: TaskRunnerDeps, message: TaskMessage): Promise<RunResult> {
+  const { store, clock } = deps;
+  const now = clock.now();
+  const leaseUntil = new Date(now.getTime() + (deps.leaseSeconds ?? 900) * 1000).toISOString();
+  const claimed = await store.claimInstance(
+    message.sessionId,
+    message.instance,
+    now.toISOString(),
+    leaseUntil,
+  );
+  if (!claimed) return 'duplicate';
+
+  const engine = deps.registry.engine(claimed.workflow);
+  const task = engine.workflow.tasks.get(claimed.task);
+  const logger = new RecordingLogger(
+    deps.log,
+    { sessionId: claimed.sessionId, instance: claimed.name, task: claimed.task },
+    () => clock.now(),
+  );
+  let fires = 0;
+  const ctx: TaskContext = {
+    sessionId: claimed.sessionId,
+    instance: claimed.name,
+    task: claimed.task,
+    attempt: claimed.attempt,
+    kwargs: handlerKwargs(task?.withParams ?? {}, claimed.kwargs),
+    extras: { ...(task?.extras ?? {}) },
+    logger,
+    fire: async (trigger: string, kwargs?: Kwargs) => {
+      // Deterministic ids: a re-run of the same instance after a lost lease fires nothing twice.
+      fires += 1;
+      await fireEvent(
+        deps,
+        { sessionId: claimed.sessionId, trigger, ...(kwargs !== undefined ? { kwargs } : {}) },
+        { source: 'handler', eventId: internalEventId('fire', claimed.name, fires) },
+      );
+    },
+  };
+
+  let outcome: HandlerOutcome;
+  const handler = deps.handlers[claimed.handler];
+  if (!handler) {
+    outcome = {
+      kind: 'threw',
+      error: {
+        type: 'HandlerNotFoundError',
+        message: `no task handler named '${claimed.handler}' is registered for task '${claimed.task}'`,
+      },
+    };
+  } else {
+    try {
+      outcome = { kind: 'returned', value: await handler(ctx) };
+    } catch (err) {
+      outcome = classify(err);
+    }
+  }
+
+  const at = clock.now().toISOString();
+  const effects = engine.decideOutcome({
+    type: 'outcome',
+    instance: claimed.name,
+    task: claimed.task,
+    attempt: claimed.attempt,
+    outcome,
+    ...(logger.highest ? { logLevel: logger.highest } : {}),
+    at,
+  });
+  const events: EventRecord[] = [];
+  let update: ReturnType<typeof recordToUpdate> | undefined;
+  for (const effect of effects) {
+    if (effect.type === 'record') update = recordToUpdate(claimed.sessionId, effect);
+    else if (effect.type === 'cascade') {
+      events.push({
+        sessionId: claimed.sessionId,
+        eventId: effect.eventId,
+        kind: 'fire',
+        trigger: effect.trigger,
+        kwargs: effect.kwargs,
+        source: 'cascade',
+        firedAt: at,
+      });
+    } else if (effect.type === 'retry')
+      events.push(cloneEventRecord(claimed.sessionId, effect.event));
+  }
+  if (!update) throw new Error(`no outcome recorded for '${claimed.name}'`);
+  const committed = await store.commitOutcome({ update, leaseUntil, events });
+  return committed ? 'ran' : 'lost-lease';
+}

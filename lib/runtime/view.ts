@@ -1,0 +1,81 @@
+import { parseInstanceName } from '../engine/names.ts';
+import type { SessionState } from '../engine/session.ts';
+import type { CompiledWorkflow } from '../engine/workflow.ts';
+import { type Kwargs, RESOLVED_STATUSES, type SessionView, type TaskInstance } from '../types.ts';
+import { type InstanceRecord, type SessionStore, toTaskInstance } from './records.ts';
+import type { WorkflowRegistry } from './registry.ts';
+
+/** Orders instance names by task, then by number (`t#2` before `t#10`). */
+export function compareInstanceNames(a: string, b: string): number {
+  const pa = parseInstanceName(a);
+  const pb = parseInstanceName(b);
+  if (!pa || !pb) return a < b ? -1 : a > b ? 1 : 0;
+  if (pa.task !== pb.task) return pa.task < pb.task ? -1 : 1;
+  return pa.n - pb.n;
+}
+
+/** Unresolved tasks and instances of a session, from its workflow, state and instances. */
+export function unresolved(
+  workflow: CompiledWorkflow,
+  state: SessionState | undefined,
+  instances: readonly TaskInstance[],
+): { unresolvedTasks: string[]; unresolvedInstances: string[] } {
+  const unresolvedInstances = instances
+    .filter((i) => !RESOLVED_STATUSES.includes(i.status))
+    .map((i) => i.name)
+    .sort(compareInstanceNames);
+  const pendingTasks = new Set(unresolvedInstances.map((n) => parseInstanceName(n)?.task));
+  const unresolvedTasks = [...workflow.tasks.keys()]
+    .filter((t) => (state?.next[t] ?? 0) === 0 || pendingTasks.has(t))
+    .sort();
+  return { unresolvedTasks, unresolvedInstances };
+}
+
+/**
+ * Reads a session: its instances (unstarted ones from the head, the rest from their records),
+ * fired counts, and what is unresolved. Undefined when no event of it has been applied yet.
+ *
+ * @example
+ * const view = await readSession({ store, registry }, 's1');
+ */
+export async function readSession(
+  deps: { store: SessionStore; registry: WorkflowRegistry },
+  sessionId: string,
+): Promise<SessionView | undefined> {
+  const head = await deps.store.getHead(sessionId);
+  if (!head) return undefined;
+  const workflow = deps.registry.workflow(head.state.workflow);
+  const records: InstanceRecord[] = await deps.store.listInstances(sessionId);
+  const instances = records.map(toTaskInstance);
+  const unstarted = Object.entries(head.state.unstarted);
+  if (unstarted.length > 0) {
+    const ids = new Set(unstarted.flatMap(([, i]) => Object.values(i.kwargs)));
+    const events = await deps.store.getEvents(sessionId, [...ids]);
+    for (const [name, inst] of unstarted) {
+      const kwargs: Record<string, Kwargs> = {};
+      for (const [trigger, id] of Object.entries(inst.kwargs)) {
+        const ev = events.get(id);
+        kwargs[trigger] = ev && ev.kind === 'fire' ? ev.kwargs : {};
+      }
+      instances.push({
+        name,
+        task: inst.task,
+        status: 'unstarted',
+        kwargs,
+        attempt: 0,
+        createdAt: inst.createdAt,
+        updatedAt: inst.createdAt,
+      });
+    }
+  }
+  instances.sort((a, b) => compareInstanceNames(a.name, b.name));
+  const fired: Record<string, { count: number }> = {};
+  for (const [trigger, f] of Object.entries(head.state.fired)) fired[trigger] = { count: f.count };
+  return {
+    sessionId,
+    workflow: workflow.name,
+    fired,
+    instances,
+    ...unresolved(workflow, head.state, instances),
+  };
+}

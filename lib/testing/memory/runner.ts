@@ -1,0 +1,189 @@
+import { SettleTimeoutError } from '../../errors.ts';
+import type { Clock } from '../../runtime/clock.ts';
+import { becameScheduled, dispatchInstance } from '../../runtime/dispatcher.ts';
+import { evaluateSession } from '../../runtime/evaluator.ts';
+import type { LogSink } from '../../runtime/log.ts';
+import type { WorkflowRegistry } from '../../runtime/registry.ts';
+import { runInstance, type TaskMessage } from '../../runtime/task-runner.ts';
+import type { TaskHandler } from '../../types.ts';
+import { type ChangeRecord, MemoryStore } from './store.ts';
+
+/** A clock that runs with real time plus an offset that `advance` moves forward. */
+export class VirtualClock implements Clock {
+  private offsetMs = 0;
+  now(): Date {
+    return new Date(Date.now() + this.offsetMs);
+  }
+  /** Moves the clock forward by `ms`. */
+  advance(ms: number): void {
+    if (ms > 0) this.offsetMs += ms;
+  }
+}
+
+/** Runs background jobs and knows when none is left. */
+class Pump {
+  private pending = 0;
+  private waiters: Array<() => void> = [];
+  readonly errors: unknown[] = [];
+  closed = false;
+
+  run(job: () => Promise<void>): void {
+    if (this.closed) return;
+    this.pending += 1;
+    setImmediate(() => {
+      job()
+        .catch((err: unknown) => {
+          this.errors.push(err);
+        })
+        .finally(() => {
+          this.pending -= 1;
+          if (this.pending === 0) for (const w of this.waiters.splice(0)) w();
+        });
+    });
+  }
+
+  idle(): Promise<void> {
+    return this.pending === 0
+      ? Promise.resolve()
+      : new Promise((resolve) => {
+          this.waiters.push(resolve);
+        });
+  }
+}
+
+interface Delayed {
+  message: TaskMessage;
+  visibleAt: number;
+}
+
+/**
+ * The in-process event-source runner of the memory backend: the store's change stream drives
+ * the evaluator (event inserts) and the dispatcher (instances becoming scheduled); task
+ * messages are delivered to the task runner. Delays run on a virtual clock.
+ */
+export class MemoryRunner {
+  readonly store = new MemoryStore();
+  readonly clock = new VirtualClock();
+  private readonly pump = new Pump();
+  private readonly delayed: Delayed[] = [];
+  private readonly evaluating = new Map<string, { again: boolean }>();
+
+  constructor(
+    private readonly registry: WorkflowRegistry,
+    private readonly handlers: Readonly<Record<string, TaskHandler>>,
+    private readonly log: LogSink,
+  ) {
+    this.store.subscribe((change) => this.onChange(change));
+  }
+
+  private onChange(change: ChangeRecord): void {
+    if (change.kind === 'event') {
+      this.evaluate(change.sessionId);
+    } else if (becameScheduled(change.oldStatus, change.record.status)) {
+      const record = change.record;
+      this.pump.run(() => dispatchInstance((_q, m, d) => this.send(m, d), record));
+    }
+  }
+
+  /** Serializes evaluation per session; a change during a pass asks for one more pass. */
+  private evaluate(sessionId: string): void {
+    const running = this.evaluating.get(sessionId);
+    if (running) {
+      running.again = true;
+      return;
+    }
+    const marker = { again: false };
+    this.evaluating.set(sessionId, marker);
+    this.pump.run(async () => {
+      try {
+        do {
+          marker.again = false;
+          await evaluateSession(
+            { store: this.store, registry: this.registry, clock: this.clock, log: this.log },
+            sessionId,
+          );
+        } while (marker.again);
+      } finally {
+        this.evaluating.delete(sessionId);
+      }
+    });
+  }
+
+  private async send(message: TaskMessage, delaySeconds: number): Promise<void> {
+    if (delaySeconds > 0) {
+      this.delayed.push({ message, visibleAt: this.clock.now().getTime() + delaySeconds * 1000 });
+      return;
+    }
+    this.deliver(message);
+  }
+
+  private deliver(message: TaskMessage): void {
+    this.pump.run(async () => {
+      await runInstance(
+        {
+          store: this.store,
+          registry: this.registry,
+          handlers: this.handlers,
+          clock: this.clock,
+          log: this.log,
+        },
+        message,
+      );
+    });
+  }
+
+  /** Delivers every delayed message that is due on the virtual clock. */
+  private releaseDue(): void {
+    const now = this.clock.now().getTime();
+    for (let i = this.delayed.length - 1; i >= 0; i--) {
+      const d = this.delayed[i] as Delayed;
+      if (d.visibleAt <= now) {
+        this.delayed.splice(i, 1);
+        this.deliver(d.message);
+      }
+    }
+  }
+
+  /**
+   * Waits until nothing is in flight; when only delayed messages are left, moves the virtual
+   * clock to the earliest and goes on. Rethrows the first error of a background job.
+   */
+  async settle(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      await this.idleBefore(deadline);
+      const err = this.pump.errors.shift();
+      if (err !== undefined) throw err;
+      if (this.delayed.length === 0) return;
+      const earliest = Math.min(...this.delayed.map((d) => d.visibleAt));
+      this.clock.advance(earliest - this.clock.now().getTime());
+      this.releaseDue();
+    }
+  }
+
+  private async idleBefore(deadline: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new SettleTimeoutError(
+              'settle() timed out with work still in flight (a handler that never returns?)',
+            ),
+          ),
+        Math.max(0, deadline - Date.now()),
+      );
+    });
+    try {
+      await Promise.race([this.pump.idle(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Stops taking new work; what is running finishes on its own. */
+  close(): void {
+    this.pump.closed = true;
+    this.delayed.length = 0;
+  }
+}

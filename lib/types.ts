@@ -1,0 +1,148 @@
+/**
+ * Public types of serverless-triggers: workflow definitions, task instances and the
+ * task-handler context. Shapes follow the public contract.
+ *
+ * @module
+ */
+
+/** A JSON object: trigger kwargs, handler results, metadata. */
+export type Kwargs = Record<string, unknown>;
+
+/** A duration: whole seconds, or a string such as `'30s'`, `'15m'`, `'24h'`, `'7d'`. */
+export type Duration = number | `${number}${'s' | 'm' | 'h' | 'd'}`;
+
+/**
+ * One task of a workflow: *when* it runs (`after`, `andEvery`, `unless`) and *what* runs
+ * (`run`, the name of a task handler). Any other key is a custom directive, kept verbatim as the
+ * task's extras.
+ *
+ * @example
+ * const importSubject: TaskConfig = { after: ['step1', 'step4'], run: 'importSubject' };
+ */
+export interface TaskConfig {
+  /** Every one of these triggers must have fired, in any order, before an instance runs. */
+  after: string[];
+  /** The task handler to execute. */
+  run: string;
+  /** Each firing of this trigger gets its own instance; implicitly part of `after`. */
+  andEvery?: string;
+  /** Once all of these have fired, instances not yet scheduled are abandoned. */
+  unless?: string[];
+  /** Static kwargs, merged recursively under the fired kwargs when the handler runs. */
+  withParams?: Record<string, Kwargs>;
+  /** Which runner executes the task. @default - the queue of the handler named by `run` */
+  using?: string;
+  /** How many times a handler may `Retry` itself. @default 3 */
+  maxRetries?: number;
+  /** Custom directives, kept as the task's extras. */
+  [directive: string]: unknown;
+}
+
+/** A named set of tasks, as returned by `defineWorkflow`. */
+export interface Workflow {
+  name: string;
+  tasks: Record<string, TaskConfig>;
+}
+
+/** The lifecycle of a task instance. */
+export type InstanceStatus =
+  | 'unstarted'
+  | 'scheduled'
+  | 'running'
+  | 'finished'
+  | 'failed'
+  | 'abandoned'
+  | 'replayed'
+  | 'skipped';
+
+/** The statuses that count as resolved. */
+export const RESOLVED_STATUSES: readonly InstanceStatus[] = [
+  'finished',
+  'abandoned',
+  'replayed',
+  'skipped',
+];
+
+/** Log levels a handler can write at, lowest first. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** The error recorded on a failed instance. */
+export interface InstanceError {
+  type: string;
+  message: string;
+  stack?: string;
+  context?: Kwargs;
+}
+
+/** One execution record of a task, named `<task>#<n>`. */
+export interface TaskInstance {
+  /** Instance name, e.g. `'t_importSubject#0'`. */
+  name: string;
+  task: string;
+  status: InstanceStatus;
+  /** Trigger kwargs this instance applied, keyed by trigger. */
+  kwargs: Record<string, Kwargs>;
+  /** The handler's result when finished (also the cascade kwargs). */
+  result?: Kwargs;
+  error?: InstanceError;
+  /** Skip metadata and custom data. */
+  metadata?: Kwargs;
+  /** The instance this one was cloned from (replay or retry). */
+  parent?: string;
+  /** 0 for the first run, +1 per retry or replay clone. */
+  attempt: number;
+  /** The highest level the handler logged at. */
+  logLevel?: LogLevel;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A structured logger handed to task handlers; the highest level used is recorded. */
+export interface TaskLogger {
+  debug(message: string, attributes?: Kwargs): void;
+  info(message: string, attributes?: Kwargs): void;
+  warn(message: string, attributes?: Kwargs): void;
+  error(message: string, attributes?: Kwargs): void;
+}
+
+/** What a task handler receives. */
+export interface TaskContext {
+  sessionId: string;
+  /** Instance name, e.g. `'t_score#0'`. */
+  instance: string;
+  task: string;
+  attempt: number;
+  /** `withParams` merged recursively under the applied trigger kwargs. */
+  kwargs: Record<string, Kwargs>;
+  /** The task's custom directives (keys of its config other than the known ones). */
+  extras: Kwargs;
+  /** Fires a trigger into the same session. */
+  fire(trigger: string, kwargs?: Kwargs): Promise<void>;
+  logger: TaskLogger;
+}
+
+/**
+ * A task handler: returns the result object (the cascade kwargs), or nothing for `{}`. Throw
+ * `Retry` to run again, `Skip` to mark the instance skipped; any other throw fails it.
+ *
+ * @example
+ * const score: TaskHandler = async ({ kwargs, logger }) => {
+ *   logger.info('scoring');
+ *   return { score: 42 };
+ * };
+ */
+// biome-ignore lint/suspicious/noConfusingVoidType: the contract lets handlers return nothing
+export type TaskHandler = (ctx: TaskContext) => Kwargs | void | Promise<Kwargs | void>;
+
+/** A session as the API shows it. */
+export interface SessionView {
+  sessionId: string;
+  workflow: string;
+  /** Per trigger the workflow mentions: how often it fired. */
+  fired: Record<string, { count: number }>;
+  instances: TaskInstance[];
+  /** Tasks with no instance yet, or with an unresolved instance; sorted. */
+  unresolvedTasks: string[];
+  /** Instances not resolved; sorted. */
+  unresolvedInstances: string[];
+}
