@@ -73,14 +73,25 @@ export class NotFoundError extends TriggersError {
  */
 export class InstanceStateError extends TriggersError {
   readonly instance: string;
-  readonly actualStatus: string;
-  constructor(instance: string, actualStatus: string, operation: string) {
-    super(
+  /** The status the instance was in, when known. */
+  readonly actualStatus?: string;
+
+  constructor(message: string, opts: { instance: string; actualStatus?: string }) {
+    super(message, { code: 'INSTANCE_NOT_FAILED', status: 409 });
+    this.instance = opts.instance;
+    if (opts.actualStatus !== undefined) this.actualStatus = opts.actualStatus;
+  }
+
+  /** The refusal of `operation` on an instance that has not failed. */
+  static notFailed(
+    instance: string,
+    actualStatus: string,
+    operation: 'replay' | 'skip',
+  ): InstanceStateError {
+    return new InstanceStateError(
       `cannot ${operation} instance '${instance}': it is ${actualStatus}, and only a failed instance can be ${operation === 'skip' ? 'skipped' : 'replayed'}`,
-      { code: 'INSTANCE_NOT_FAILED', status: 409 },
+      { instance, actualStatus },
     );
-    this.instance = instance;
-    this.actualStatus = actualStatus;
   }
 }
 

@@ -4,6 +4,12 @@
  *
  * @module
  */
+export {
+  type ApiClientOptions,
+  type FireOptions,
+  type TableClientOptions,
+  TriggersClient,
+} from './client.ts';
 export { defineWorkflow } from './engine/workflow.ts';
 export {
   ConflictError,
@@ -16,6 +22,12 @@ export {
   WorkflowError,
 } from './errors.ts';
 export { Retry, Skip } from './handler.ts';
+export { WorkflowRegistry } from './runtime/registry.ts';
+export {
+  type TaskHandlerOptions,
+  type TaskLambdaRuntime,
+  taskHandler,
+} from './runtime/task-handler.ts';
 export type {
   Duration,
   InstanceError,

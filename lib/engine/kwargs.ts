@@ -14,14 +14,13 @@ export function isPlainObject(value: unknown): value is Kwargs {
 export function mergeDeep(base: Kwargs, over: Kwargs): Kwargs {
   const out: Kwargs = { ...base };
   for (const [key, value] of Object.entries(over)) {
-    const prior = Object.hasOwn(out, key) ? out[key] : undefined;
-    // defineProperty, not assignment: a `__proto__` key in user kwargs stays a plain key.
-    Object.defineProperty(out, key, {
-      value: isPlainObject(prior) && isPlainObject(value) ? mergeDeep(prior, value) : value,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
+    const prior = getOwn(out, key);
+    // setOwn, not assignment: a `__proto__` key in user kwargs stays a plain key.
+    setOwn(
+      out,
+      key,
+      isPlainObject(prior) && isPlainObject(value) ? mergeDeep(prior, value) : value,
+    );
   }
   return out;
 }
@@ -41,4 +40,22 @@ export function handlerKwargs(
 ): Record<string, Kwargs> {
   // A fresh copy: a handler that mutates its kwargs must not change the workflow's withParams.
   return structuredClone(mergeDeep(withParams, applied)) as Record<string, Kwargs>;
+}
+
+/**
+ * Reads an own property only: trigger and task names such as `constructor` or `__proto__` are
+ * valid names, and must never reach `Object.prototype`.
+ */
+export function getOwn<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+/** Writes an own, enumerable property, even for keys such as `__proto__`. */
+export function setOwn<T>(record: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(record, key, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
 }

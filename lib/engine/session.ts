@@ -1,6 +1,6 @@
 import type { InstanceError, InstanceStatus, Kwargs, LogLevel } from '../types.ts';
-import { isPlainObject } from './kwargs.ts';
-import { instanceName } from './names.ts';
+import { getOwn, isPlainObject, setOwn } from './kwargs.ts';
+import { instanceName, parseInstanceName } from './names.ts';
 import type { CompiledTask, CompiledWorkflow } from './workflow.ts';
 
 /**
@@ -8,7 +8,7 @@ import type { CompiledTask, CompiledWorkflow } from './workflow.ts';
  * whose kwargs the instance applied; the event records hold the kwargs themselves.
  */
 export interface UnstartedInstance {
-  task: string;
+  /** Its number: the instance is `<task>#<n>`. */
   n: number;
   kwargs: Record<string, string>;
   /** The `unless` triggers already applied. */
@@ -18,7 +18,8 @@ export interface UnstartedInstance {
 
 /**
  * The compact, JSON-serializable state of one session: what decisions need and nothing more.
- * Resolved instances leave it; kwargs stay in event records, referenced by event id.
+ * Resolved instances leave it; kwargs stay in event records, referenced by event id. Its size
+ * is O(triggers + tasks + unstarted instances), whatever the session's history.
  */
 export interface SessionState {
   workflow: string;
@@ -26,8 +27,8 @@ export interface SessionState {
   fired: Record<string, { count: number; last: string }>;
   /** Per task: the number of the next instance (so also how many instances it has). */
   next: Record<string, number>;
-  /** Unstarted instances, by instance name. */
-  unstarted: Record<string, UnstartedInstance>;
+  /** Per task that has any: its unstarted instances, by number. */
+  unstarted: Record<string, UnstartedInstance[]>;
 }
 
 /** Where a new instance's kwargs come from. */
@@ -180,39 +181,32 @@ function copyState(s: SessionState): SessionState {
   };
 }
 
-function unstartedOf(state: SessionState, task: string): UnstartedInstance[] {
-  return Object.values(state.unstarted)
-    .filter((i) => i.task === task)
-    .sort((a, b) => a.n - b.n);
-}
-
-function seedOf(inst: UnstartedInstance): InstanceSeed {
+function seedOf(task: string, inst: UnstartedInstance): InstanceSeed {
   return {
-    name: instanceName(inst.task, inst.n),
-    task: inst.task,
+    name: instanceName(task, inst.n),
+    task,
     attempt: 0,
     kwargs: { refs: inst.kwargs },
     createdAt: inst.createdAt,
   };
 }
 
-/** Applies trigger `trigger` (event `eventId`) to an unstarted instance; true when it took it. */
+/**
+ * Applies trigger `trigger` (event `eventId`) to an unstarted instance: the changed instance, or
+ * undefined when it took nothing (it already had that trigger, or does not listen to it).
+ */
 function applyTrigger(
   inst: UnstartedInstance,
   task: CompiledTask,
   trigger: string,
   eventId: string,
-): boolean {
-  let applied = false;
-  if (task.requires.includes(trigger) && !(trigger in inst.kwargs)) {
-    inst.kwargs = { ...inst.kwargs, [trigger]: eventId };
-    applied = true;
-  }
-  if (task.unless.includes(trigger) && !inst.abandon.includes(trigger)) {
-    inst.abandon = [...inst.abandon, trigger];
-    applied = true;
-  }
-  return applied;
+): UnstartedInstance | undefined {
+  const takeKwargs = task.requires.includes(trigger) && !Object.hasOwn(inst.kwargs, trigger);
+  const takeAbandon = task.unless.includes(trigger) && !inst.abandon.includes(trigger);
+  if (!takeKwargs && !takeAbandon) return undefined;
+  const kwargs = { ...inst.kwargs };
+  if (takeKwargs) setOwn(kwargs, trigger, eventId);
+  return { ...inst, kwargs, abandon: takeAbandon ? [...inst.abandon, trigger] : inst.abandon };
 }
 
 function canAbandon(inst: UnstartedInstance, task: CompiledTask): boolean {
@@ -220,7 +214,7 @@ function canAbandon(inst: UnstartedInstance, task: CompiledTask): boolean {
 }
 
 function canRun(inst: UnstartedInstance, task: CompiledTask): boolean {
-  return task.requires.every((t) => t in inst.kwargs);
+  return task.requires.every((t) => Object.hasOwn(inst.kwargs, t));
 }
 
 function applyFire(workflow: CompiledWorkflow, state: SessionState, event: FireEvent): Applied {
@@ -228,49 +222,64 @@ function applyFire(workflow: CompiledWorkflow, state: SessionState, event: FireE
   const effects: Effect[] = [];
   const { trigger, eventId, at } = event;
   for (const task of workflow.listeners.get(trigger) ?? []) {
-    const existing = unstartedOf(next, task.name).map((i) => ({ ...i }));
-    let create: boolean;
-    if ((next.next[task.name] ?? 0) === 0) {
-      create = true;
-    } else {
-      create = trigger === task.andEvery;
-      for (const inst of existing) {
-        if (applyTrigger(inst, task, trigger, eventId)) create = false;
+    const before = getOwn(next.unstarted, task.name) ?? [];
+    const count = getOwn(next.next, task.name) ?? 0;
+    let create = count === 0 || trigger === task.andEvery;
+    // Only instances that took the trigger are copied: a long list of waiting andEvery
+    // instances costs a scan, not a copy.
+    const touched: UnstartedInstance[] = [];
+    const waiting: UnstartedInstance[] = [];
+    for (const inst of before) {
+      const changed = applyTrigger(inst, task, trigger, eventId);
+      if (changed) {
+        create = false;
+        touched.push(changed);
+      } else {
+        waiting.push(inst);
       }
     }
     if (create) {
-      const n = next.next[task.name] ?? 0;
-      next.next[task.name] = n + 1;
-      const inst: UnstartedInstance = {
-        task: task.name,
-        n,
-        kwargs: Object.fromEntries(
-          task.requires
-            .filter((t) => t !== trigger && next.fired[t] !== undefined)
-            .map((t) => [t, (next.fired[t] as { last: string }).last]),
-        ),
-        abandon: task.unless.filter((t) => t !== trigger && next.fired[t] !== undefined),
+      setOwn(next.next, task.name, count + 1);
+      const kwargs: Record<string, string> = {};
+      for (const t of task.requires) {
+        const fired = getOwn(next.fired, t);
+        if (t !== trigger && fired) setOwn(kwargs, t, fired.last);
+      }
+      const fresh: UnstartedInstance = {
+        n: count,
+        kwargs,
+        abandon: task.unless.filter((t) => t !== trigger && getOwn(next.fired, t) !== undefined),
         createdAt: at,
       };
-      applyTrigger(inst, task, trigger, eventId);
-      existing.push(inst);
-      effects.push({ type: 'create', instance: instanceName(task.name, n), task: task.name, at });
+      touched.push(applyTrigger(fresh, task, trigger, eventId) ?? fresh);
+      effects.push({
+        type: 'create',
+        instance: instanceName(task.name, count),
+        task: task.name,
+        at,
+      });
     }
-    for (const inst of existing) {
-      const name = instanceName(inst.task, inst.n);
+    // Only the instances that changed can have become ready or abandoned.
+    for (const inst of touched) {
       if (canAbandon(inst, task)) {
-        delete next.unstarted[name];
-        effects.push({ type: 'abandon', instance: seedOf(inst) });
+        effects.push({ type: 'abandon', instance: seedOf(task.name, inst) });
       } else if (canRun(inst, task)) {
-        delete next.unstarted[name];
-        effects.push({ type: 'schedule', instance: seedOf(inst), delaySeconds: 0 });
+        effects.push({ type: 'schedule', instance: seedOf(task.name, inst), delaySeconds: 0 });
       } else {
-        next.unstarted[name] = inst;
+        waiting.push(inst);
       }
+    }
+    if (touched.length > 0) {
+      waiting.sort((x, y) => x.n - y.n);
+      if (waiting.length > 0) setOwn(next.unstarted, task.name, waiting);
+      else delete next.unstarted[task.name];
     }
   }
   if (workflow.listeners.has(trigger)) {
-    next.fired[trigger] = { count: (next.fired[trigger]?.count ?? 0) + 1, last: eventId };
+    setOwn(next.fired, trigger, {
+      count: (getOwn(next.fired, trigger)?.count ?? 0) + 1,
+      last: eventId,
+    });
   }
   return { state: next, effects };
 }
@@ -285,8 +294,8 @@ function cloneEffects(
   at: string,
 ): Applied {
   const next = copyState(state);
-  const n = next.next[task] ?? 0;
-  next.next[task] = n + 1;
+  const n = getOwn(next.next, task) ?? 0;
+  setOwn(next.next, task, n + 1);
   const name = instanceName(task, n);
   return {
     state: next,
@@ -394,8 +403,20 @@ function unstartedObservation(
   state: SessionState,
   instance: string,
 ): { status: InstanceStatus; task: string; attempt: number } | undefined {
-  const inst = state.unstarted[instance];
-  return inst ? { status: 'unstarted', task: inst.task, attempt: 0 } : undefined;
+  const parsed = parseInstanceName(instance);
+  return parsed && findUnstarted(state, instance)
+    ? { status: 'unstarted', task: parsed.task, attempt: 0 }
+    : undefined;
+}
+
+/** The unstarted instance of that name, if the state holds it. */
+export function findUnstarted(
+  state: SessionState,
+  instance: string,
+): UnstartedInstance | undefined {
+  const parsed = parseInstanceName(instance);
+  if (!parsed) return undefined;
+  return getOwn(state.unstarted, parsed.task)?.find((i) => i.n === parsed.n);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { WorkflowError } from '../errors.ts';
 import type { Kwargs, TaskConfig, Workflow } from '../types.ts';
+import { setOwn } from './kwargs.ts';
 import { NAME_PATTERN } from './names.ts';
 
 /** The directives the engine understands; any other key of a task config is an extra. */
@@ -68,9 +69,10 @@ const taskSchema = z
   })
   .loose();
 
-function describeIssue(task: string, issue: z.core.$ZodIssue): string {
+function describeIssue(task: string, config: object, issue: z.core.$ZodIssue): string {
   const path = issue.path.length > 0 ? issue.path.map(String).join('.') : 'config';
-  if (issue.code === 'invalid_type' && issue.path.length === 1 && issue.input === undefined) {
+  const top = issue.path[0];
+  if (issue.path.length === 1 && typeof top === 'string' && !Object.hasOwn(config, top)) {
     return `task '${task}': '${path}' is required`;
   }
   return `task '${task}': '${path}' ${issue.message}`;
@@ -169,7 +171,7 @@ function compileTask(taskName: string, config: unknown): CompiledTask {
   const parsed = taskSchema.safeParse(config);
   if (!parsed.success) {
     const issue = parsed.error.issues[0] as z.core.$ZodIssue;
-    throw new WorkflowError(describeIssue(taskName, issue), {
+    throw new WorkflowError(describeIssue(taskName, config, issue), {
       task: taskName,
       cause: parsed.error,
     });
@@ -188,7 +190,7 @@ function compileTask(taskName: string, config: unknown): CompiledTask {
   }
   const extras: Kwargs = {};
   for (const [key, value] of Object.entries(config)) {
-    if (!KNOWN_DIRECTIVES.has(key)) extras[key] = value;
+    if (!KNOWN_DIRECTIVES.has(key)) setOwn(extras, key, value);
   }
   const requires =
     c.andEvery !== undefined && !c.after.includes(c.andEvery)
@@ -200,7 +202,8 @@ function compileTask(taskName: string, config: unknown): CompiledTask {
     after: [...c.after],
     ...(c.andEvery !== undefined ? { andEvery: c.andEvery } : {}),
     unless: [...(c.unless ?? [])],
-    withParams: c.withParams ?? {},
+    // The validated input itself: parsing would drop a `__proto__` key that came from JSON.
+    withParams: (config as TaskConfig).withParams ?? {},
     run: c.run,
     ...(c.using !== undefined ? { using: c.using } : {}),
     maxRetries: c.maxRetries ?? DEFAULT_MAX_RETRIES,

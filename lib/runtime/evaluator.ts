@@ -1,4 +1,5 @@
 import type { SessionEngine } from '../engine/index.ts';
+import { setOwn } from '../engine/kwargs.ts';
 import type { Effect, InstanceSeed, SessionEvent } from '../engine/session.ts';
 import { ConflictError } from '../errors.ts';
 import type { InstanceStatus, Kwargs } from '../types.ts';
@@ -121,7 +122,7 @@ async function evaluateOnce(deps: EvaluatorDeps, sessionId: string): Promise<num
       kwargs = {};
       for (const [trigger, id] of Object.entries(seed.kwargs.refs)) {
         const ev = eventsById.get(id) as EventRecord | undefined;
-        kwargs[trigger] = ev && ev.kind === 'fire' ? ev.kwargs : {};
+        setOwn(kwargs, trigger, ev && ev.kind === 'fire' ? ev.kwargs : {});
       }
     } else if ('inherit' in seed.kwargs) {
       const parentName = seed.kwargs.inherit;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { internalEventId } from '../engine/session.ts';
+import { findUnstarted, internalEventId } from '../engine/session.ts';
 import { InstanceStateError, NotFoundError } from '../errors.ts';
 import type { Clock } from './clock.ts';
 import type { EventSource, SessionStore } from './records.ts';
@@ -69,12 +69,12 @@ async function requireFailed(
   const record = await deps.store.getInstance(sessionId, instance);
   if (record) {
     if (record.status !== 'failed')
-      throw new InstanceStateError(instance, record.status, operation);
+      throw InstanceStateError.notFailed(instance, record.status, operation);
     return;
   }
   const head = await deps.store.getHead(sessionId);
-  if (head?.state.unstarted[instance])
-    throw new InstanceStateError(instance, 'unstarted', operation);
+  if (head && findUnstarted(head.state, instance))
+    throw InstanceStateError.notFailed(instance, 'unstarted', operation);
   throw new NotFoundError(`instance '${instance}' does not exist in session '${sessionId}'`);
 }
 

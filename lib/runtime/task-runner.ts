@@ -13,7 +13,8 @@ import type { WorkflowRegistry } from './registry.ts';
 export interface TaskRunnerDeps {
   store: SessionStore;
   registry: WorkflowRegistry;
-  handlers: Readonly<Record<string, TaskHandler>>;
+  /** The handler a task's `run` names; undefined when this runner has none of that name. */
+  handlerFor: (name: string) => TaskHandler | undefined;
   clock: Clock;
   log: LogSink;
   /** How long a claim holds before another delivery may take the instance over. @default 900 */
@@ -105,7 +106,7 @@ export async function runInstance(deps: TaskRunnerDeps, message: TaskMessage): P
   };
 
   let outcome: HandlerOutcome;
-  const handler = deps.handlers[claimed.handler];
+  const handler = deps.handlerFor(claimed.handler);
   if (!handler) {
     outcome = {
       kind: 'threw',

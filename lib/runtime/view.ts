@@ -1,4 +1,5 @@
-import { parseInstanceName } from '../engine/names.ts';
+import { getOwn, setOwn } from '../engine/kwargs.ts';
+import { instanceName, parseInstanceName } from '../engine/names.ts';
 import type { SessionState } from '../engine/session.ts';
 import type { CompiledWorkflow } from '../engine/workflow.ts';
 import { type Kwargs, RESOLVED_STATUSES, type SessionView, type TaskInstance } from '../types.ts';
@@ -26,7 +27,7 @@ export function unresolved(
     .sort(compareInstanceNames);
   const pendingTasks = new Set(unresolvedInstances.map((n) => parseInstanceName(n)?.task));
   const unresolvedTasks = [...workflow.tasks.keys()]
-    .filter((t) => (state?.next[t] ?? 0) === 0 || pendingTasks.has(t))
+    .filter((t) => (state ? (getOwn(state.next, t) ?? 0) : 0) === 0 || pendingTasks.has(t))
     .sort();
   return { unresolvedTasks, unresolvedInstances };
 }
@@ -47,19 +48,21 @@ export async function readSession(
   const workflow = deps.registry.workflow(head.state.workflow);
   const records: InstanceRecord[] = await deps.store.listInstances(sessionId);
   const instances = records.map(toTaskInstance);
-  const unstarted = Object.entries(head.state.unstarted);
+  const unstarted = Object.entries(head.state.unstarted).flatMap(([task, list]) =>
+    list.map((inst) => ({ task, inst })),
+  );
   if (unstarted.length > 0) {
-    const ids = new Set(unstarted.flatMap(([, i]) => Object.values(i.kwargs)));
+    const ids = new Set(unstarted.flatMap(({ inst }) => Object.values(inst.kwargs)));
     const events = await deps.store.getEvents(sessionId, [...ids]);
-    for (const [name, inst] of unstarted) {
+    for (const { task, inst } of unstarted) {
       const kwargs: Record<string, Kwargs> = {};
       for (const [trigger, id] of Object.entries(inst.kwargs)) {
         const ev = events.get(id);
-        kwargs[trigger] = ev && ev.kind === 'fire' ? ev.kwargs : {};
+        setOwn(kwargs, trigger, ev && ev.kind === 'fire' ? ev.kwargs : {});
       }
       instances.push({
-        name,
-        task: inst.task,
+        name: instanceName(task, inst.n),
+        task,
         status: 'unstarted',
         kwargs,
         attempt: 0,
@@ -70,7 +73,8 @@ export async function readSession(
   }
   instances.sort((a, b) => compareInstanceNames(a.name, b.name));
   const fired: Record<string, { count: number }> = {};
-  for (const [trigger, f] of Object.entries(head.state.fired)) fired[trigger] = { count: f.count };
+  for (const [trigger, f] of Object.entries(head.state.fired))
+    setOwn(fired, trigger, { count: f.count });
   return {
     sessionId,
     workflow: workflow.name,

@@ -1,3 +1,4 @@
+import { getOwn } from '../../engine/kwargs.ts';
 import { SettleTimeoutError } from '../../errors.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import { becameScheduled, dispatchInstance } from '../../runtime/dispatcher.ts';
@@ -123,7 +124,7 @@ export class MemoryRunner {
         {
           store: this.store,
           registry: this.registry,
-          handlers: this.handlers,
+          handlerFor: (name) => getOwn(this.handlers, name),
           clock: this.clock,
           log: this.log,
         },
