@@ -1,0 +1,158 @@
+/**
+ * Shared fixtures of the runtime tests: a controllable clock, a runtime over a real
+ * `MemoryStore`, SQS events and a Lambda context as the task Lambda receives them.
+ */
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Workflow } from '../../lib/index.ts';
+import type { Clock } from '../../lib/runtime/clock.ts';
+import { evaluateSession } from '../../lib/runtime/evaluator.ts';
+import { fireEvent } from '../../lib/runtime/ingest.ts';
+import type { LogEntry } from '../../lib/runtime/log.ts';
+import type { EventRecord } from '../../lib/runtime/records.ts';
+import { WorkflowRegistry } from '../../lib/runtime/registry.ts';
+import { MemoryStore } from '../../lib/testing/memory/store.ts';
+import type { Kwargs } from '../../lib/types.ts';
+
+/** A clock that stands still until the test moves it. */
+export class ManualClock implements Clock {
+  private current: Date;
+  constructor(start = '2026-01-01T00:00:00.000Z') {
+    this.current = new Date(start);
+  }
+  now(): Date {
+    return new Date(this.current.getTime());
+  }
+  /** Moves the clock forward by `seconds`. */
+  advance(seconds: number): void {
+    this.current = new Date(this.current.getTime() + seconds * 1000);
+  }
+}
+
+/** A store, a registry and a clock, wired as the Lambdas wire them. */
+export interface Harness {
+  store: MemoryStore;
+  registry: WorkflowRegistry;
+  clock: ManualClock;
+  logs: LogEntry[];
+  /** Fires a trigger through the ingest flow. */
+  fire(sessionId: string, trigger: string, kwargs?: Kwargs): Promise<void>;
+  /** Runs the evaluator over the session's pending events. */
+  evaluate(sessionId: string): Promise<void>;
+}
+
+export function harness(workflow: Workflow): Harness {
+  const store = new MemoryStore();
+  const registry = new WorkflowRegistry([workflow]);
+  const clock = new ManualClock();
+  const logs: LogEntry[] = [];
+  return {
+    store,
+    registry,
+    clock,
+    logs,
+    async fire(sessionId, trigger, kwargs) {
+      await fireEvent(
+        { store, registry, clock },
+        { sessionId, trigger, ...(kwargs !== undefined ? { kwargs } : {}) },
+      );
+    },
+    async evaluate(sessionId) {
+      await evaluateSession(
+        {
+          store,
+          registry,
+          clock,
+          log: (entry) => {
+            logs.push(entry);
+          },
+        },
+        sessionId,
+      );
+    },
+  };
+}
+
+/** The session's stored events (applied or not) that fire `trigger`. */
+export async function firesOf(
+  store: MemoryStore,
+  sessionId: string,
+  trigger: string,
+): Promise<Array<Extract<EventRecord, { kind: 'fire' }>>> {
+  const pending = await store.pendingEvents(sessionId);
+  return pending.filter(
+    (e): e is Extract<EventRecord, { kind: 'fire' }> => e.kind === 'fire' && e.trigger === trigger,
+  );
+}
+
+/** One SQS record carrying `body` (an object is JSON-encoded, a string is sent as is). */
+export function sqsRecord(messageId: string, body: unknown): SQSRecord {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  return {
+    messageId,
+    receiptHandle: `receipt-${messageId}`,
+    body: text,
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: '1767225600000',
+      SenderId: 'AIDAEXAMPLE',
+      ApproximateFirstReceiveTimestamp: '1767225600001',
+    },
+    messageAttributes: {},
+    md5OfBody: '00000000000000000000000000000000',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:task-queue',
+    awsRegion: 'us-east-1',
+  };
+}
+
+/** An SQS event of the given records. */
+export function sqsEvent(...records: SQSRecord[]): SQSEvent {
+  return { Records: records };
+}
+
+/** A minimal Lambda context. */
+export function lambdaContext(): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: 'task-handler',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:task-handler',
+    memoryLimitInMB: '128',
+    awsRequestId: 'request-1',
+    logGroupName: '/aws/lambda/task-handler',
+    logStreamName: '2026/01/01/[$LATEST]0000',
+    getRemainingTimeInMillis: () => 30_000,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
+
+/** A promise with its resolve function exposed. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** The error a promise rejects with; fails when it resolves. */
+export async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected the promise to reject, but it resolved');
+}
+
+/** The error a function throws; fails when it returns. */
+export function thrownBy(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected the call to throw, but it returned');
+}
