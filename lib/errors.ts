@@ -64,6 +64,15 @@ export class NotFoundError extends TriggersError {
   }
 }
 
+/** Why replaying or skipping an instance that has not failed is refused. */
+export function notFailedMessage(
+  instance: string,
+  actualStatus: string,
+  operation: 'replay' | 'skip',
+): string {
+  return `cannot ${operation} instance '${instance}': it is ${actualStatus}, and only a failed instance can be ${operation === 'skip' ? 'skipped' : 'replayed'}`;
+}
+
 /**
  * An operation needs an instance in another status: replaying or skipping an instance that
  * has not failed.
@@ -88,10 +97,10 @@ export class InstanceStateError extends TriggersError {
     actualStatus: string,
     operation: 'replay' | 'skip',
   ): InstanceStateError {
-    return new InstanceStateError(
-      `cannot ${operation} instance '${instance}': it is ${actualStatus}, and only a failed instance can be ${operation === 'skip' ? 'skipped' : 'replayed'}`,
-      { instance, actualStatus },
-    );
+    return new InstanceStateError(notFailedMessage(instance, actualStatus, operation), {
+      instance,
+      actualStatus,
+    });
   }
 }
 

@@ -1,3 +1,4 @@
+import { notFailedMessage } from '../errors.ts';
 import type { InstanceError, InstanceStatus, Kwargs, LogLevel } from '../types.ts';
 import { getOwn, isPlainObject, setOwn } from './kwargs.ts';
 import { instanceName, parseInstanceName } from './names.ts';
@@ -85,7 +86,7 @@ export interface SkipEvent {
   type: 'skip';
   eventId: string;
   instance: string;
-  observed?: { status: InstanceStatus; task: string };
+  observed?: { status: InstanceStatus; task: string; attempt?: number };
   cascade: boolean;
   result?: Kwargs;
   at: string;
@@ -317,48 +318,48 @@ function cloneEffects(
   };
 }
 
-function notFound(eventId: string, instance: string): Applied['effects'][number] {
-  return {
-    type: 'reject',
-    eventId,
-    code: 'NOT_FOUND',
-    message: `instance '${instance}' does not exist in this session`,
-  };
-}
-
-function notFailed(eventId: string, instance: string, status: string, op: string): Effect {
-  return {
-    type: 'reject',
-    eventId,
-    code: 'INSTANCE_NOT_FAILED',
-    message: `cannot ${op} instance '${instance}': it is ${status}, and only a failed instance can be ${op === 'skip' ? 'skipped' : 'replayed'}`,
-  };
+/**
+ * What a replay or skip request acts on: the instance as observed (or unstarted in the state),
+ * or the refusal to apply when it is unknown or has not failed.
+ */
+function failedInstance(
+  workflow: CompiledWorkflow,
+  state: SessionState,
+  e: ReplayEvent | SkipEvent,
+): { task: string; attempt: number } | { refused: Applied } {
+  const observed = e.observed ?? unstartedObservation(state, e.instance);
+  if (!observed || !workflow.tasks.has(observed.task)) {
+    const message = `instance '${e.instance}' does not exist in this session`;
+    return {
+      refused: {
+        state,
+        effects: [{ type: 'reject', eventId: e.eventId, code: 'NOT_FOUND', message }],
+      },
+    };
+  }
+  if (observed.status !== 'failed') {
+    const message = notFailedMessage(e.instance, observed.status, e.type);
+    return {
+      refused: {
+        state,
+        effects: [{ type: 'reject', eventId: e.eventId, code: 'INSTANCE_NOT_FAILED', message }],
+      },
+    };
+  }
+  return { task: observed.task, attempt: observed.attempt ?? 0 };
 }
 
 function applyReplay(workflow: CompiledWorkflow, state: SessionState, e: ReplayEvent): Applied {
-  const observed = e.observed ?? unstartedObservation(state, e.instance);
-  if (!observed || !workflow.tasks.has(observed.task)) {
-    return { state, effects: [notFound(e.eventId, e.instance)] };
-  }
-  if (observed.status !== 'failed') {
-    return { state, effects: [notFailed(e.eventId, e.instance, observed.status, 'replay')] };
-  }
-  const cloned = cloneEffects(
-    state,
-    observed.task,
-    e.instance,
-    observed.attempt,
-    e.kwargs,
-    0,
-    e.at,
-  );
+  const target = failedInstance(workflow, state, e);
+  if ('refused' in target) return target.refused;
+  const cloned = cloneEffects(state, target.task, e.instance, target.attempt, e.kwargs, 0, e.at);
   return {
     state: cloned.state,
     effects: [
       {
         type: 'record',
         instance: e.instance,
-        task: observed.task,
+        task: target.task,
         expect: ['failed'],
         status: 'replayed',
         at: e.at,
@@ -369,18 +370,13 @@ function applyReplay(workflow: CompiledWorkflow, state: SessionState, e: ReplayE
 }
 
 function applySkip(workflow: CompiledWorkflow, state: SessionState, e: SkipEvent): Applied {
-  const observed = e.observed ?? unstartedObservation(state, e.instance);
-  if (!observed || !workflow.tasks.has(observed.task)) {
-    return { state, effects: [notFound(e.eventId, e.instance)] };
-  }
-  if (observed.status !== 'failed') {
-    return { state, effects: [notFailed(e.eventId, e.instance, observed.status, 'skip')] };
-  }
+  const target = failedInstance(workflow, state, e);
+  if ('refused' in target) return target.refused;
   const effects: Effect[] = [
     {
       type: 'record',
       instance: e.instance,
-      task: observed.task,
+      task: target.task,
       expect: ['failed'],
       status: 'skipped',
       metadata: { cascade: e.cascade, ...(e.cascade ? { result: e.result ?? {} } : {}) },
@@ -391,7 +387,7 @@ function applySkip(workflow: CompiledWorkflow, state: SessionState, e: SkipEvent
     effects.push({
       type: 'cascade',
       eventId: cascadeEventId(e.instance),
-      trigger: observed.task,
+      trigger: target.task,
       kwargs: e.result ?? {},
     });
   }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { findUnstarted, internalEventId } from '../engine/session.ts';
 import { InstanceStateError, NotFoundError } from '../errors.ts';
 import type { Clock } from './clock.ts';
-import type { EventSource, SessionStore } from './records.ts';
+import type { ControlRequest, EventSource, SessionStore } from './records.ts';
 import type { WorkflowRegistry } from './registry.ts';
 import {
   type FireInput,
@@ -78,6 +78,22 @@ async function requireFailed(
   throw new NotFoundError(`instance '${instance}' does not exist in session '${sessionId}'`);
 }
 
+/** Stores a replay or skip request; the evaluator applies it (and checks it again). */
+async function putControlEvent(
+  deps: IngestDeps,
+  sessionId: string,
+  eventId: string | undefined,
+  request: ControlRequest,
+): Promise<void> {
+  await deps.store.putEvent({
+    ...request,
+    sessionId,
+    eventId: eventId ?? internalEventId(request.kind, randomUUID()),
+    source: 'control',
+    firedAt: deps.clock.now().toISOString(),
+  });
+}
+
 /**
  * Asks for a failed instance to be replayed: it becomes `replayed` and a clone runs at once,
  * with `kwargs` replacing all its kwargs when given. Refuses an instance that has not failed.
@@ -88,14 +104,10 @@ async function requireFailed(
 export async function requestReplay(deps: IngestDeps, input: ReplayInput): Promise<void> {
   const req = parseInput(replayInputSchema, input);
   await requireFailed(deps, req.sessionId, req.instance, 'replay');
-  await deps.store.putEvent({
-    sessionId: req.sessionId,
-    eventId: req.eventId ?? internalEventId('replay', randomUUID()),
+  await putControlEvent(deps, req.sessionId, req.eventId, {
     kind: 'replay',
     instance: req.instance,
     ...(req.kwargs !== undefined ? { kwargs: req.kwargs } : {}),
-    source: 'control',
-    firedAt: deps.clock.now().toISOString(),
   });
 }
 
@@ -109,14 +121,10 @@ export async function requestReplay(deps: IngestDeps, input: ReplayInput): Promi
 export async function requestSkip(deps: IngestDeps, input: SkipInput): Promise<void> {
   const req = parseInput(skipInputSchema, input);
   await requireFailed(deps, req.sessionId, req.instance, 'skip');
-  await deps.store.putEvent({
-    sessionId: req.sessionId,
-    eventId: req.eventId ?? internalEventId('skip', randomUUID()),
+  await putControlEvent(deps, req.sessionId, req.eventId, {
     kind: 'skip',
     instance: req.instance,
     cascade: req.cascade ?? false,
     ...(req.result !== undefined ? { result: req.result } : {}),
-    source: 'control',
-    firedAt: deps.clock.now().toISOString(),
   });
 }

@@ -4,6 +4,11 @@ import type { InstanceStatus, Kwargs, TaskInstance } from '../types.ts';
 /** Who put an event into a session. */
 export type EventSource = 'api' | 'handler' | 'cascade' | 'retry' | 'control';
 
+/** A request to replay or skip a failed instance, as stored. */
+export type ControlRequest =
+  | { kind: 'replay'; instance: string; kwargs?: Record<string, Kwargs> }
+  | { kind: 'skip'; instance: string; cascade: boolean; result?: Kwargs };
+
 /** A stored event: a fired trigger or a control request, applied once by the evaluator. */
 export type EventRecord = {
   sessionId: string;
@@ -25,8 +30,7 @@ export type EventRecord = {
       kwargs?: Record<string, Kwargs>;
       delaySeconds?: number;
     }
-  | { kind: 'replay'; instance: string; kwargs?: Record<string, Kwargs> }
-  | { kind: 'skip'; instance: string; cascade: boolean; result?: Kwargs }
+  | ControlRequest
 );
 
 /** A stored instance: the public `TaskInstance` plus what the runners need. */
