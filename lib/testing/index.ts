@@ -36,7 +36,7 @@ export interface TestRuntime {
    * `SettleTimeoutError` after `timeoutMs` (default 30 000).
    */
   settle(opts?: { timeoutMs?: number }): Promise<void>;
-  /** Stops everything it started. */
+  /** Stops everything it started; later fires, replays and skips reject with `NotAvailableError`. */
   close(): Promise<void>;
 }
 
@@ -100,11 +100,16 @@ export async function createTestRuntime(opts: TestRuntimeOptions): Promise<TestR
   const deps: IngestDeps = { store: runner.store, registry, clock: runner.clock };
 
   const view = (sessionId: string) => readSession(deps, sessionId);
+  let closed = false;
+  const open = () => {
+    if (closed) throw new NotAvailableError('this test runtime is closed');
+  };
 
   return {
     session(id: string): TestSession {
       return {
         async fire(trigger, kwargs, fireOpts) {
+          open();
           await fireEvent(deps, {
             sessionId: id,
             trigger,
@@ -128,6 +133,7 @@ export async function createTestRuntime(opts: TestRuntimeOptions): Promise<TestR
           return (await view(id))?.unresolvedInstances ?? [];
         },
         async replayFailed(instance, replacementKwargs) {
+          open();
           await requestReplay(deps, {
             sessionId: id,
             instance,
@@ -135,6 +141,7 @@ export async function createTestRuntime(opts: TestRuntimeOptions): Promise<TestR
           });
         },
         async skipFailed(instance, skipOpts) {
+          open();
           await requestSkip(deps, {
             sessionId: id,
             instance,
@@ -146,6 +153,7 @@ export async function createTestRuntime(opts: TestRuntimeOptions): Promise<TestR
     },
     settle: (settleOpts) => runner.settle(settleOpts?.timeoutMs ?? 30_000),
     async close() {
+      closed = true;
       runner.close();
     },
   };

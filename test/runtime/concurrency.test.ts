@@ -113,3 +113,20 @@ describe('the memory runtime under concurrency', () => {
     }
   });
 });
+
+describe('a closed test runtime', () => {
+  it('refuses new fires but still answers reads', async () => {
+    const closing = await createTestRuntime({
+      workflow: { t_a: { after: ['go'], run: 'h' } },
+      handlers: { h: () => ({}) },
+    });
+    const s = closing.session('s1');
+    await s.fire('go');
+    await closing.settle();
+
+    await closing.close();
+
+    await expect(s.fire('go', {}, { eventId: 'late' })).rejects.toThrow(/closed/);
+    expect((await s.instance('t_a#0'))?.status).toBe('finished');
+  });
+});
