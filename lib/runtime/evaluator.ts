@@ -1,7 +1,7 @@
 import type { SessionEngine } from '../engine/index.ts';
 import { setOwn } from '../engine/kwargs.ts';
 import type { Effect, InstanceSeed, SessionEvent } from '../engine/session.ts';
-import { ConflictError } from '../errors.ts';
+import { ConflictError, TriggersError } from '../errors.ts';
 import type { InstanceStatus, Kwargs } from '../types.ts';
 import type { Clock } from './clock.ts';
 import type { LogSink } from './log.ts';
@@ -63,13 +63,22 @@ function toSessionEvent(
   }
 }
 
-/** One evaluation pass: the engine over every pending event, then one atomic commit. */
-async function evaluateOnce(deps: EvaluatorDeps, sessionId: string): Promise<number> {
+/** Items one applied event adds to a commit besides its effects: its applied mark. */
+const MARK_ITEMS = 1;
+
+/**
+ * One evaluation pass: the engine over as many of `pending` as fit in one commit, then that
+ * atomic commit. Returns how many events it applied.
+ */
+async function evaluateOnce(
+  deps: EvaluatorDeps,
+  sessionId: string,
+  candidates: readonly EventRecord[],
+): Promise<number> {
   const { store, registry } = deps;
-  const pending = await store.pendingEvents(sessionId);
-  if (pending.length === 0) return 0;
   const head = await store.getHead(sessionId);
-  const first = pending[0] as EventRecord;
+  const pending: EventRecord[] = [];
+  const first = candidates[0] as EventRecord;
   const workflowName =
     head?.state.workflow ??
     (first.workflow !== undefined && registry.has(first.workflow)
@@ -94,7 +103,9 @@ async function evaluateOnce(deps: EvaluatorDeps, sessionId: string): Promise<num
   };
 
   const seeds: Array<{ seed: InstanceSeed; status: InstanceStatus; delaySeconds: number }> = [];
-  for (const record of pending) {
+  const budget = store.maxCommitItems - 1; // the head
+  let items = 0;
+  for (const record of candidates) {
     let observed: InstanceRecord | undefined;
     if (record.kind === 'replay' || record.kind === 'skip') {
       observed = await readInstance(record.instance);
@@ -102,17 +113,33 @@ async function evaluateOnce(deps: EvaluatorDeps, sessionId: string): Promise<num
     const name = record.kind === 'replay' || record.kind === 'skip' ? record.instance : undefined;
     const current = name ? (statusNow.get(name) ?? observed?.status) : undefined;
     const result = engine.apply(state, toSessionEvent(record, observed, current));
+    const cost =
+      MARK_ITEMS + result.effects.filter((e) => e.type !== 'create' && e.type !== 'reject').length;
+    if (items + cost > budget) {
+      if (pending.length > 0) break;
+      throw new TriggersError(
+        `event '${record.eventId}' of session '${sessionId}' changes ${cost} items, more than one commit can hold (${budget})`,
+        { code: 'EVENT_TOO_LARGE', status: 500 },
+      );
+    }
+    items += cost;
+    pending.push(record);
     state = result.state;
     for (const effect of result.effects) {
       collectEffect(effect, { seeds, updated, events, statusNow, sessionId, at, deps });
     }
   }
 
+  // Kwargs of events in hand need no read; only older references are fetched.
+  const inHand = new Map(candidates.map((e) => [e.eventId, e]));
   const refs = new Set<string>();
   for (const { seed } of seeds) {
-    if ('refs' in seed.kwargs) for (const id of Object.values(seed.kwargs.refs)) refs.add(id);
+    if ('refs' in seed.kwargs) {
+      for (const id of Object.values(seed.kwargs.refs)) if (!inHand.has(id)) refs.add(id);
+    }
   }
   const eventsById = refs.size > 0 ? await store.getEvents(sessionId, [...refs]) : new Map();
+  for (const [id, e] of inHand) eventsById.set(id, e);
   const wf = engine.workflow;
   for (const { seed, status, delaySeconds } of seeds) {
     const task = wf.tasks.get(seed.task);
@@ -250,22 +277,30 @@ export function cloneEventRecord(
 }
 
 /**
- * Applies a session's pending events, in the order the store accepted them, and commits the
- * new head, the applied marks, new and changed instances and cascade events atomically. A
- * commit that lost a race (another evaluator moved the head) is re-read and retried; events
- * already applied are not applied again.
+ * Applies a session's events, given in the order the store accepted them (the stream order),
+ * and commits the new head, the applied marks, new and changed instances and cascade events
+ * atomically, in as few commits as the store's transaction size allows. A commit that lost a
+ * race is re-read and retried; events found already applied are dropped, never applied twice.
  *
  * @example
- * await evaluateSession(deps, 's1');
+ * await evaluateSession(deps, 's1', eventsFromTheStream);
  */
-export async function evaluateSession(deps: EvaluatorDeps, sessionId: string): Promise<void> {
+export async function evaluateSession(
+  deps: EvaluatorDeps,
+  sessionId: string,
+  events: readonly EventRecord[],
+): Promise<void> {
   const maxAttempts = deps.maxAttempts ?? 20;
-  for (let attempt = 1; ; attempt++) {
+  let remaining = events.filter((e) => e.sessionId === sessionId && e.appliedAt === undefined);
+  let conflicts = 0;
+  while (remaining.length > 0) {
     try {
-      const applied = await evaluateOnce(deps, sessionId);
-      if (applied === 0) return;
+      const applied = await evaluateOnce(deps, sessionId, remaining);
+      remaining = remaining.slice(applied);
     } catch (err) {
-      if (!(err instanceof ConflictError) || attempt >= maxAttempts) throw err;
+      if (!(err instanceof ConflictError) || ++conflicts >= maxAttempts) throw err;
+      const done = new Set(err.appliedEvents);
+      remaining = remaining.filter((e) => !done.has(e.eventId));
     }
   }
 }

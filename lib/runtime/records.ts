@@ -99,8 +99,8 @@ export interface SessionStore {
   putEvent(event: EventRecord): Promise<{ duplicate: boolean }>;
   /** The session's events by id (missing ids are absent from the map). */
   getEvents(sessionId: string, eventIds: readonly string[]): Promise<Map<string, EventRecord>>;
-  /** The session's events not applied yet, in accept order. */
-  pendingEvents(sessionId: string): Promise<EventRecord[]>;
+  /** The most items one commit may write (head, marks, instances, events together). */
+  readonly maxCommitItems: number;
   getHead(sessionId: string): Promise<HeadRecord | undefined>;
   /** Commits an evaluation; throws `ConflictError` when any condition fails. */
   commitEvaluation(commit: EvaluationCommit): Promise<void>;

@@ -67,6 +67,7 @@ export function harness(workflow: Workflow): Harness {
           },
         },
         sessionId,
+        await store.pendingEvents(sessionId),
       );
     },
   };

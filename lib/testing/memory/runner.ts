@@ -102,6 +102,7 @@ export class MemoryRunner {
           await evaluateSession(
             { store: this.store, registry: this.registry, clock: this.clock, log: this.log },
             sessionId,
+            await this.store.pendingEvents(sessionId),
           );
         } while (marker.again);
       } finally {

@@ -9,6 +9,7 @@ import type {
   SessionStore,
 } from '../../runtime/records.ts';
 import type { InstanceStatus } from '../../types.ts';
+import { MAX_TRANSACTION_ITEMS } from '../../wiring.ts';
 
 /** A change the store made, as its stream reports it. */
 export type ChangeRecord =
@@ -35,6 +36,7 @@ const copy = <T>(value: T): T => structuredClone(value);
  * change stream. Records are copied in and out, as serialization would.
  */
 export class MemoryStore implements SessionStore {
+  readonly maxCommitItems = MAX_TRANSACTION_ITEMS;
   private readonly sessions = new Map<string, SessionData>();
   private readonly listeners: Array<(change: ChangeRecord) => void> = [];
 
@@ -78,6 +80,7 @@ export class MemoryStore implements SessionStore {
     return out;
   }
 
+  /** The session's events not applied yet, in accept order (what a stream would deliver). */
   async pendingEvents(sessionId: string): Promise<EventRecord[]> {
     const s = this.sessions.get(sessionId);
     if (!s) return [];
@@ -97,11 +100,14 @@ export class MemoryStore implements SessionStore {
     if (s.head?.version !== c.expectedVersion) {
       throw new ConflictError(`session '${c.sessionId}' head moved on`);
     }
+    const applied = c.applied.filter((id) => s.events.get(id)?.appliedAt !== undefined);
+    if (applied.length > 0) {
+      throw new ConflictError(`events already applied: ${applied.join(', ')}`, {
+        appliedEvents: applied,
+      });
+    }
     for (const id of c.applied) {
-      const e = s.events.get(id);
-      if (!e || e.appliedAt !== undefined) {
-        throw new ConflictError(`event '${id}' is missing or already applied`);
-      }
+      if (!s.events.has(id)) throw new ConflictError(`event '${id}' does not exist`);
     }
     for (const r of c.created) {
       if (s.instances.has(r.name)) throw new ConflictError(`instance '${r.name}' already exists`);

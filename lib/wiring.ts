@@ -1,0 +1,117 @@
+/**
+ * The wiring of a deployment, defined once: table keys, stream filters, batch sizes, retries
+ * and queue settings. The CDK construct and the local event-source runner both read this module,
+ * so what runs locally is what deploys.
+ *
+ * @module
+ */
+
+/** The single table's key schema and settings. */
+export const TABLE = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  /** Epoch seconds after which DynamoDB may delete an item. */
+  ttlAttribute: 'expiresAt',
+  streamView: 'NEW_AND_OLD_IMAGES',
+  billing: 'PAY_PER_REQUEST',
+} as const;
+
+/** Item keys: one partition per session, one sort key per head, event and instance. */
+export const keys = {
+  session: (sessionId: string): string => `S#${sessionId}`,
+  head: 'HEAD',
+  eventPrefix: 'EVT#',
+  event: (eventId: string): string => `EVT#${eventId}`,
+  instancePrefix: 'INST#',
+  instance: (name: string): string => `INST#${name}`,
+} as const;
+
+/** A Lambda event-filtering pattern (the subset of the syntax this project uses). */
+export type FilterPattern = { [key: string]: FilterPattern | FilterValue[] };
+export type FilterValue =
+  | string
+  | number
+  | boolean
+  | null
+  | { prefix: string }
+  | { 'anything-but': string[] }
+  | { exists: boolean };
+
+/** Settings of a DynamoDB-stream event source. */
+export interface StreamSourceSettings {
+  /** Lambda filter criteria: a record is delivered when it matches any pattern. */
+  readonly filters: readonly FilterPattern[];
+  readonly batchSize: number;
+  readonly maxBatchingWindowSeconds: number;
+  readonly startingPosition: 'TRIM_HORIZON' | 'LATEST';
+  readonly bisectBatchOnError: boolean;
+  readonly retryAttempts: number;
+  readonly reportBatchItemFailures: boolean;
+  readonly parallelizationFactor: number;
+}
+
+/**
+ * The evaluator reads event inserts. Records of one session stay in order (one shard per
+ * partition, parallelization keeps a partition key on one processor).
+ */
+export const EVALUATOR_SOURCE: StreamSourceSettings = {
+  filters: [
+    { eventName: ['INSERT'], dynamodb: { Keys: { sk: { S: [{ prefix: keys.eventPrefix }] } } } },
+  ],
+  batchSize: 100,
+  maxBatchingWindowSeconds: 0,
+  startingPosition: 'TRIM_HORIZON',
+  bisectBatchOnError: true,
+  retryAttempts: 10,
+  reportBatchItemFailures: true,
+  parallelizationFactor: 10,
+};
+
+/** The dispatcher reads instances that have just become `scheduled`. */
+export const DISPATCHER_SOURCE: StreamSourceSettings = {
+  filters: [
+    {
+      eventName: ['INSERT'],
+      dynamodb: {
+        Keys: { sk: { S: [{ prefix: keys.instancePrefix }] } },
+        NewImage: { status: { S: ['scheduled'] } },
+      },
+    },
+    {
+      eventName: ['MODIFY'],
+      dynamodb: {
+        Keys: { sk: { S: [{ prefix: keys.instancePrefix }] } },
+        NewImage: { status: { S: ['scheduled'] } },
+        OldImage: { status: { S: [{ 'anything-but': ['scheduled'] }] } },
+      },
+    },
+  ],
+  batchSize: 100,
+  maxBatchingWindowSeconds: 0,
+  startingPosition: 'TRIM_HORIZON',
+  bisectBatchOnError: true,
+  retryAttempts: 10,
+  reportBatchItemFailures: true,
+  parallelizationFactor: 10,
+};
+
+/** Settings of a task queue and its event source. */
+export const TASK_QUEUE = {
+  /** Messages per task-Lambda invocation. */
+  batchSize: 10,
+  maxBatchingWindowSeconds: 0,
+  /** Receives before a message moves to the dead-letter queue. */
+  maxReceiveCount: 5,
+  /** Long polling. */
+  receiveWaitTimeSeconds: 20,
+  /** SQS caps a message delay at 15 minutes; longer cooldowns are re-delayed. */
+  maxDelaySeconds: 900,
+  dlqRetentionDays: 14,
+  /** AWS's advice for Lambda sources: six times the function timeout. */
+  visibilityTimeoutSeconds: (functionTimeoutSeconds: number): number => 6 * functionTimeoutSeconds,
+  /** A claim's lease outlives the function timeout, so a timed-out run is taken over. */
+  leaseSeconds: (functionTimeoutSeconds: number): number => functionTimeoutSeconds + 30,
+} as const;
+
+/** The largest number of items in one `TransactWriteItems`. */
+export const MAX_TRANSACTION_ITEMS = 100;
