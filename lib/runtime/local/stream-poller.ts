@@ -1,0 +1,242 @@
+import {
+  DescribeStreamCommand,
+  type DynamoDBStreamsClient,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type _Record as StreamRecordSdk,
+} from '@aws-sdk/client-dynamodb-streams';
+import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import type { StreamSourceSettings } from '../../wiring.ts';
+import type { LogSink } from '../log.ts';
+import { matchesAny } from './filter.ts';
+
+/** Options of a `StreamPoller`. */
+export interface StreamPollerOptions {
+  client: DynamoDBStreamsClient;
+  streamArn: string;
+  /** Filters, batch size, starting position, retries: the wiring module's settings. */
+  settings: StreamSourceSettings;
+  /** The Lambda handler, invoked with the same event shape as AWS. */
+  handler: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse | undefined>;
+  /** Pause between polls of a shard with nothing new. @default 25 */
+  pollIntervalMs?: number;
+  log: LogSink;
+  region?: string;
+}
+
+interface ShardState {
+  id: string;
+  parent: string | undefined;
+  iterator: string | undefined;
+  closed: boolean;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A stream record as the SDK returns it, in the shape Lambda hands to a function. */
+export function toLambdaRecord(
+  r: StreamRecordSdk,
+  streamArn: string,
+  region: string,
+): DynamoDBRecord {
+  const d = r.dynamodb ?? {};
+  const created = d.ApproximateCreationDateTime;
+  return {
+    eventID: r.eventID,
+    eventName: r.eventName as DynamoDBRecord['eventName'],
+    eventVersion: r.eventVersion ?? '1.1',
+    eventSource: 'aws:dynamodb',
+    awsRegion: r.awsRegion ?? region,
+    eventSourceARN: streamArn,
+    dynamodb: {
+      ...(d.Keys ? { Keys: d.Keys as never } : {}),
+      ...(d.NewImage ? { NewImage: d.NewImage as never } : {}),
+      ...(d.OldImage ? { OldImage: d.OldImage as never } : {}),
+      ...(d.SequenceNumber ? { SequenceNumber: d.SequenceNumber } : {}),
+      ...(d.SizeBytes !== undefined ? { SizeBytes: d.SizeBytes } : {}),
+      ...(d.StreamViewType ? { StreamViewType: d.StreamViewType } : {}),
+      ...(created
+        ? { ApproximateCreationDateTime: Math.floor(new Date(created).getTime() / 1000) }
+        : {}),
+    },
+  };
+}
+
+/**
+ * The local stand-in for a Lambda DynamoDB-stream event source: reads every shard (children
+ * after their parents close), filters records with the wiring's patterns, hands batches of the
+ * configured size to the handler in order, resumes from a reported failure, bisects a batch
+ * whose handler throws, and gives up on a record after the configured retries (logging it, as
+ * an on-failure destination would receive it).
+ */
+export class StreamPoller {
+  private readonly shards = new Map<string, ShardState>();
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private busy = false;
+  private delivered = 0;
+  private lastPollEmpty = false;
+
+  constructor(private readonly opts: StreamPollerOptions) {}
+
+  /** Starts polling. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Stops polling and waits for the batch in hand to finish. */
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+
+  /** Records handed to the handler so far. */
+  get deliveredCount(): number {
+    return this.delivered;
+  }
+
+  /** True when the last pass over every shard found nothing and no batch is in hand. */
+  get idle(): boolean {
+    return !this.busy && this.lastPollEmpty;
+  }
+
+  private async discoverShards(): Promise<void> {
+    let start: string | undefined;
+    do {
+      const res = await this.opts.client.send(
+        new DescribeStreamCommand({ StreamArn: this.opts.streamArn, ExclusiveStartShardId: start }),
+      );
+      for (const shard of res.StreamDescription?.Shards ?? []) {
+        if (!shard.ShardId || this.shards.has(shard.ShardId)) continue;
+        this.shards.set(shard.ShardId, {
+          id: shard.ShardId,
+          parent: shard.ParentShardId,
+          iterator: undefined,
+          closed: false,
+        });
+      }
+      start = res.StreamDescription?.LastEvaluatedShardId;
+    } while (start);
+  }
+
+  private async iteratorFor(shard: ShardState): Promise<string | undefined> {
+    const isChild = shard.parent !== undefined && this.shards.has(shard.parent);
+    const res = await this.opts.client.send(
+      new GetShardIteratorCommand({
+        StreamArn: this.opts.streamArn,
+        ShardId: shard.id,
+        // A child shard continues its parent: it is read from its start.
+        ShardIteratorType: isChild ? 'TRIM_HORIZON' : this.opts.settings.startingPosition,
+      }),
+    );
+    return res.ShardIterator;
+  }
+
+  private readable(shard: ShardState): boolean {
+    if (shard.closed) return false;
+    const parent = shard.parent ? this.shards.get(shard.parent) : undefined;
+    return !parent || parent.closed;
+  }
+
+  private async run(): Promise<void> {
+    let sinceDescribe = Number.POSITIVE_INFINITY;
+    while (this.running) {
+      try {
+        if (sinceDescribe > 20) {
+          await this.discoverShards();
+          sinceDescribe = 0;
+        }
+        sinceDescribe += 1;
+        let fetched = 0;
+        for (const shard of this.shards.values()) {
+          if (!this.running || !this.readable(shard)) continue;
+          shard.iterator ??= await this.iteratorFor(shard);
+          if (!shard.iterator) {
+            shard.closed = true;
+            continue;
+          }
+          const res = await this.opts.client.send(
+            new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: 1000 }),
+          );
+          shard.iterator = res.NextShardIterator;
+          if (!shard.iterator) {
+            shard.closed = true;
+            sinceDescribe = Number.POSITIVE_INFINITY;
+          }
+          const records = (res.Records ?? [])
+            .map((r) => toLambdaRecord(r, this.opts.streamArn, this.opts.region ?? 'us-east-1'))
+            .filter((r) => matchesAny(r, this.opts.settings.filters));
+          fetched += res.Records?.length ?? 0;
+          if (records.length > 0) await this.deliver(records);
+        }
+        this.lastPollEmpty = fetched === 0;
+        if (fetched === 0) await sleep(this.opts.pollIntervalMs ?? 25);
+      } catch (err) {
+        this.opts.log({
+          level: 'error',
+          message: 'stream poll failed; retrying',
+          timestamp: new Date().toISOString(),
+          error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+        });
+        this.lastPollEmpty = false;
+        await sleep(200);
+      }
+    }
+  }
+
+  private async deliver(records: DynamoDBRecord[]): Promise<void> {
+    this.busy = true;
+    try {
+      const size = this.opts.settings.batchSize;
+      for (let i = 0; i < records.length; i += size) {
+        await this.invoke(records.slice(i, i + size), 0);
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Invokes the handler for a batch, with the event source's failure handling. */
+  private async invoke(batch: DynamoDBRecord[], attempt: number): Promise<void> {
+    if (batch.length === 0) return;
+    const { settings } = this.opts;
+    let failedAt = -1;
+    let threw: unknown;
+    try {
+      const res = await this.opts.handler({ Records: batch });
+      this.delivered += batch.length;
+      const failures = settings.reportBatchItemFailures ? (res?.batchItemFailures ?? []) : [];
+      if (failures.length > 0) {
+        const ids = new Set(failures.map((f) => f.itemIdentifier));
+        failedAt = batch.findIndex((r) => ids.has(r.dynamodb?.SequenceNumber ?? ''));
+        // An identifier that names no record fails the whole batch, as on AWS.
+        if (failedAt < 0) failedAt = 0;
+      }
+    } catch (err) {
+      threw = err;
+      failedAt = 0;
+    }
+    if (failedAt < 0) return;
+    const rest = batch.slice(failedAt);
+    if (attempt >= settings.retryAttempts) {
+      this.opts.log({
+        level: 'error',
+        message: 'stream records dropped after the last retry (on-failure destination)',
+        timestamp: new Date().toISOString(),
+        sequenceNumbers: rest.map((r) => r.dynamodb?.SequenceNumber),
+        ...(threw instanceof Error ? { error: `${threw.name}: ${threw.message}` } : {}),
+      });
+      return;
+    }
+    await sleep(Math.min(1000, 20 * 2 ** attempt));
+    if (threw !== undefined && settings.bisectBatchOnError && rest.length > 1) {
+      const half = Math.ceil(rest.length / 2);
+      await this.invoke(rest.slice(0, half), attempt + 1);
+      await this.invoke(rest.slice(half), attempt + 1);
+      return;
+    }
+    await this.invoke(rest, attempt + 1);
+  }
+}

@@ -1,0 +1,436 @@
+import {
+  ConditionalCheckFailedException,
+  type ConsumedCapacity,
+  DynamoDBClient,
+  type DynamoDBClientConfig,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { SessionState } from '../engine/session.ts';
+import { ConflictError } from '../errors.ts';
+import type {
+  EvaluationCommit,
+  EventRecord,
+  HeadRecord,
+  InstanceRecord,
+  InstanceUpdate,
+  OutcomeCommit,
+  SessionStore,
+} from '../runtime/records.ts';
+import { keys, MAX_TRANSACTION_ITEMS, TABLE } from '../wiring.ts';
+
+/** One DynamoDB call's consumed capacity, as `ReturnConsumedCapacity` reports it. */
+export interface CapacityEntry {
+  operation: string;
+  readUnits: number;
+  writeUnits: number;
+}
+
+/** Options of `DynamoStore`. */
+export interface DynamoStoreOptions {
+  tableName: string;
+  /** A client to use. @default - a new `DynamoDBClient` from `clientConfig` */
+  client?: DynamoDBClient;
+  /** Config of the client it creates (region, endpoint, credentials). */
+  clientConfig?: DynamoDBClientConfig;
+  /** How long items live after their last write, in seconds. @default 90 days */
+  ttlSeconds?: number;
+  /** Receives the consumed capacity of every call (cost accounting). */
+  meter?: (entry: CapacityEntry) => void;
+}
+
+type Item = Record<string, unknown>;
+
+/** Attributes stored as JSON text: kwargs and results are the application's JSON, kept exactly. */
+const JSON_ATTRIBUTES = ['kwargs', 'result', 'error', 'metadata'] as const;
+
+function parseJson<T>(value: unknown): T | undefined {
+  return typeof value === 'string' ? (JSON.parse(value) as T) : undefined;
+}
+
+/** The event record an `EVT#` item (or its stream image) holds. */
+export function eventFromItem(item: Item): EventRecord {
+  const { pk: _pk, sk: _sk, expiresAt: _exp, ...rest } = item;
+  const out: Item = { ...rest };
+  for (const key of ['kwargs', 'result'] as const) {
+    if (typeof item[key] === 'string') out[key] = parseJson(item[key]);
+  }
+  return out as unknown as EventRecord;
+}
+
+/** The instance record an `INST#` item (or its stream image) holds. */
+export function instanceFromItem(item: Item): InstanceRecord {
+  const { pk: _pk, sk: _sk, expiresAt: _exp, ...rest } = item;
+  const out: Item = { ...rest };
+  for (const key of JSON_ATTRIBUTES) {
+    if (typeof item[key] === 'string') out[key] = parseJson(item[key]);
+  }
+  return out as unknown as InstanceRecord;
+}
+
+function eventToItem(e: EventRecord, expiresAt: number): Item {
+  const { seq: _seq, ...rest } = e;
+  const item: Item = {
+    ...rest,
+    pk: keys.session(e.sessionId),
+    sk: keys.event(e.eventId),
+    expiresAt,
+  };
+  for (const key of ['kwargs', 'result'] as const) {
+    if (key in e) item[key] = JSON.stringify((e as Item)[key]);
+  }
+  return item;
+}
+
+function instanceToItem(r: InstanceRecord, expiresAt: number): Item {
+  const item: Item = { ...r, pk: keys.session(r.sessionId), sk: keys.instance(r.name), expiresAt };
+  for (const key of JSON_ATTRIBUTES) {
+    if (r[key] !== undefined) item[key] = JSON.stringify(r[key]);
+  }
+  return item;
+}
+
+/**
+ * The single-table DynamoDB implementation of the storage port. Every write is conditional;
+ * evaluations and outcomes commit with `TransactWriteItems`; trigger names and kwargs only ever
+ * travel as attribute values, never inside an expression.
+ *
+ * @example
+ * const store = new DynamoStore({ tableName: 'triggers', clientConfig: { region: 'eu-west-1' } });
+ */
+export class DynamoStore implements SessionStore {
+  readonly maxCommitItems = MAX_TRANSACTION_ITEMS;
+  readonly tableName: string;
+  private readonly doc: DynamoDBDocumentClient;
+  private readonly ttlSeconds: number;
+  private readonly meter: ((entry: CapacityEntry) => void) | undefined;
+
+  constructor(opts: DynamoStoreOptions) {
+    this.tableName = opts.tableName;
+    const client = opts.client ?? new DynamoDBClient(opts.clientConfig ?? {});
+    this.doc = DynamoDBDocumentClient.from(client, {
+      marshallOptions: { removeUndefinedValues: true },
+    });
+    this.ttlSeconds = opts.ttlSeconds ?? 90 * 24 * 3600;
+    this.meter = opts.meter;
+  }
+
+  private expiresAt(): number {
+    return Math.floor(Date.now() / 1000) + this.ttlSeconds;
+  }
+
+  private record(operation: string, consumed: ConsumedCapacity | ConsumedCapacity[] | undefined) {
+    if (!this.meter || consumed === undefined) return;
+    for (const c of Array.isArray(consumed) ? consumed : [consumed]) {
+      this.meter({
+        operation,
+        readUnits: c.ReadCapacityUnits ?? (c.WriteCapacityUnits ? 0 : (c.CapacityUnits ?? 0)),
+        writeUnits: c.WriteCapacityUnits ?? 0,
+      });
+    }
+  }
+
+  private key(sessionId: string, sk: string) {
+    return { [TABLE.partitionKey]: keys.session(sessionId), [TABLE.sortKey]: sk };
+  }
+
+  async putEvent(event: EventRecord): Promise<{ duplicate: boolean }> {
+    try {
+      const out = await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: eventToItem(event, this.expiresAt()),
+          ConditionExpression: 'attribute_not_exists(#sk)',
+          ExpressionAttributeNames: { '#sk': TABLE.sortKey },
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      this.record('putEvent', out.ConsumedCapacity);
+      return { duplicate: false };
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return { duplicate: true };
+      throw err;
+    }
+  }
+
+  async getEvents(
+    sessionId: string,
+    eventIds: readonly string[],
+  ): Promise<Map<string, EventRecord>> {
+    const out = new Map<string, EventRecord>();
+    const unique = [...new Set(eventIds)];
+    for (let i = 0; i < unique.length; i += 100) {
+      let request: Record<string, { Keys: Item[] }> | undefined = {
+        [this.tableName]: {
+          Keys: unique.slice(i, i + 100).map((id) => this.key(sessionId, keys.event(id))),
+        },
+      };
+      while (request && Object.keys(request).length > 0) {
+        // Event kwargs never change after the put: an eventually consistent read is enough.
+        const res = await this.doc.send(
+          new BatchGetCommand({ RequestItems: request, ReturnConsumedCapacity: 'TOTAL' }),
+        );
+        this.record('getEvents', res.ConsumedCapacity);
+        for (const item of res.Responses?.[this.tableName] ?? []) {
+          const e = eventFromItem(item);
+          out.set(e.eventId, e);
+        }
+        request = res.UnprocessedKeys as Record<string, { Keys: Item[] }> | undefined;
+      }
+    }
+    return out;
+  }
+
+  async getHead(sessionId: string): Promise<HeadRecord | undefined> {
+    const res = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: this.key(sessionId, keys.head),
+        ConsistentRead: true,
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    this.record('getHead', res.ConsumedCapacity);
+    if (!res.Item) return undefined;
+    return {
+      sessionId,
+      version: res.Item.v as number,
+      state: JSON.parse(res.Item.state as string) as SessionState,
+    };
+  }
+
+  private updateItem(u: InstanceUpdate, extraCondition?: { expr: string; values: Item }) {
+    const names: Record<string, string> = { '#status': 'status', '#lease': 'leaseUntil' };
+    const values: Item = { ...(extraCondition?.values ?? {}) };
+    const sets: string[] = [];
+    for (const [key, value] of Object.entries(u.set)) {
+      if (value === undefined) continue;
+      names[`#${key}`] = key;
+      values[`:${key}`] = (JSON_ATTRIBUTES as readonly string[]).includes(key)
+        ? JSON.stringify(value)
+        : value;
+      sets.push(`#${key} = :${key}`);
+    }
+    const expect = u.expect.map((s, i) => {
+      values[`:expect${i}`] = s;
+      return `:expect${i}`;
+    });
+    const condition = `#status IN (${expect.join(', ')})${extraCondition ? ` AND ${extraCondition.expr}` : ''}`;
+    return {
+      TableName: this.tableName,
+      Key: this.key(u.sessionId, keys.instance(u.name)),
+      UpdateExpression: `SET ${sets.join(', ')} REMOVE #lease`,
+      ConditionExpression: condition,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    };
+  }
+
+  async commitEvaluation(c: EvaluationCommit): Promise<void> {
+    const expiresAt = this.expiresAt();
+    const items: NonNullable<TransactWriteCommandInput['TransactItems']> = [];
+    const headItem = {
+      ...this.key(c.sessionId, keys.head),
+      v: (c.expectedVersion ?? 0) + 1,
+      workflow: c.state.workflow,
+      state: JSON.stringify(c.state),
+      expiresAt,
+    };
+    items.push({
+      Put:
+        c.expectedVersion === undefined
+          ? {
+              TableName: this.tableName,
+              Item: headItem,
+              ConditionExpression: 'attribute_not_exists(#sk)',
+              ExpressionAttributeNames: { '#sk': TABLE.sortKey },
+            }
+          : {
+              TableName: this.tableName,
+              Item: headItem,
+              ConditionExpression: '#v = :v',
+              ExpressionAttributeNames: { '#v': 'v' },
+              ExpressionAttributeValues: { ':v': c.expectedVersion },
+            },
+    });
+    const markStart = items.length;
+    for (const id of c.applied) {
+      items.push({
+        Update: {
+          TableName: this.tableName,
+          Key: this.key(c.sessionId, keys.event(id)),
+          UpdateExpression: 'SET #applied = :at',
+          ConditionExpression: 'attribute_exists(#sk) AND attribute_not_exists(#applied)',
+          ExpressionAttributeNames: { '#applied': 'appliedAt', '#sk': TABLE.sortKey },
+          ExpressionAttributeValues: { ':at': c.at },
+        },
+      });
+    }
+    for (const r of c.created) {
+      items.push({
+        Put: {
+          TableName: this.tableName,
+          Item: instanceToItem(r, expiresAt),
+          ConditionExpression: 'attribute_not_exists(#sk)',
+          ExpressionAttributeNames: { '#sk': TABLE.sortKey },
+        },
+      });
+    }
+    for (const u of c.updated) items.push({ Update: this.updateItem(u) });
+    for (const e of c.events) {
+      items.push({
+        Put: {
+          TableName: this.tableName,
+          Item: eventToItem(e, expiresAt),
+          ConditionExpression: 'attribute_not_exists(#sk)',
+          ExpressionAttributeNames: { '#sk': TABLE.sortKey },
+        },
+      });
+    }
+    try {
+      const res = await this.doc.send(
+        new TransactWriteCommand({ TransactItems: items, ReturnConsumedCapacity: 'TOTAL' }),
+      );
+      this.record('commitEvaluation', res.ConsumedCapacity);
+    } catch (err) {
+      if (!(err instanceof TransactionCanceledException)) throw err;
+      const reasons = err.CancellationReasons ?? [];
+      const applied = c.applied.filter(
+        (_, i) => reasons[markStart + i]?.Code === 'ConditionalCheckFailed',
+      );
+      throw new ConflictError(`evaluation of session '${c.sessionId}' lost a race`, {
+        cause: err,
+        appliedEvents: applied,
+      });
+    }
+  }
+
+  async getInstance(sessionId: string, name: string): Promise<InstanceRecord | undefined> {
+    const res = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: this.key(sessionId, keys.instance(name)),
+        ConsistentRead: true,
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    this.record('getInstance', res.ConsumedCapacity);
+    return res.Item ? instanceFromItem(res.Item) : undefined;
+  }
+
+  async listInstances(sessionId: string): Promise<InstanceRecord[]> {
+    const out: InstanceRecord[] = [];
+    let start: Item | undefined;
+    do {
+      const res = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+          ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#sk': TABLE.sortKey },
+          ExpressionAttributeValues: {
+            ':pk': keys.session(sessionId),
+            ':prefix': keys.instancePrefix,
+          },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      this.record('listInstances', res.ConsumedCapacity);
+      for (const item of res.Items ?? []) out.push(instanceFromItem(item));
+      start = res.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+
+  async claimInstance(
+    sessionId: string,
+    name: string,
+    now: string,
+    leaseUntil: string,
+  ): Promise<InstanceRecord | undefined> {
+    try {
+      const res = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(sessionId, keys.instance(name)),
+          UpdateExpression: 'SET #status = :running, #lease = :lease, #updated = :now',
+          ConditionExpression:
+            'attribute_exists(#sk) AND (#status = :scheduled OR (#status = :running AND #lease < :now))',
+          ExpressionAttributeNames: {
+            '#status': 'status',
+            '#lease': 'leaseUntil',
+            '#updated': 'updatedAt',
+            '#sk': TABLE.sortKey,
+          },
+          ExpressionAttributeValues: {
+            ':running': 'running',
+            ':scheduled': 'scheduled',
+            ':lease': leaseUntil,
+            ':now': now,
+          },
+          ReturnValues: 'ALL_NEW',
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      this.record('claimInstance', res.ConsumedCapacity);
+      return res.Attributes ? instanceFromItem(res.Attributes) : undefined;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return undefined;
+      throw err;
+    }
+  }
+
+  async commitOutcome(c: OutcomeCommit): Promise<boolean> {
+    const lease =
+      c.leaseUntil === undefined
+        ? undefined
+        : { expr: '#lease = :owned', values: { ':owned': c.leaseUntil } };
+    const update = this.updateItem(c.update, lease);
+    try {
+      if (c.events.length === 0) {
+        const res = await this.doc.send(
+          new UpdateCommand({ ...update, ReturnConsumedCapacity: 'TOTAL' }),
+        );
+        this.record('commitOutcome', res.ConsumedCapacity);
+        return true;
+      }
+      const expiresAt = this.expiresAt();
+      const res = await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Update: update },
+            ...c.events.map((e) => ({
+              Put: {
+                TableName: this.tableName,
+                Item: eventToItem(e, expiresAt),
+                ConditionExpression: 'attribute_not_exists(#sk)',
+                ExpressionAttributeNames: { '#sk': TABLE.sortKey },
+              },
+            })),
+          ],
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      this.record('commitOutcome', res.ConsumedCapacity);
+      return true;
+    } catch (err) {
+      if (
+        err instanceof ConditionalCheckFailedException ||
+        err instanceof TransactionCanceledException
+      ) {
+        return false;
+      }
+      throw err;
+    }
+  }
+}
