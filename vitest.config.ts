@@ -2,7 +2,26 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts', 'lib/**/*.test.ts'],
-    typecheck: { enabled: false },
+    projects: [
+      {
+        test: {
+          name: 'memory',
+          include: ['test/**/*.test.ts', 'lib/**/*.test.ts'],
+          exclude: ['test/integration/**'],
+        },
+      },
+      {
+        // The same scenario files again, on DynamoDB Local and the SQS emulator, plus the
+        // integration tests. One pair of emulators serves the whole project.
+        test: {
+          name: 'dynamodb-local',
+          include: ['test/scenarios/**/*.test.ts', 'test/integration/**/*.test.ts'],
+          env: { TRIGGERS_TEST_BACKEND: 'dynamodb-local' },
+          globalSetup: ['test/integration/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
   },
 });

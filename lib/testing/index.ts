@@ -12,6 +12,9 @@ import { type LogSink, silentSink } from '../runtime/log.ts';
 import { WorkflowRegistry } from '../runtime/registry.ts';
 import { readSession } from '../runtime/view.ts';
 import type { Kwargs, TaskConfig, TaskHandler, TaskInstance, Workflow } from '../types.ts';
+import type { Clock } from '../runtime/clock.ts';
+import type { SessionStore } from '../runtime/records.ts';
+import { DynamoRunner } from './dynamo/runner.ts';
 import { MemoryRunner } from './memory/runner.ts';
 
 /** Options of `createTestRuntime`. */
@@ -56,6 +59,14 @@ export interface TestSession {
   skipFailed(instance: string, opts?: { cascade?: boolean; result?: Kwargs }): Promise<void>;
 }
 
+/** What a backend gives the test runtime. */
+interface Backend {
+  readonly store: SessionStore;
+  readonly clock: Clock;
+  settle(timeoutMs: number): Promise<void>;
+  close(): void | Promise<void>;
+}
+
 function asWorkflow(input: TestRuntimeOptions['workflow']): Workflow {
   if (typeof input !== 'object' || input === null) {
     throw new WorkflowError('workflow must be a Workflow or an object of task configs');
@@ -83,12 +94,7 @@ function asWorkflow(input: TestRuntimeOptions['workflow']): Workflow {
  */
 export async function createTestRuntime(opts: TestRuntimeOptions): Promise<TestRuntime> {
   const backend = opts.backend ?? 'memory';
-  if (backend === 'dynamodb-local') {
-    throw new NotAvailableError(
-      "backend 'dynamodb-local' is not available yet: it arrives with the DynamoDB data plane; use backend 'memory'",
-    );
-  }
-  if (backend !== 'memory') {
+  if (backend !== 'memory' && backend !== 'dynamodb-local') {
     throw new ValidationError(
       `unknown backend '${String(backend)}': use 'memory' or 'dynamodb-local'`,
     );
@@ -96,7 +102,12 @@ export async function createTestRuntime(opts: TestRuntimeOptions): Promise<TestR
   const workflow = asWorkflow(opts.workflow);
   checkHandlers(compileWorkflow(workflow), Object.keys(opts.handlers));
   const registry = new WorkflowRegistry([workflow]);
-  const runner = new MemoryRunner(registry, { ...opts.handlers }, opts.log ?? silentSink);
+  const handlers = { ...opts.handlers };
+  const log = opts.log ?? silentSink;
+  const runner: Backend =
+    backend === 'memory'
+      ? new MemoryRunner(registry, handlers, log)
+      : await DynamoRunner.start(registry, handlers, log);
   const deps: IngestDeps = { store: runner.store, registry, clock: runner.clock };
 
   const view = (sessionId: string) => readSession(deps, sessionId);
@@ -153,8 +164,9 @@ export async function createTestRuntime(opts: TestRuntimeOptions): Promise<TestR
     },
     settle: (settleOpts) => runner.settle(settleOpts?.timeoutMs ?? 30_000),
     async close() {
+      if (closed) return;
       closed = true;
-      runner.close();
+      await runner.close();
     },
   };
 }

@@ -10,18 +10,22 @@ import { ConflictError } from '../../lib/errors.ts';
 import type { EventRecord, InstanceRecord, SessionStore } from '../../lib/runtime/records.ts';
 import { DynamoStore } from '../../lib/store/dynamo-store.ts';
 import { createSessionTable } from '../../lib/store/provision.ts';
-import { localAwsConfig, startDynamoDbLocal } from '../../lib/testing/emulators.ts';
+import {
+  localAwsConfig,
+  type RunningEmulators,
+  startEmulators,
+} from '../../lib/testing/emulators.ts';
 import { MemoryStore } from '../../lib/testing/memory/store.ts';
 
 const AT = '2026-11-27T10:00:00.000Z';
-let dynamo: { endpoint: string; stop(): Promise<void> } | undefined;
+let emulators: RunningEmulators | undefined;
 
 beforeAll(async () => {
-  dynamo = await startDynamoDbLocal();
+  emulators = await startEmulators();
 }, 60_000);
 
 afterAll(async () => {
-  await dynamo?.stop();
+  await emulators?.stop();
 });
 
 const stores: Array<[string, () => Promise<SessionStore>]> = [
@@ -29,8 +33,8 @@ const stores: Array<[string, () => Promise<SessionStore>]> = [
   [
     'dynamodb',
     async () => {
-      if (!dynamo) throw new Error('DynamoDB Local did not start');
-      const client = new DynamoDBClient(localAwsConfig(dynamo.endpoint));
+      if (!emulators) throw new Error('the emulators did not start');
+      const client = new DynamoDBClient(localAwsConfig(emulators.dynamodbEndpoint));
       const tableName = `conformance-${randomUUID()}`;
       await createSessionTable(client, tableName);
       return new DynamoStore({ tableName, client });
@@ -38,11 +42,19 @@ const stores: Array<[string, () => Promise<SessionStore>]> = [
   ],
 ];
 
-function fire(sessionId: string, eventId: string, kwargs: Record<string, unknown> = {}): EventRecord {
+function fire(
+  sessionId: string,
+  eventId: string,
+  kwargs: Record<string, unknown> = {},
+): EventRecord {
   return { sessionId, eventId, kind: 'fire', trigger: 'go', kwargs, source: 'api', firedAt: AT };
 }
 
-function instance(sessionId: string, name: string, status: InstanceRecord['status']): InstanceRecord {
+function instance(
+  sessionId: string,
+  name: string,
+  status: InstanceRecord['status'],
+): InstanceRecord {
   return {
     sessionId,
     workflow: 'w',
@@ -91,7 +103,9 @@ describe.each(stores)('the %s store', (_name, make) => {
     );
     await store.putEvent(fire(s, 'e1', kwargs));
     const back = (await store.getEvents(s, ['e1'])).get('e1');
-    expect(back?.kind === 'fire' ? JSON.stringify(back.kwargs) : undefined).toBe(JSON.stringify(kwargs));
+    expect(back?.kind === 'fire' ? JSON.stringify(back.kwargs) : undefined).toBe(
+      JSON.stringify(kwargs),
+    );
     expect(({} as Record<string, unknown>).x).toBeUndefined();
   });
 
@@ -102,9 +116,19 @@ describe.each(stores)('the %s store', (_name, make) => {
     const base = { sessionId: s, created: [], updated: [], events: [], at: AT };
     expect(await store.getHead(s)).toBeUndefined();
 
-    await store.commitEvaluation({ ...base, expectedVersion: undefined, state: state(), applied: ['e1'] });
+    await store.commitEvaluation({
+      ...base,
+      expectedVersion: undefined,
+      state: state(),
+      applied: ['e1'],
+    });
     await expect(
-      store.commitEvaluation({ ...base, expectedVersion: undefined, state: state(), applied: ['e2'] }),
+      store.commitEvaluation({
+        ...base,
+        expectedVersion: undefined,
+        state: state(),
+        applied: ['e2'],
+      }),
     ).rejects.toBeInstanceOf(ConflictError);
     await store.commitEvaluation({ ...base, expectedVersion: 1, state: state(), applied: ['e2'] });
 
@@ -149,7 +173,14 @@ describe.each(stores)('the %s store', (_name, make) => {
         applied: ['e2'],
         created: [instance(s, 't#1', 'scheduled')],
         // t#0 is scheduled, not failed: this condition fails, so nothing may be written.
-        updated: [{ sessionId: s, name: 't#0', expect: ['failed'], set: { status: 'replayed', updatedAt: AT } }],
+        updated: [
+          {
+            sessionId: s,
+            name: 't#0',
+            expect: ['failed'],
+            set: { status: 'replayed', updatedAt: AT },
+          },
+        ],
         events: [fire(s, 'cascade#t#0')],
       }),
     ).rejects.toBeInstanceOf(ConflictError);
@@ -159,7 +190,13 @@ describe.each(stores)('the %s store', (_name, make) => {
     expect((await store.getInstance(s, 't#0'))?.status).toBe('scheduled');
     expect((await store.getEvents(s, ['cascade#t#0'])).size).toBe(0);
     // e2 is still unapplied: a later commit may apply it.
-    await store.commitEvaluation({ ...base, expectedVersion: 1, applied: ['e2'], created: [], updated: [] });
+    await store.commitEvaluation({
+      ...base,
+      expectedVersion: 1,
+      applied: ['e2'],
+      created: [],
+      updated: [],
+    });
   });
 
   it('lists the instances a commit created, with their records intact', async () => {
@@ -208,8 +245,15 @@ describe.each(stores)('the %s store', (_name, make) => {
     it('lets a delivery take over a running instance only once its lease lapsed', async () => {
       const s = await scheduled();
       await store.claimInstance(s, 't#0', AT, '2026-11-27T10:15:00.000Z');
-      expect(await store.claimInstance(s, 't#0', '2026-11-27T10:14:59.000Z', '2026-11-27T10:30:00.000Z')).toBeUndefined();
-      const taken = await store.claimInstance(s, 't#0', '2026-11-27T10:15:01.000Z', '2026-11-27T10:30:00.000Z');
+      expect(
+        await store.claimInstance(s, 't#0', '2026-11-27T10:14:59.000Z', '2026-11-27T10:30:00.000Z'),
+      ).toBeUndefined();
+      const taken = await store.claimInstance(
+        s,
+        't#0',
+        '2026-11-27T10:15:01.000Z',
+        '2026-11-27T10:30:00.000Z',
+      );
       expect(taken?.leaseUntil).toBe('2026-11-27T10:30:00.000Z');
     });
 

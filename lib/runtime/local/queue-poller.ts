@@ -56,7 +56,7 @@ export class QueuePoller {
   private loop: Promise<void> | undefined;
   private busy = false;
   private delivered = 0;
-  private lastReceiveEmpty = false;
+  private readonly abort = new AbortController();
 
   constructor(private readonly opts: QueuePollerOptions) {}
 
@@ -70,6 +70,8 @@ export class QueuePoller {
   /** Stops polling and waits for the batch in hand to finish. */
   async stop(): Promise<void> {
     this.running = false;
+    // Cut a long poll short; a batch in hand still finishes.
+    if (!this.busy) this.abort.abort();
     await this.loop;
   }
 
@@ -78,9 +80,12 @@ export class QueuePoller {
     return this.delivered;
   }
 
-  /** True when the last receive found nothing and no batch is in hand. */
+  /**
+   * True when no batch is in hand. Whether messages wait in the queue is the queue's to say
+   * (its approximate counts): a message being received already counts there as in flight.
+   */
   get idle(): boolean {
-    return !this.busy && this.lastReceiveEmpty;
+    return !this.busy;
   }
 
   private async run(): Promise<void> {
@@ -93,9 +98,9 @@ export class QueuePoller {
             WaitTimeSeconds: this.opts.waitTimeSeconds ?? 1,
             MessageSystemAttributeNames: ['All'],
           }),
+          { abortSignal: this.abort.signal },
         );
         const messages = res.Messages ?? [];
-        this.lastReceiveEmpty = messages.length === 0;
         if (messages.length > 0) await this.deliver(messages);
       } catch (err) {
         if (!this.running) return;
@@ -106,7 +111,6 @@ export class QueuePoller {
           queueUrl: this.opts.queueUrl,
           error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
         });
-        this.lastReceiveEmpty = false;
         await sleep(200);
       }
     }

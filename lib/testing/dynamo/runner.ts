@@ -1,0 +1,236 @@
+import { randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { Context } from 'aws-lambda';
+import { getOwn } from '../../engine/kwargs.ts';
+import { SettleTimeoutError, TriggersError } from '../../errors.ts';
+import type { SendTask } from '../../runtime/dispatcher.ts';
+import { QueuePoller } from '../../runtime/local/queue-poller.ts';
+import { StreamPoller } from '../../runtime/local/stream-poller.ts';
+import type { LogSink } from '../../runtime/log.ts';
+import type { WorkflowRegistry } from '../../runtime/registry.ts';
+import { handleDispatcherBatch, handleEvaluatorBatch } from '../../runtime/stream.ts';
+import { processTaskBatch } from '../../runtime/task-batch.ts';
+import type { TaskMessage } from '../../runtime/task-runner.ts';
+import { DynamoStore } from '../../store/dynamo-store.ts';
+import { createSessionTable, createTaskQueue } from '../../store/provision.ts';
+import type { TaskHandler } from '../../types.ts';
+import { DISPATCHER_SOURCE, EVALUATOR_SOURCE, TASK_QUEUE } from '../../wiring.ts';
+import { localAwsConfig, type RunningEmulators, startEmulators } from '../emulators.ts';
+import { VirtualClock } from '../memory/runner.ts';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The function timeout the local runner assumes for task handlers, in seconds. */
+const FUNCTION_TIMEOUT_SECONDS = 30;
+
+function lambdaContext(name: string): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: name,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`,
+    memoryLimitInMB: '1024',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${name}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => FUNCTION_TIMEOUT_SECONDS * 1000,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
+
+interface Delayed {
+  queue: string;
+  message: TaskMessage;
+  visibleAt: number;
+}
+
+/**
+ * The `'dynamodb-local'` backend: DynamoDB Local and the SQS emulator (started here, or found
+ * through `TRIGGERS_DYNAMODB_ENDPOINT` / `TRIGGERS_SQS_ENDPOINT`), a table and a queue per
+ * handler made from the wiring module, and the local event-source runner driving the same
+ * evaluator, dispatcher and task-runner code the Lambdas run.
+ *
+ * One difference from AWS, on purpose: a cooldown is held on the runtime's virtual clock rather
+ * than as an SQS `DelaySeconds`, so `settle()` never waits real time for it.
+ */
+export class DynamoRunner {
+  readonly clock = new VirtualClock();
+  private readonly pollers: Array<StreamPoller | QueuePoller> = [];
+  private readonly queues = new Map<string, { url: string; arn: string }>();
+  private readonly delayed: Delayed[] = [];
+  private sends = 0;
+  private sending = 0;
+
+  private constructor(
+    readonly store: DynamoStore,
+    private readonly emulators: RunningEmulators,
+    private readonly sqs: SQSClient,
+    private readonly log: LogSink,
+  ) {}
+
+  /** Starts (or finds) the emulators, provisions a table and queues, and starts polling. */
+  static async start(
+    registry: WorkflowRegistry,
+    handlers: Readonly<Record<string, TaskHandler>>,
+    log: LogSink,
+  ): Promise<DynamoRunner> {
+    const emulators = await startEmulators();
+    try {
+      const ddb = new DynamoDBClient(localAwsConfig(emulators.dynamodbEndpoint));
+      const sqs = new SQSClient(localAwsConfig(emulators.sqsEndpoint));
+      const run = randomUUID().slice(0, 8);
+      const tableName = `triggers-test-${run}`;
+      const { streamArn } = await createSessionTable(ddb, tableName);
+      const runner = new DynamoRunner(new DynamoStore({ tableName, client: ddb }), emulators, sqs, log);
+
+      const queueNames = new Set(
+        registry.all().flatMap((wf) => [...wf.tasks.values()].map((t) => t.using ?? t.run)),
+      );
+      for (const name of queueNames) {
+        const q = await createTaskQueue(sqs, `triggers-${run}-${name.replace(/[^A-Za-z0-9_-]/g, '_')}`, {
+          functionTimeoutSeconds: FUNCTION_TIMEOUT_SECONDS,
+        });
+        runner.queues.set(name, { url: q.queueUrl, arn: q.queueArn });
+      }
+
+      const streams = new DynamoDBStreamsClient(localAwsConfig(emulators.dynamodbEndpoint));
+      const deps = { store: runner.store, registry, clock: runner.clock, log };
+      runner.pollers.push(
+        new StreamPoller({
+          client: streams,
+          streamArn,
+          settings: EVALUATOR_SOURCE,
+          handler: (event) => handleEvaluatorBatch(deps, event),
+          log,
+        }),
+        new StreamPoller({
+          client: streams,
+          streamArn,
+          settings: DISPATCHER_SOURCE,
+          handler: (event) => handleDispatcherBatch(runner.send, event),
+          log,
+        }),
+      );
+      for (const [name, q] of runner.queues) {
+        runner.pollers.push(
+          new QueuePoller({
+            client: sqs,
+            queueUrl: q.url,
+            queueArn: q.arn,
+            batchSize: TASK_QUEUE.batchSize,
+            handler: (event) =>
+              processTaskBatch(
+                {
+                  ...deps,
+                  handlerFor: (handler) => getOwn(handlers, handler),
+                  leaseSeconds: TASK_QUEUE.leaseSeconds(FUNCTION_TIMEOUT_SECONDS),
+                },
+                event,
+                lambdaContext(`task-${name}`),
+              ),
+            log,
+          }),
+        );
+      }
+      for (const p of runner.pollers) p.start();
+      return runner;
+    } catch (err) {
+      await emulators.stop();
+      throw err;
+    }
+  }
+
+  private readonly send: SendTask = async (queue, message, delaySeconds) => {
+    if (delaySeconds > 0) {
+      this.delayed.push({
+        queue,
+        message,
+        visibleAt: this.clock.now().getTime() + delaySeconds * 1000,
+      });
+      return;
+    }
+    const q = this.queues.get(queue);
+    if (!q) throw new TriggersError(`no queue for '${queue}'`, { code: 'NO_QUEUE', status: 500 });
+    this.sending += 1;
+    try {
+      await this.sqs.send(
+        new SendMessageCommand({ QueueUrl: q.url, MessageBody: JSON.stringify(message) }),
+      );
+      this.sends += 1;
+    } finally {
+      this.sending -= 1;
+    }
+  };
+
+  private async queuesEmpty(): Promise<boolean> {
+    for (const q of this.queues.values()) {
+      const res = await this.sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: q.url,
+          AttributeNames: [
+            'ApproximateNumberOfMessages',
+            'ApproximateNumberOfMessagesNotVisible',
+            'ApproximateNumberOfMessagesDelayed',
+          ],
+        }),
+      );
+      const a = res.Attributes ?? {};
+      const total =
+        Number(a.ApproximateNumberOfMessages ?? 0) +
+        Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) +
+        Number(a.ApproximateNumberOfMessagesDelayed ?? 0);
+      if (total > 0) return false;
+    }
+    return true;
+  }
+
+  private activity(): number {
+    return this.pollers.reduce((n, p) => n + p.deliveredCount, this.sends);
+  }
+
+  /**
+   * Waits until nothing moves: every poller found nothing on its last pass and holds no batch,
+   * no send is under way, the queues are empty, and the delivered counts stood still for three
+   * checks in a row. Then moves the virtual clock to the earliest held cooldown, if any, and
+   * goes on.
+   */
+  async settle(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let stable = 0;
+    let last = -1;
+    for (;;) {
+      if (Date.now() > deadline) {
+        throw new SettleTimeoutError(
+          'settle() timed out with work still in flight (a handler that never returns?)',
+        );
+      }
+      await sleep(40);
+      const now = this.activity();
+      const quiet =
+        this.sending === 0 && this.pollers.every((p) => p.idle) && (await this.queuesEmpty());
+      stable = quiet && now === last ? stable + 1 : 0;
+      last = now;
+      if (stable < 3) continue;
+      if (this.delayed.length === 0) return;
+      const earliest = Math.min(...this.delayed.map((d) => d.visibleAt));
+      this.clock.advance(earliest - this.clock.now().getTime());
+      const due = this.delayed.filter((d) => d.visibleAt <= this.clock.now().getTime());
+      for (const d of due) {
+        this.delayed.splice(this.delayed.indexOf(d), 1);
+        await this.send(d.queue, d.message, 0);
+      }
+      stable = 0;
+    }
+  }
+
+  /** Stops the pollers and every emulator it started. */
+  async close(): Promise<void> {
+    await Promise.all(this.pollers.map((p) => p.stop()));
+    this.delayed.length = 0;
+    await this.emulators.stop();
+  }
+}
