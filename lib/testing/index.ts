@@ -6,14 +6,14 @@
  */
 import { checkHandlers, compileWorkflow } from '../engine/workflow.ts';
 import { NotAvailableError, ValidationError, WorkflowError } from '../errors.ts';
+import type { Clock } from '../runtime/clock.ts';
 import type { IngestDeps } from '../runtime/ingest.ts';
 import { fireEvent, requestReplay, requestSkip } from '../runtime/ingest.ts';
 import { type LogSink, silentSink } from '../runtime/log.ts';
+import type { SessionStore } from '../runtime/records.ts';
 import { WorkflowRegistry } from '../runtime/registry.ts';
 import { readSession } from '../runtime/view.ts';
 import type { Kwargs, TaskConfig, TaskHandler, TaskInstance, Workflow } from '../types.ts';
-import type { Clock } from '../runtime/clock.ts';
-import type { SessionStore } from '../runtime/records.ts';
 import { DynamoRunner } from './dynamo/runner.ts';
 import { MemoryRunner } from './memory/runner.ts';
 

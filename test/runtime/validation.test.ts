@@ -255,13 +255,27 @@ describe('createTestRuntime', () => {
     expect((err as WorkflowError).task).toBe('t_orphan');
   });
 
-  it("refuses backend 'dynamodb-local' with a NotAvailableError", async () => {
-    const err = await rejectionOf(
-      createTestRuntime({ workflow, handlers, backend: 'dynamodb-local' }),
-    );
+  it("says how to get backend 'dynamodb-local' going when Java is missing and no endpoint is set", async () => {
+    const saved = {
+      PATH: process.env.PATH,
+      ddb: process.env.TRIGGERS_DYNAMODB_ENDPOINT,
+      sqs: process.env.TRIGGERS_SQS_ENDPOINT,
+    };
+    process.env.PATH = '';
+    delete process.env.TRIGGERS_DYNAMODB_ENDPOINT;
+    delete process.env.TRIGGERS_SQS_ENDPOINT;
+    try {
+      const err = await rejectionOf(
+        createTestRuntime({ workflow, handlers, backend: 'dynamodb-local' }),
+      );
 
-    expect(err).toBeInstanceOf(NotAvailableError);
-    expect(err.message).toContain('dynamodb-local');
+      expect(err).toBeInstanceOf(NotAvailableError);
+      expect(err.message).toMatch(/Java 17.*TRIGGERS_DYNAMODB_ENDPOINT/s);
+    } finally {
+      process.env.PATH = saved.PATH;
+      if (saved.ddb !== undefined) process.env.TRIGGERS_DYNAMODB_ENDPOINT = saved.ddb;
+      if (saved.sqs !== undefined) process.env.TRIGGERS_SQS_ENDPOINT = saved.sqs;
+    }
   });
 
   it('refuses an unknown backend with a ValidationError naming it', async () => {

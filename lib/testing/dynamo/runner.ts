@@ -69,7 +69,6 @@ export class DynamoRunner {
     readonly store: DynamoStore,
     private readonly emulators: RunningEmulators,
     private readonly sqs: SQSClient,
-    private readonly log: LogSink,
   ) {}
 
   /** Starts (or finds) the emulators, provisions a table and queues, and starts polling. */
@@ -85,15 +84,19 @@ export class DynamoRunner {
       const run = randomUUID().slice(0, 8);
       const tableName = `triggers-test-${run}`;
       const { streamArn } = await createSessionTable(ddb, tableName);
-      const runner = new DynamoRunner(new DynamoStore({ tableName, client: ddb }), emulators, sqs, log);
+      const runner = new DynamoRunner(new DynamoStore({ tableName, client: ddb }), emulators, sqs);
 
       const queueNames = new Set(
         registry.all().flatMap((wf) => [...wf.tasks.values()].map((t) => t.using ?? t.run)),
       );
       for (const name of queueNames) {
-        const q = await createTaskQueue(sqs, `triggers-${run}-${name.replace(/[^A-Za-z0-9_-]/g, '_')}`, {
-          functionTimeoutSeconds: FUNCTION_TIMEOUT_SECONDS,
-        });
+        const q = await createTaskQueue(
+          sqs,
+          `triggers-${run}-${name.replace(/[^A-Za-z0-9_-]/g, '_')}`,
+          {
+            functionTimeoutSeconds: FUNCTION_TIMEOUT_SECONDS,
+          },
+        );
         runner.queues.set(name, { url: q.queueUrl, arn: q.queueArn });
       }
 
