@@ -109,8 +109,11 @@ export const TASK_QUEUE = {
   dlqRetentionDays: 14,
   /** AWS's advice for Lambda sources: six times the function timeout. */
   visibilityTimeoutSeconds: (functionTimeoutSeconds: number): number => 6 * functionTimeoutSeconds,
-  /** A claim's lease outlives the function timeout, so a timed-out run is taken over. */
-  leaseSeconds: (functionTimeoutSeconds: number): number => functionTimeoutSeconds + 30,
+  /**
+   * A claim's lease: longer than the function can run, shorter than the visibility timeout, so
+   * a message that comes back finds the lease of a run that died lapsed and takes over.
+   */
+  leaseSeconds: (functionTimeoutSeconds: number): number => 2 * functionTimeoutSeconds,
 } as const;
 
 /** The largest number of items in one `TransactWriteItems`. */

@@ -1,4 +1,5 @@
 import type { InstanceStatus } from '../types.ts';
+import type { FaultHook } from './faults.ts';
 import type { InstanceRecord } from './records.ts';
 import type { TaskMessage } from './task-runner.ts';
 
@@ -23,7 +24,12 @@ export function becameScheduled(
  * @example
  * await dispatchInstance(send, record);
  */
-export async function dispatchInstance(send: SendTask, record: InstanceRecord): Promise<void> {
+export async function dispatchInstance(
+  send: SendTask,
+  record: InstanceRecord,
+  faults?: FaultHook,
+): Promise<void> {
+  faults?.('dispatcher.beforeSend', { sessionId: record.sessionId, instance: record.name });
   await send(
     record.queue,
     { sessionId: record.sessionId, instance: record.name },

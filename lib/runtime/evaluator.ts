@@ -4,6 +4,7 @@ import type { Effect, InstanceSeed, SessionEvent } from '../engine/session.ts';
 import { ConflictError, TriggersError } from '../errors.ts';
 import type { InstanceStatus, Kwargs } from '../types.ts';
 import type { Clock } from './clock.ts';
+import type { FaultHook } from './faults.ts';
 import type { LogSink } from './log.ts';
 import type { EventRecord, InstanceRecord, InstanceUpdate, SessionStore } from './records.ts';
 import type { WorkflowRegistry } from './registry.ts';
@@ -16,6 +17,8 @@ export interface EvaluatorDeps {
   log: LogSink;
   /** How often a commit that lost a race is re-read and retried. @default 20 */
   maxAttempts?: number;
+  /** Test-only crash points. */
+  faults?: FaultHook;
 }
 
 /** The engine event an event record stands for; replay and skip carry what was observed. */
@@ -297,6 +300,7 @@ export async function evaluateSession(
     try {
       const applied = await evaluateOnce(deps, sessionId, remaining);
       remaining = remaining.slice(applied);
+      deps.faults?.('evaluator.afterCommit', { sessionId });
     } catch (err) {
       if (!(err instanceof ConflictError) || ++conflicts >= maxAttempts) throw err;
       const done = new Set(err.appliedEvents);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { findUnstarted, internalEventId } from '../engine/session.ts';
 import { InstanceStateError, NotFoundError } from '../errors.ts';
 import type { Clock } from './clock.ts';
+import type { FaultHook } from './faults.ts';
 import type { ControlRequest, EventSource, SessionStore } from './records.ts';
 import type { WorkflowRegistry } from './registry.ts';
 import {
@@ -19,6 +20,8 @@ export interface IngestDeps {
   store: SessionStore;
   registry: WorkflowRegistry;
   clock: Clock;
+  /** Test-only crash points. */
+  faults?: FaultHook;
 }
 
 /** The answer to a fire. */
@@ -57,6 +60,7 @@ export async function fireEvent(
     ...(fire.workflow !== undefined ? { workflow: fire.workflow } : {}),
     firedAt: deps.clock.now().toISOString(),
   });
+  deps.faults?.('ingest.afterEventWrite', { sessionId: fire.sessionId, eventId });
   return { sessionId: fire.sessionId, eventId, duplicate };
 }
 

@@ -5,6 +5,7 @@ import { eventFromItem, instanceFromItem } from '../store/dynamo-store.ts';
 import { keys } from '../wiring.ts';
 import { becameScheduled, dispatchInstance, type SendTask } from './dispatcher.ts';
 import { type EvaluatorDeps, evaluateSession } from './evaluator.ts';
+import type { FaultHook } from './faults.ts';
 import type { EventRecord } from './records.ts';
 
 type Image = Record<string, AttributeValue>;
@@ -101,7 +102,7 @@ export async function handleEvaluatorBatch(
 export async function handleDispatcherBatch(
   send: SendTask,
   event: DynamoDBStreamEvent,
-  onError?: (err: unknown) => void,
+  opts: { onError?: (err: unknown) => void; faults?: FaultHook } = {},
 ): Promise<DynamoDBBatchResponse> {
   for (const record of event.Records) {
     if (!sortKey(record)?.startsWith(keys.instancePrefix)) continue;
@@ -112,9 +113,9 @@ export async function handleDispatcherBatch(
     const oldStatus = old ? instanceFromItem(old).status : undefined;
     if (!becameScheduled(oldStatus, instance.status)) continue;
     try {
-      await dispatchInstance(send, instance);
+      await dispatchInstance(send, instance, opts.faults);
     } catch (err) {
-      onError?.(err);
+      opts.onError?.(err);
       return firstFailure([record.dynamodb?.SequenceNumber ?? '']);
     }
   }

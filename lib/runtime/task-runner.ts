@@ -1,9 +1,11 @@
 import { handlerKwargs, isPlainObject } from '../engine/kwargs.ts';
 import { type HandlerOutcome, internalEventId } from '../engine/session.ts';
+import { TriggersError } from '../errors.ts';
 import { Retry, Skip } from '../handler.ts';
 import type { InstanceError, Kwargs, TaskContext, TaskHandler } from '../types.ts';
 import type { Clock } from './clock.ts';
 import { cloneEventRecord, recordToUpdate } from './evaluator.ts';
+import type { FaultHook } from './faults.ts';
 import { fireEvent } from './ingest.ts';
 import { type LogSink, RecordingLogger } from './log.ts';
 import type { EventRecord, SessionStore } from './records.ts';
@@ -19,12 +21,24 @@ export interface TaskRunnerDeps {
   log: LogSink;
   /** How long a claim holds before another delivery may take the instance over. @default 900 */
   leaseSeconds?: number;
+  /** Test-only crash points. */
+  faults?: FaultHook;
 }
 
 /** The body of a task queue message. */
 export interface TaskMessage {
   sessionId: string;
   instance: string;
+}
+
+/** A delivery found its instance running under another delivery's live lease. */
+export class InstanceBusyError extends TriggersError {
+  constructor(instance: string) {
+    super(`instance '${instance}' is running under another delivery's lease`, {
+      code: 'INSTANCE_BUSY',
+      status: 409,
+    });
+  }
 }
 
 /** What became of one delivery. */
@@ -76,7 +90,15 @@ export async function runInstance(deps: TaskRunnerDeps, message: TaskMessage): P
     now.toISOString(),
     leaseUntil,
   );
-  if (!claimed) return 'duplicate';
+  if (!claimed) {
+    const current = await store.getInstance(message.sessionId, message.instance);
+    // Another delivery holds a live lease: keep this message, so that it comes back after the
+    // visibility timeout and takes over if that run died.
+    if (current?.status === 'running') throw new InstanceBusyError(message.instance);
+    return 'duplicate';
+  }
+  const site = { sessionId: claimed.sessionId, instance: claimed.name };
+  deps.faults?.('task.afterClaim', site);
 
   const engine = deps.registry.engine(claimed.workflow);
   const task = engine.workflow.tasks.get(claimed.task);
@@ -123,6 +145,7 @@ export async function runInstance(deps: TaskRunnerDeps, message: TaskMessage): P
     }
   }
 
+  deps.faults?.('task.afterHandler', site);
   const at = clock.now().toISOString();
   const effects = engine.decideOutcome({
     type: 'outcome',
@@ -152,5 +175,6 @@ export async function runInstance(deps: TaskRunnerDeps, message: TaskMessage): P
   }
   if (!update) throw new Error(`no outcome recorded for '${claimed.name}'`);
   const committed = await store.commitOutcome({ update, leaseUntil, events });
+  if (committed) deps.faults?.('task.afterCommit', site);
   return committed ? 'ran' : 'lost-lease';
 }

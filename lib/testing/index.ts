@@ -7,12 +7,14 @@
 import { checkHandlers, compileWorkflow } from '../engine/workflow.ts';
 import { NotAvailableError, ValidationError, WorkflowError } from '../errors.ts';
 import type { Clock } from '../runtime/clock.ts';
+import type { FaultHook } from '../runtime/faults.ts';
 import type { IngestDeps } from '../runtime/ingest.ts';
 import { fireEvent, requestReplay, requestSkip } from '../runtime/ingest.ts';
 import { type LogSink, silentSink } from '../runtime/log.ts';
 import type { SessionStore } from '../runtime/records.ts';
 import { WorkflowRegistry } from '../runtime/registry.ts';
 import { readSession } from '../runtime/view.ts';
+import type { CapacityEntry } from '../store/dynamo-store.ts';
 import type { Kwargs, TaskConfig, TaskHandler, TaskInstance, Workflow } from '../types.ts';
 import { DynamoRunner } from './dynamo/runner.ts';
 import { MemoryRunner } from './memory/runner.ts';
@@ -27,7 +29,13 @@ export interface TestRuntimeOptions {
   backend?: 'memory' | 'dynamodb-local';
   /** Receives structured log entries (handler logs, refused requests). @default - discarded */
   log?: LogSink;
+  /** Test-only crash points (see `crashOnce`): a hook that throws crashes that component there. */
+  faults?: FaultHook;
+  /** `'dynamodb-local'` only: receives the capacity every DynamoDB call consumed. */
+  meter?: (entry: CapacityEntry) => void;
 }
+
+export { crashOnce, type FaultHook, type FaultPoint, InjectedFault } from '../runtime/faults.ts';
 
 /** A running test runtime. */
 export interface TestRuntime {
@@ -106,9 +114,17 @@ export async function createTestRuntime(opts: TestRuntimeOptions): Promise<TestR
   const log = opts.log ?? silentSink;
   const runner: Backend =
     backend === 'memory'
-      ? new MemoryRunner(registry, handlers, log)
-      : await DynamoRunner.start(registry, handlers, log);
-  const deps: IngestDeps = { store: runner.store, registry, clock: runner.clock };
+      ? new MemoryRunner(registry, handlers, log, opts.faults)
+      : await DynamoRunner.start(registry, handlers, log, {
+          ...(opts.faults ? { faults: opts.faults } : {}),
+          ...(opts.meter ? { meter: opts.meter } : {}),
+        });
+  const deps: IngestDeps = {
+    store: runner.store,
+    registry,
+    clock: runner.clock,
+    ...(opts.faults ? { faults: opts.faults } : {}),
+  };
 
   const view = (sessionId: string) => readSession(deps, sessionId);
   let closed = false;

@@ -5,7 +5,11 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { TaskContext, TaskHandler, Workflow } from '../../lib/index.ts';
 import { silentSink } from '../../lib/runtime/log.ts';
-import { runInstance, type TaskRunnerDeps } from '../../lib/runtime/task-runner.ts';
+import {
+  InstanceBusyError,
+  runInstance,
+  type TaskRunnerDeps,
+} from '../../lib/runtime/task-runner.ts';
 import { readSession } from '../../lib/runtime/view.ts';
 import { deferred, firesOf, type Harness, harness } from './fixtures.ts';
 
@@ -160,7 +164,7 @@ describe('a running instance whose lease has lapsed', () => {
 });
 
 describe('a running instance whose lease has not lapsed', () => {
-  it('is not claimed by a second delivery, which reports a duplicate and runs nothing', async () => {
+  it('is not claimed by a second delivery, which runs nothing and keeps its message for later', async () => {
     const h = await scheduled();
     const { handler, firstStarted, releaseFirst } = slowFirstRun();
     const deps = depsFor(h, handler);
@@ -168,12 +172,15 @@ describe('a running instance whose lease has not lapsed', () => {
     await firstStarted;
     h.clock.advance(LEASE_SECONDS - 1);
 
-    const second = await runInstance(deps, message);
+    // Busy, not done: acknowledging it would lose the task if the first run then died.
+    const second = await runInstance(deps, message).catch((e: unknown) => e);
     releaseFirst();
     const firstResult = await first;
+    const later = await runInstance(deps, message);
 
-    expect(second).toBe('duplicate');
+    expect(second).toBeInstanceOf(InstanceBusyError);
     expect(firstResult).toBe('ran');
+    expect(later).toBe('duplicate');
     expect(handler).toHaveBeenCalledTimes(1);
     expect((await h.store.getInstance('s1', 't_alpha#0'))?.result).toEqual({ run: 1 });
     expect(await firesOf(h.store, 's1', 't_alpha')).toHaveLength(1);

@@ -113,7 +113,7 @@ describe('taskHandler over a memory store', () => {
     expect((await h.store.getInstance('s1', 't_alpha#0'))?.result).toEqual({ score: 1 });
   });
 
-  it('runs the handler once when two copies of a message arrive in the same batch', async () => {
+  it('runs the handler once when two copies of a message arrive in the same batch, keeping the busy copy for later', async () => {
     const h = await scheduled();
     const fn = vi.fn(async () => ({ score: 1 }));
     const lambda = lambdaFor(h, fn);
@@ -122,8 +122,12 @@ describe('taskHandler over a memory store', () => {
       sqsEvent(sqsRecord('m1', message), sqsRecord('m2', message)),
       lambdaContext(),
     );
+    const redelivered = await lambda(sqsEvent(sqsRecord('m2', message)), lambdaContext());
 
-    expect(response.batchItemFailures).toEqual([]);
+    // The copy that found the instance running is not acknowledged while the other run
+    // holds the lease; delivered again after that run finished, it is acknowledged.
+    expect(response.batchItemFailures.length).toBeLessThanOrEqual(1);
+    expect(redelivered.batchItemFailures).toEqual([]);
     expect(fn).toHaveBeenCalledTimes(1);
     expect(await firesOf(h.store, 's1', 't_alpha')).toHaveLength(1);
   });

@@ -6,6 +6,7 @@ import type { Context } from 'aws-lambda';
 import { getOwn } from '../../engine/kwargs.ts';
 import { SettleTimeoutError, TriggersError } from '../../errors.ts';
 import type { SendTask } from '../../runtime/dispatcher.ts';
+import type { FaultHook } from '../../runtime/faults.ts';
 import { QueuePoller } from '../../runtime/local/queue-poller.ts';
 import { StreamPoller } from '../../runtime/local/stream-poller.ts';
 import type { LogSink } from '../../runtime/log.ts';
@@ -13,7 +14,7 @@ import type { WorkflowRegistry } from '../../runtime/registry.ts';
 import { handleDispatcherBatch, handleEvaluatorBatch } from '../../runtime/stream.ts';
 import { processTaskBatch } from '../../runtime/task-batch.ts';
 import type { TaskMessage } from '../../runtime/task-runner.ts';
-import { DynamoStore } from '../../store/dynamo-store.ts';
+import { type CapacityEntry, DynamoStore } from '../../store/dynamo-store.ts';
 import { createSessionTable, createTaskQueue } from '../../store/provision.ts';
 import type { TaskHandler } from '../../types.ts';
 import { DISPATCHER_SOURCE, EVALUATOR_SOURCE, TASK_QUEUE } from '../../wiring.ts';
@@ -22,8 +23,11 @@ import { VirtualClock } from '../memory/runner.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The function timeout the local runner assumes for task handlers, in seconds. */
-const FUNCTION_TIMEOUT_SECONDS = 30;
+/**
+ * The function timeout the local runner assumes for task handlers, in seconds. Short, so that
+ * a delivery that crashed comes back soon (visibility timeout 6x, lease 2x).
+ */
+const FUNCTION_TIMEOUT_SECONDS = 3;
 
 function lambdaContext(name: string): Context {
   return {
@@ -76,6 +80,7 @@ export class DynamoRunner {
     registry: WorkflowRegistry,
     handlers: Readonly<Record<string, TaskHandler>>,
     log: LogSink,
+    opts: { faults?: FaultHook; meter?: (entry: CapacityEntry) => void } = {},
   ): Promise<DynamoRunner> {
     const emulators = await startEmulators();
     try {
@@ -84,7 +89,11 @@ export class DynamoRunner {
       const run = randomUUID().slice(0, 8);
       const tableName = `triggers-test-${run}`;
       const { streamArn } = await createSessionTable(ddb, tableName);
-      const runner = new DynamoRunner(new DynamoStore({ tableName, client: ddb }), emulators, sqs);
+      const runner = new DynamoRunner(
+        new DynamoStore({ tableName, client: ddb, ...(opts.meter ? { meter: opts.meter } : {}) }),
+        emulators,
+        sqs,
+      );
 
       const queueNames = new Set(
         registry.all().flatMap((wf) => [...wf.tasks.values()].map((t) => t.using ?? t.run)),
@@ -101,7 +110,8 @@ export class DynamoRunner {
       }
 
       const streams = new DynamoDBStreamsClient(localAwsConfig(emulators.dynamodbEndpoint));
-      const deps = { store: runner.store, registry, clock: runner.clock, log };
+      const faults = opts.faults ? { faults: opts.faults } : {};
+      const deps = { store: runner.store, registry, clock: runner.clock, log, ...faults };
       runner.pollers.push(
         new StreamPoller({
           client: streams,
@@ -114,7 +124,7 @@ export class DynamoRunner {
           client: streams,
           streamArn,
           settings: DISPATCHER_SOURCE,
-          handler: (event) => handleDispatcherBatch(runner.send, event),
+          handler: (event) => handleDispatcherBatch(runner.send, event, faults),
           log,
         }),
       );

@@ -3,10 +3,12 @@ import { SettleTimeoutError } from '../../errors.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import { becameScheduled, dispatchInstance } from '../../runtime/dispatcher.ts';
 import { evaluateSession } from '../../runtime/evaluator.ts';
+import type { FaultHook } from '../../runtime/faults.ts';
 import type { LogSink } from '../../runtime/log.ts';
 import type { WorkflowRegistry } from '../../runtime/registry.ts';
 import { runInstance, type TaskMessage } from '../../runtime/task-runner.ts';
 import type { TaskHandler } from '../../types.ts';
+import { DISPATCHER_SOURCE, EVALUATOR_SOURCE, TASK_QUEUE } from '../../wiring.ts';
 import { type ChangeRecord, MemoryStore } from './store.ts';
 
 /** A clock that runs with real time plus an offset that `advance` moves forward. */
@@ -55,7 +57,11 @@ class Pump {
 interface Delayed {
   message: TaskMessage;
   visibleAt: number;
+  receiveCount: number;
 }
+
+/** The function timeout the memory backend assumes for task handlers (virtual), in seconds. */
+const FUNCTION_TIMEOUT_SECONDS = 30;
 
 /**
  * The in-process event-source runner of the memory backend: the store's change stream drives
@@ -69,12 +75,30 @@ export class MemoryRunner {
   private readonly delayed: Delayed[] = [];
   private readonly evaluating = new Map<string, { again: boolean }>();
 
+  /** Messages that failed `maxReceiveCount` times, with their last error. */
+  readonly deadLetters: Array<{ message: TaskMessage; error: unknown }> = [];
+
   constructor(
     private readonly registry: WorkflowRegistry,
     private readonly handlers: Readonly<Record<string, TaskHandler>>,
     private readonly log: LogSink,
+    private readonly faults?: FaultHook,
   ) {
     this.store.subscribe((change) => this.onChange(change));
+  }
+
+  /** Runs a stream-driven job, retrying it as an event source retries a failed batch. */
+  private withRetries(job: () => Promise<void>, attempts: number): () => Promise<void> {
+    return async () => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await job();
+          return;
+        } catch (err) {
+          if (attempt >= attempts) throw err;
+        }
+      }
+    };
   }
 
   private onChange(change: ChangeRecord): void {
@@ -82,7 +106,12 @@ export class MemoryRunner {
       this.evaluate(change.sessionId);
     } else if (becameScheduled(change.oldStatus, change.record.status)) {
       const record = change.record;
-      this.pump.run(() => dispatchInstance((_q, m, d) => this.send(m, d), record));
+      this.pump.run(
+        this.withRetries(
+          () => dispatchInstance((_q, m, d) => this.send(m, d), record, this.faults),
+          DISPATCHER_SOURCE.retryAttempts,
+        ),
+      );
     }
   }
 
@@ -95,15 +124,21 @@ export class MemoryRunner {
     }
     const marker = { again: false };
     this.evaluating.set(sessionId, marker);
+    const deps = {
+      store: this.store,
+      registry: this.registry,
+      clock: this.clock,
+      log: this.log,
+      ...(this.faults ? { faults: this.faults } : {}),
+    };
     this.pump.run(async () => {
       try {
         do {
           marker.again = false;
-          await evaluateSession(
-            { store: this.store, registry: this.registry, clock: this.clock, log: this.log },
-            sessionId,
-            await this.store.pendingEvents(sessionId),
-          );
+          await this.withRetries(
+            async () => evaluateSession(deps, sessionId, await this.store.pendingEvents(sessionId)),
+            EVALUATOR_SOURCE.retryAttempts,
+          )();
         } while (marker.again);
       } finally {
         this.evaluating.delete(sessionId);
@@ -113,24 +148,48 @@ export class MemoryRunner {
 
   private async send(message: TaskMessage, delaySeconds: number): Promise<void> {
     if (delaySeconds > 0) {
-      this.delayed.push({ message, visibleAt: this.clock.now().getTime() + delaySeconds * 1000 });
+      this.delayed.push({
+        message,
+        visibleAt: this.clock.now().getTime() + delaySeconds * 1000,
+        receiveCount: 1,
+      });
       return;
     }
-    this.deliver(message);
+    this.deliver(message, 1);
   }
 
-  private deliver(message: TaskMessage): void {
+  /**
+   * Delivers a task message as SQS would: a delivery that fails comes back after the visibility
+   * timeout (on the virtual clock), and after `maxReceiveCount` receives goes to the dead letters.
+   */
+  private deliver(message: TaskMessage, receiveCount: number): void {
     this.pump.run(async () => {
-      await runInstance(
-        {
-          store: this.store,
-          registry: this.registry,
-          handlerFor: (name) => getOwn(this.handlers, name),
-          clock: this.clock,
-          log: this.log,
-        },
-        message,
-      );
+      try {
+        await runInstance(
+          {
+            store: this.store,
+            registry: this.registry,
+            handlerFor: (name) => getOwn(this.handlers, name),
+            clock: this.clock,
+            log: this.log,
+            leaseSeconds: TASK_QUEUE.leaseSeconds(FUNCTION_TIMEOUT_SECONDS),
+            ...(this.faults ? { faults: this.faults } : {}),
+          },
+          message,
+        );
+      } catch (error) {
+        if (receiveCount >= TASK_QUEUE.maxReceiveCount) {
+          this.deadLetters.push({ message, error });
+          throw error;
+        }
+        this.delayed.push({
+          message,
+          visibleAt:
+            this.clock.now().getTime() +
+            TASK_QUEUE.visibilityTimeoutSeconds(FUNCTION_TIMEOUT_SECONDS) * 1000,
+          receiveCount: receiveCount + 1,
+        });
+      }
     });
   }
 
@@ -141,7 +200,7 @@ export class MemoryRunner {
       const d = this.delayed[i] as Delayed;
       if (d.visibleAt <= now) {
         this.delayed.splice(i, 1);
-        this.deliver(d.message);
+        this.deliver(d.message, d.receiveCount);
       }
     }
   }
