@@ -124,8 +124,12 @@ export class QueuePoller {
       );
       let failed: Set<string>;
       try {
-        const res = await this.opts.handler({ Records: records });
-        failed = new Set(res.batchItemFailures.map((f) => f.itemIdentifier));
+        const res: SQSBatchResponse | undefined = await this.opts.handler({ Records: records });
+        const ids = new Set(records.map((r) => r.messageId));
+        const named = (res?.batchItemFailures ?? []).map((f) => f.itemIdentifier);
+        // As on AWS: an identifier that names no message of the batch fails the whole batch;
+        // no response at all is a success.
+        failed = named.every((id) => ids.has(id)) ? new Set(named) : ids;
       } catch (err) {
         this.opts.log({
           level: 'error',

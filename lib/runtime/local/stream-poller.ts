@@ -220,7 +220,8 @@ export class StreamPoller {
     }
     if (failedAt < 0) return;
     const rest = batch.slice(failedAt);
-    if (attempt >= settings.retryAttempts) {
+    const splits = threw !== undefined && settings.bisectBatchOnError && rest.length > 1;
+    if (attempt >= settings.retryAttempts && !splits) {
       this.opts.log({
         level: 'error',
         message: 'stream records dropped after the last retry (on-failure destination)',
@@ -230,13 +231,14 @@ export class StreamPoller {
       });
       return;
     }
-    await sleep(Math.min(1000, 20 * 2 ** attempt));
-    if (threw !== undefined && settings.bisectBatchOnError && rest.length > 1) {
+    if (splits) {
+      // As on AWS, splitting a batch does not count against the retry quota.
       const half = Math.ceil(rest.length / 2);
-      await this.invoke(rest.slice(0, half), attempt + 1);
-      await this.invoke(rest.slice(half), attempt + 1);
+      await this.invoke(rest.slice(0, half), attempt);
+      await this.invoke(rest.slice(half), attempt);
       return;
     }
+    await sleep(Math.min(1000, 20 * 2 ** attempt));
     await this.invoke(rest, attempt + 1);
   }
 }
