@@ -1,11 +1,12 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { TableBackend } from './client-table.ts';
+import { InstanceStateError, NotFoundError, TriggersError, ValidationError } from './errors.ts';
 import {
-  InstanceStateError,
-  NotAvailableError,
-  NotFoundError,
-  TriggersError,
-  ValidationError,
-} from './errors.ts';
-import type { Kwargs, SessionView } from './types.ts';
+  ApiRequestSigner,
+  type AwsCredentials,
+  type AwsCredentialsProvider,
+} from './runtime/sigv4.ts';
+import type { Kwargs, SessionView, Workflow } from './types.ts';
 
 /** Options of a `TriggersClient` that talks to the HTTP API. */
 export interface ApiClientOptions {
@@ -13,13 +14,38 @@ export interface ApiClientOptions {
   apiUrl: string;
   /** The `fetch` to use. @default - the global fetch */
   fetch?: typeof fetch;
+  /**
+   * The region requests are signed for (SigV4, service `execute-api`).
+   * @default - the region of an `*.execute-api.<region>.amazonaws.com` URL, else `AWS_REGION`
+   */
+  region?: string;
+  /**
+   * Credentials to sign requests with, or a provider of them. When the provider finds none,
+   * requests go unsigned (the local stack checks no signature).
+   * @default - the AWS SDK's default provider chain
+   */
+  credentials?: AwsCredentials | AwsCredentialsProvider;
 }
 
 /** Options of a `TriggersClient` that writes to the table directly. */
 export interface TableClientOptions {
   tableName: string;
+  /** @default - the AWS SDK's default (`AWS_REGION`, the shared config) */
   region?: string;
+  /** A DynamoDB endpoint other than AWS's (DynamoDB Local, LocalStack). */
   endpoint?: string;
+  /**
+   * The deployment's workflows. Needed to name a `workflow` in `fire` and to read a session;
+   * plain fires, replays and skips work without them.
+   * @default - none
+   */
+  workflows?: Workflow[];
+  /** The workflow new sessions get. @default - the first of `workflows` */
+  defaultWorkflow?: string;
+  /** Credentials, or a provider of them. @default - the AWS SDK's default provider chain */
+  credentials?: AwsCredentials | AwsCredentialsProvider;
+  /** A DynamoDB client to use instead of creating one from `region`, `endpoint`, `credentials`. */
+  client?: DynamoDBClient;
 }
 
 /** Options of `TriggersClient.fire`. */
@@ -28,6 +54,31 @@ export interface FireOptions {
   eventId?: string;
   /** The workflow of the session, when this event creates it. */
   workflow?: string;
+}
+
+/** Options of `TriggersClient.skipFailed`. */
+export interface SkipOptions {
+  /** Fire the task's name as if it had finished. @default false */
+  cascade?: boolean;
+  /** The result the cascade carries. */
+  result?: Kwargs;
+}
+
+/** What a `TriggersClient` talks to: the HTTP API or the table. */
+export interface ClientBackend {
+  fire(
+    sessionId: string,
+    trigger: string,
+    kwargs: Kwargs | undefined,
+    opts: FireOptions,
+  ): Promise<{ eventId: string; duplicate: boolean }>;
+  getSession(sessionId: string): Promise<SessionView | undefined>;
+  replayFailed(
+    sessionId: string,
+    instance: string,
+    replacementKwargs: Record<string, Kwargs> | undefined,
+  ): Promise<void>;
+  skipFailed(sessionId: string, instance: string, opts: SkipOptions): Promise<void>;
 }
 
 function errorFor(
@@ -44,29 +95,20 @@ function errorFor(
   return new TriggersError(message, { code, status });
 }
 
-/**
- * Fires triggers into sessions and inspects them, over the HTTP API.
- *
- * @example
- * const client = new TriggersClient({ apiUrl: 'http://127.0.0.1:3000' });
- * await client.fire('survey-42', 'step1', { answers: 3 }, { eventId: 'step1-survey-42' });
- * const view = await client.getSession('survey-42');
- */
-export class TriggersClient {
-  private readonly apiUrl: string | undefined;
+/** The HTTP API backend: JSON over `fetch`, signed with SigV4 when there are credentials. */
+class HttpBackend implements ClientBackend {
+  private readonly apiUrl: string;
   private readonly fetchFn: typeof fetch;
+  private readonly signer: ApiRequestSigner;
 
-  constructor(opts: ApiClientOptions | TableClientOptions) {
-    if ('apiUrl' in opts) {
-      this.apiUrl = opts.apiUrl.replace(/\/+$/, '');
-    } else if ('tableName' in opts) {
-      throw new NotAvailableError(
-        'TriggersClient in table mode is not available in this version: use { apiUrl }',
-      );
-    } else {
-      throw new ValidationError('TriggersClient needs { apiUrl } or { tableName }');
-    }
-    this.fetchFn = ('fetch' in opts && opts.fetch) || globalThis.fetch;
+  constructor(opts: ApiClientOptions) {
+    this.apiUrl = opts.apiUrl.replace(/\/+$/, '');
+    this.fetchFn = opts.fetch ?? globalThis.fetch;
+    this.signer = new ApiRequestSigner({
+      apiUrl: this.apiUrl,
+      ...(opts.region !== undefined ? { region: opts.region } : {}),
+      ...(opts.credentials !== undefined ? { credentials: opts.credentials } : {}),
+    });
   }
 
   private async request(
@@ -75,51 +117,60 @@ export class TriggersClient {
     body?: unknown,
     instance?: string,
   ): Promise<{ status: number; json: unknown }> {
-    const res = await this.fetchFn(`${this.apiUrl}${path}`, {
+    const url = `${this.apiUrl}${path}`;
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    const headers = await this.signer.headersFor({
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      url,
+      headers: text === undefined ? {} : { 'content-type': 'application/json' },
+      ...(text !== undefined ? { body: text } : {}),
     });
-    const text = await res.text();
+    const res = await this.fetchFn(url, {
+      method,
+      headers,
+      ...(text !== undefined ? { body: text } : {}),
+    });
+    const answer = await res.text();
     let json: unknown;
     try {
-      json = text ? JSON.parse(text) : undefined;
+      json = answer ? JSON.parse(answer) : undefined;
     } catch {
       json = undefined;
     }
     if (res.status >= 400) {
       const err = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
+      const unsigned = this.signer.unsignedReason;
+      const message =
+        err?.message ??
+        (json as { message?: string } | undefined)?.message ??
+        `${method} ${path} answered ${res.status}`;
       throw errorFor(
         res.status,
         err?.code ?? 'HTTP_ERROR',
-        err?.message ?? `${method} ${path} answered ${res.status}`,
+        res.status === 403 && unsigned !== undefined
+          ? `${message} (the request was not signed: ${unsigned})`
+          : message,
         instance,
       );
     }
     return { status: res.status, json };
   }
 
-  /** Fires a trigger into a session; resolves once the event is accepted. */
   async fire(
     sessionId: string,
     trigger: string,
-    kwargs?: Kwargs,
-    opts: FireOptions = {},
+    kwargs: Kwargs | undefined,
+    opts: FireOptions,
   ): Promise<{ eventId: string; duplicate: boolean }> {
     const { json } = await this.request(
       'POST',
       `/sessions/${encodeURIComponent(sessionId)}/events`,
-      {
-        trigger,
-        ...(kwargs !== undefined ? { kwargs } : {}),
-        ...opts,
-      },
+      { trigger, ...(kwargs !== undefined ? { kwargs } : {}), ...opts },
     );
     const out = json as { eventId: string; duplicate: boolean };
     return { eventId: out.eventId, duplicate: out.duplicate };
   }
 
-  /** The session's instances and status; undefined when it does not exist. */
   async getSession(sessionId: string): Promise<SessionView | undefined> {
     try {
       const { json } = await this.request('GET', `/sessions/${encodeURIComponent(sessionId)}`);
@@ -130,11 +181,10 @@ export class TriggersClient {
     }
   }
 
-  /** Replays a failed instance, with replacement kwargs when given. */
   async replayFailed(
     sessionId: string,
     instance: string,
-    replacementKwargs?: Record<string, Kwargs>,
+    replacementKwargs: Record<string, Kwargs> | undefined,
   ): Promise<void> {
     await this.request(
       'POST',
@@ -144,17 +194,72 @@ export class TriggersClient {
     );
   }
 
-  /** Skips a failed instance, cascading with `result` when `cascade` is set. */
-  async skipFailed(
-    sessionId: string,
-    instance: string,
-    opts: { cascade?: boolean; result?: Kwargs } = {},
-  ): Promise<void> {
+  async skipFailed(sessionId: string, instance: string, opts: SkipOptions): Promise<void> {
     await this.request(
       'POST',
       `/sessions/${encodeURIComponent(sessionId)}/instances/${encodeURIComponent(instance)}/skip`,
       opts,
       instance,
     );
+  }
+}
+
+/**
+ * Fires triggers into sessions and inspects them, over the HTTP API or straight on the session
+ * table. Both modes validate the same way and are idempotent by `eventId` the same way.
+ *
+ * Over the API, requests are signed with SigV4 (service `execute-api`) when the default
+ * credential chain finds credentials, and go unsigned when it finds none (the local stack).
+ * On the table, `workflows` are needed to name a workflow and to read sessions.
+ *
+ * @example
+ * const client = new TriggersClient({ apiUrl: 'http://127.0.0.1:3000' });
+ * await client.fire('survey-42', 'step1', { answers: 3 }, { eventId: 'step1-survey-42' });
+ * const view = await client.getSession('survey-42');
+ *
+ * @example
+ * const direct = new TriggersClient({ tableName: 'triggers-sessions', workflows: [survey] });
+ * await direct.fire('survey-42', 'step1');
+ */
+export class TriggersClient {
+  private readonly backend: ClientBackend;
+
+  constructor(opts: ApiClientOptions | TableClientOptions) {
+    if ('apiUrl' in opts) {
+      this.backend = new HttpBackend(opts);
+    } else if ('tableName' in opts) {
+      this.backend = new TableBackend(opts);
+    } else {
+      throw new ValidationError('TriggersClient needs { apiUrl } or { tableName }');
+    }
+  }
+
+  /** Fires a trigger into a session; resolves once the event is accepted. */
+  fire(
+    sessionId: string,
+    trigger: string,
+    kwargs?: Kwargs,
+    opts: FireOptions = {},
+  ): Promise<{ eventId: string; duplicate: boolean }> {
+    return this.backend.fire(sessionId, trigger, kwargs, opts);
+  }
+
+  /** The session's instances and status; undefined when it does not exist. */
+  getSession(sessionId: string): Promise<SessionView | undefined> {
+    return this.backend.getSession(sessionId);
+  }
+
+  /** Replays a failed instance, with replacement kwargs when given. */
+  replayFailed(
+    sessionId: string,
+    instance: string,
+    replacementKwargs?: Record<string, Kwargs>,
+  ): Promise<void> {
+    return this.backend.replayFailed(sessionId, instance, replacementKwargs);
+  }
+
+  /** Skips a failed instance, cascading with `result` when `cascade` is set. */
+  skipFailed(sessionId: string, instance: string, opts: SkipOptions = {}): Promise<void> {
+    return this.backend.skipFailed(sessionId, instance, opts);
   }
 }

@@ -1,5 +1,4 @@
 import type { SessionEngine } from '../engine/index.ts';
-import { setOwn } from '../engine/kwargs.ts';
 import type { Effect, InstanceSeed, SessionEvent } from '../engine/session.ts';
 import { ConflictError, TriggersError } from '../errors.ts';
 import type { InstanceStatus, Kwargs } from '../types.ts';
@@ -108,6 +107,7 @@ async function evaluateOnce(
   const seeds: Array<{ seed: InstanceSeed; status: InstanceStatus; delaySeconds: number }> = [];
   const budget = store.maxCommitItems - 1; // the head
   let items = 0;
+  let changes = false;
   for (const record of candidates) {
     let observed: InstanceRecord | undefined;
     if (record.kind === 'replay' || record.kind === 'skip') {
@@ -127,37 +127,34 @@ async function evaluateOnce(
     }
     items += cost;
     pending.push(record);
+    if (
+      result.effects.length > 0 ||
+      record.kind !== 'fire' ||
+      engine.workflow.listeners.has(record.trigger)
+    ) {
+      changes = true;
+    }
     state = result.state;
     for (const effect of result.effects) {
       collectEffect(effect, { seeds, updated, events, statusNow, sessionId, at, deps });
     }
   }
 
-  // Kwargs of events in hand need no read; only older references are fetched.
-  const inHand = new Map(candidates.map((e) => [e.eventId, e]));
-  const refs = new Set<string>();
-  for (const { seed } of seeds) {
-    if ('refs' in seed.kwargs) {
-      for (const id of Object.values(seed.kwargs.refs)) if (!inHand.has(id)) refs.add(id);
-    }
-  }
-  const eventsById = refs.size > 0 ? await store.getEvents(sessionId, [...refs]) : new Map();
-  for (const [id, e] of inHand) eventsById.set(id, e);
   const wf = engine.workflow;
   for (const { seed, status, delaySeconds } of seeds) {
     const task = wf.tasks.get(seed.task);
     if (!task) continue;
-    let kwargs: Record<string, Kwargs>;
+    // Kwargs stay in their events: the instance keeps references (or, for replacement kwargs,
+    // the kwargs themselves), so nothing is read here.
+    let kwargs: Record<string, Kwargs> = {};
+    let kwargsRefs: Record<string, string> | undefined;
     if ('refs' in seed.kwargs) {
-      kwargs = {};
-      for (const [trigger, id] of Object.entries(seed.kwargs.refs)) {
-        const ev = eventsById.get(id) as EventRecord | undefined;
-        setOwn(kwargs, trigger, ev && ev.kind === 'fire' ? ev.kwargs : {});
-      }
+      kwargsRefs = seed.kwargs.refs;
     } else if ('inherit' in seed.kwargs) {
       const parentName = seed.kwargs.inherit;
       const parent = created.find((c) => c.name === parentName) ?? (await readInstance(parentName));
-      kwargs = parent?.kwargs ?? {};
+      kwargsRefs = parent?.kwargsRefs;
+      kwargs = parent?.kwargsRefs ? {} : (parent?.kwargs ?? {});
     } else {
       kwargs = seed.kwargs.literal;
     }
@@ -168,6 +165,7 @@ async function evaluateOnce(
       task: seed.task,
       status,
       kwargs,
+      ...(kwargsRefs ? { kwargsRefs } : {}),
       attempt: seed.attempt,
       handler: task.run,
       queue: task.using ?? task.run,
@@ -177,6 +175,17 @@ async function evaluateOnce(
     if (seed.parent !== undefined) instance.parent = seed.parent;
     if (delaySeconds > 0) instance.delaySeconds = delaySeconds;
     created.push(instance);
+  }
+
+  // Triggers nothing listens to (the cascade of a last task, say) change nothing: they are only
+  // marked applied, one small write each instead of a transaction that rewrites the head.
+  if (head && !changes) {
+    await store.markApplied(
+      sessionId,
+      pending.map((e) => e.eventId),
+      at,
+    );
+    return pending.length;
   }
 
   await store.commitEvaluation({

@@ -1,3 +1,4 @@
+import { setOwn } from '../engine/kwargs.ts';
 import type { SessionState } from '../engine/session.ts';
 import type { InstanceStatus, Kwargs, TaskInstance } from '../types.ts';
 
@@ -38,6 +39,12 @@ export interface InstanceRecord extends TaskInstance {
   sessionId: string;
   /** The workflow of the session it belongs to. */
   workflow: string;
+  /**
+   * Where its kwargs are, when they are other events' kwargs: trigger → event id. The record's
+   * `kwargs` is then empty until `resolveKwargs` fills it; this keeps the instance item small,
+   * so claiming and recording it cost one write unit whatever the kwargs weigh.
+   */
+  kwargsRefs?: Record<string, string>;
   /** The handler (`run`) and queue (`using`, else the handler) of its task. */
   handler: string;
   queue: string;
@@ -102,6 +109,8 @@ export interface SessionStore {
   /** The most items one commit may write (head, marks, instances, events together). */
   readonly maxCommitItems: number;
   getHead(sessionId: string): Promise<HeadRecord | undefined>;
+  /** Marks events applied that changed nothing; an event already marked is left as it is. */
+  markApplied(sessionId: string, eventIds: readonly string[], at: string): Promise<void>;
   /** Commits an evaluation; throws `ConflictError` when any condition fails. */
   commitEvaluation(commit: EvaluationCommit): Promise<void>;
   getInstance(sessionId: string, name: string): Promise<InstanceRecord | undefined>;
@@ -118,6 +127,39 @@ export interface SessionStore {
   ): Promise<InstanceRecord | undefined>;
   /** Commits an outcome; false when the instance is no longer ours (status or lease moved on). */
   commitOutcome(commit: OutcomeCommit): Promise<boolean>;
+}
+
+/**
+ * Fills in the kwargs of instance records that reference events, with one read of those events.
+ *
+ * @example
+ * const [instance] = await resolveKwargs(store, [await store.getInstance('s1', 't_a#0')]);
+ */
+export async function resolveKwargs(
+  store: SessionStore,
+  records: readonly InstanceRecord[],
+): Promise<InstanceRecord[]> {
+  const bySession = new Map<string, Set<string>>();
+  for (const r of records) {
+    if (!r.kwargsRefs) continue;
+    const ids = bySession.get(r.sessionId) ?? new Set<string>();
+    for (const id of Object.values(r.kwargsRefs)) ids.add(id);
+    bySession.set(r.sessionId, ids);
+  }
+  const events = new Map<string, Map<string, EventRecord>>();
+  for (const [sessionId, ids] of bySession) {
+    events.set(sessionId, await store.getEvents(sessionId, [...ids]));
+  }
+  return records.map((r) => {
+    if (!r.kwargsRefs) return r;
+    const found = events.get(r.sessionId);
+    const kwargs: Record<string, Kwargs> = {};
+    for (const [trigger, id] of Object.entries(r.kwargsRefs)) {
+      const ev = found?.get(id);
+      setOwn(kwargs, trigger, ev && ev.kind === 'fire' ? ev.kwargs : {});
+    }
+    return { ...r, kwargs };
+  });
 }
 
 /** The public view of an instance record. */

@@ -5,7 +5,11 @@ import { ValidationError } from '../errors.ts';
 import { runInstance, type TaskMessage, type TaskRunnerDeps } from './task-runner.ts';
 import { instanceSchema, parseInput, sessionIdSchema } from './validation.ts';
 
-const taskMessageSchema = z.strictObject({ sessionId: sessionIdSchema, instance: instanceSchema });
+const taskMessageSchema = z.strictObject({
+  sessionId: sessionIdSchema,
+  instance: instanceSchema,
+  notBefore: z.iso.datetime().optional(),
+});
 
 /** Reads a task message from an SQS record; throws `ValidationError` for anything else. */
 export function parseTaskMessage(record: SQSRecord): TaskMessage {

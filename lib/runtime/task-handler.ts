@@ -2,6 +2,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { NotAvailableError } from '../errors.ts';
 import type { TaskHandler } from '../types.ts';
 import { type Clock, systemClock } from './clock.ts';
+import type { SendTask } from './dispatcher.ts';
 import { type LogSink, silentSink } from './log.ts';
 import type { SessionStore } from './records.ts';
 import type { WorkflowRegistry } from './registry.ts';
@@ -17,6 +18,8 @@ export interface TaskLambdaRuntime {
   log?: LogSink;
   /** How long a claim holds. @default 900 */
   leaseSeconds?: number;
+  /** Sends a message on, for one that arrived before its `notBefore` (long cooldowns). */
+  send?: SendTask;
 }
 
 /** Options of `taskHandler`. */
@@ -55,6 +58,7 @@ export function taskHandler(
         clock: runtime.clock ?? systemClock,
         log: runtime.log ?? silentSink,
         ...(runtime.leaseSeconds !== undefined ? { leaseSeconds: runtime.leaseSeconds } : {}),
+        ...(runtime.send ? { send: runtime.send } : {}),
       },
       event,
       context,

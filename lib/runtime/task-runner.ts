@@ -4,11 +4,17 @@ import { TriggersError } from '../errors.ts';
 import { Retry, Skip } from '../handler.ts';
 import type { InstanceError, Kwargs, TaskContext, TaskHandler } from '../types.ts';
 import type { Clock } from './clock.ts';
+import type { SendTask } from './dispatcher.ts';
 import { cloneEventRecord, recordToUpdate } from './evaluator.ts';
 import type { FaultHook } from './faults.ts';
 import { fireEvent } from './ingest.ts';
 import { type LogSink, RecordingLogger } from './log.ts';
-import type { EventRecord, SessionStore } from './records.ts';
+import {
+  type EventRecord,
+  type InstanceRecord,
+  resolveKwargs,
+  type SessionStore,
+} from './records.ts';
 import type { WorkflowRegistry } from './registry.ts';
 
 /** What the task runner needs. */
@@ -23,12 +29,19 @@ export interface TaskRunnerDeps {
   leaseSeconds?: number;
   /** Test-only crash points. */
   faults?: FaultHook;
+  /** Sends a message on, for one that arrived before its `notBefore`. */
+  send?: SendTask;
 }
 
 /** The body of a task queue message. */
 export interface TaskMessage {
   sessionId: string;
   instance: string;
+  /**
+   * Not to run before this time (ISO 8601): set when a cooldown is longer than a queue can
+   * delay a message, so the message is sent on again until it is due.
+   */
+  notBefore?: string;
 }
 
 /** A delivery found its instance running under another delivery's live lease. */
@@ -42,7 +55,7 @@ export class InstanceBusyError extends TriggersError {
 }
 
 /** What became of one delivery. */
-export type RunResult = 'ran' | 'duplicate' | 'lost-lease';
+export type RunResult = 'ran' | 'duplicate' | 'lost-lease' | 'deferred';
 
 /** The error recorded for anything a handler throws that is not `Retry` or `Skip`. */
 export function describeError(err: unknown): InstanceError {
@@ -83,20 +96,36 @@ function classify(err: unknown): HandlerOutcome {
 export async function runInstance(deps: TaskRunnerDeps, message: TaskMessage): Promise<RunResult> {
   const { store, clock } = deps;
   const now = clock.now();
+  if (
+    message.notBefore !== undefined &&
+    deps.send &&
+    Date.parse(message.notBefore) > now.getTime()
+  ) {
+    const record = await store.getInstance(message.sessionId, message.instance);
+    if (record?.status !== 'scheduled') return 'duplicate';
+    const remaining = Math.ceil((Date.parse(message.notBefore) - now.getTime()) / 1000);
+    await deps.send(
+      record.queue,
+      { sessionId: message.sessionId, instance: message.instance },
+      remaining,
+    );
+    return 'deferred';
+  }
   const leaseUntil = new Date(now.getTime() + (deps.leaseSeconds ?? 900) * 1000).toISOString();
-  const claimed = await store.claimInstance(
+  const claim = await store.claimInstance(
     message.sessionId,
     message.instance,
     now.toISOString(),
     leaseUntil,
   );
-  if (!claimed) {
+  if (!claim) {
     const current = await store.getInstance(message.sessionId, message.instance);
     // Another delivery holds a live lease: keep this message, so that it comes back after the
     // visibility timeout and takes over if that run died.
     if (current?.status === 'running') throw new InstanceBusyError(message.instance);
     return 'duplicate';
   }
+  const [claimed] = (await resolveKwargs(store, [claim])) as [InstanceRecord];
   const site = { sessionId: claimed.sessionId, instance: claimed.name };
   deps.faults?.('task.afterClaim', site);
 

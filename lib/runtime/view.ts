@@ -3,7 +3,12 @@ import { instanceName, parseInstanceName } from '../engine/names.ts';
 import type { SessionState } from '../engine/session.ts';
 import type { CompiledWorkflow } from '../engine/workflow.ts';
 import { type Kwargs, RESOLVED_STATUSES, type SessionView, type TaskInstance } from '../types.ts';
-import { type InstanceRecord, type SessionStore, toTaskInstance } from './records.ts';
+import {
+  type InstanceRecord,
+  resolveKwargs,
+  type SessionStore,
+  toTaskInstance,
+} from './records.ts';
 import type { WorkflowRegistry } from './registry.ts';
 
 /** Orders instance names by task, then by number (`t#2` before `t#10`). */
@@ -46,7 +51,10 @@ export async function readSession(
   const head = await deps.store.getHead(sessionId);
   if (!head) return undefined;
   const workflow = deps.registry.workflow(head.state.workflow);
-  const records: InstanceRecord[] = await deps.store.listInstances(sessionId);
+  const records: InstanceRecord[] = await resolveKwargs(
+    deps.store,
+    await deps.store.listInstances(sessionId),
+  );
   const instances = records.map(toTaskInstance);
   const unstarted = Object.entries(head.state.unstarted).flatMap(([task, list]) =>
     list.map((inst) => ({ task, inst })),

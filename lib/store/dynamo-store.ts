@@ -51,7 +51,7 @@ export interface DynamoStoreOptions {
 type Item = Record<string, unknown>;
 
 /** Attributes stored as JSON text: kwargs and results are the application's JSON, kept exactly. */
-const JSON_ATTRIBUTES = ['kwargs', 'result', 'error', 'metadata'] as const;
+const JSON_ATTRIBUTES = ['kwargs', 'kwargsRefs', 'result', 'error', 'metadata'] as const;
 
 function parseJson<T>(value: unknown): T | undefined {
   return typeof value === 'string' ? (JSON.parse(value) as T) : undefined;
@@ -128,13 +128,22 @@ export class DynamoStore implements SessionStore {
     return Math.floor(Date.now() / 1000) + this.ttlSeconds;
   }
 
-  private record(operation: string, consumed: ConsumedCapacity | ConsumedCapacity[] | undefined) {
+  /**
+   * Reports consumed capacity. Some answers (DynamoDB Local's, for single-item writes) give only
+   * a total: the store knows whether the call read or wrote, so it books the total there.
+   */
+  private record(
+    operation: string,
+    kind: 'read' | 'write',
+    consumed: ConsumedCapacity | ConsumedCapacity[] | undefined,
+  ) {
     if (!this.meter || consumed === undefined) return;
     for (const c of Array.isArray(consumed) ? consumed : [consumed]) {
+      const total = c.CapacityUnits ?? 0;
       this.meter({
         operation,
-        readUnits: c.ReadCapacityUnits ?? (c.WriteCapacityUnits ? 0 : (c.CapacityUnits ?? 0)),
-        writeUnits: c.WriteCapacityUnits ?? 0,
+        readUnits: c.ReadCapacityUnits ?? (kind === 'read' ? total : 0),
+        writeUnits: c.WriteCapacityUnits ?? (kind === 'write' ? total : 0),
       });
     }
   }
@@ -154,7 +163,7 @@ export class DynamoStore implements SessionStore {
           ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      this.record('putEvent', out.ConsumedCapacity);
+      this.record('putEvent', 'write', out.ConsumedCapacity);
       return { duplicate: false };
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) return { duplicate: true };
@@ -179,7 +188,7 @@ export class DynamoStore implements SessionStore {
         const res = await this.doc.send(
           new BatchGetCommand({ RequestItems: request, ReturnConsumedCapacity: 'TOTAL' }),
         );
-        this.record('getEvents', res.ConsumedCapacity);
+        this.record('getEvents', 'read', res.ConsumedCapacity);
         for (const item of res.Responses?.[this.tableName] ?? []) {
           const e = eventFromItem(item);
           out.set(e.eventId, e);
@@ -199,7 +208,7 @@ export class DynamoStore implements SessionStore {
         ReturnConsumedCapacity: 'TOTAL',
       }),
     );
-    this.record('getHead', res.ConsumedCapacity);
+    this.record('getHead', 'read', res.ConsumedCapacity);
     if (!res.Item) return undefined;
     return {
       sessionId,
@@ -233,6 +242,27 @@ export class DynamoStore implements SessionStore {
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
     };
+  }
+
+  async markApplied(sessionId: string, eventIds: readonly string[], at: string): Promise<void> {
+    for (const id of eventIds) {
+      try {
+        const res = await this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: this.key(sessionId, keys.event(id)),
+            UpdateExpression: 'SET #applied = :at',
+            ConditionExpression: 'attribute_exists(#sk) AND attribute_not_exists(#applied)',
+            ExpressionAttributeNames: { '#applied': 'appliedAt', '#sk': TABLE.sortKey },
+            ExpressionAttributeValues: { ':at': at },
+            ReturnConsumedCapacity: 'TOTAL',
+          }),
+        );
+        this.record('markApplied', 'write', res.ConsumedCapacity);
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      }
+    }
   }
 
   async commitEvaluation(c: EvaluationCommit): Promise<void> {
@@ -300,7 +330,7 @@ export class DynamoStore implements SessionStore {
       const res = await this.doc.send(
         new TransactWriteCommand({ TransactItems: items, ReturnConsumedCapacity: 'TOTAL' }),
       );
-      this.record('commitEvaluation', res.ConsumedCapacity);
+      this.record('commitEvaluation', 'write', res.ConsumedCapacity);
     } catch (err) {
       if (!(err instanceof TransactionCanceledException)) throw err;
       const reasons = err.CancellationReasons ?? [];
@@ -323,7 +353,7 @@ export class DynamoStore implements SessionStore {
         ReturnConsumedCapacity: 'TOTAL',
       }),
     );
-    this.record('getInstance', res.ConsumedCapacity);
+    this.record('getInstance', 'read', res.ConsumedCapacity);
     return res.Item ? instanceFromItem(res.Item) : undefined;
   }
 
@@ -345,7 +375,7 @@ export class DynamoStore implements SessionStore {
           ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      this.record('listInstances', res.ConsumedCapacity);
+      this.record('listInstances', 'read', res.ConsumedCapacity);
       for (const item of res.Items ?? []) out.push(instanceFromItem(item));
       start = res.LastEvaluatedKey;
     } while (start);
@@ -382,7 +412,7 @@ export class DynamoStore implements SessionStore {
           ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      this.record('claimInstance', res.ConsumedCapacity);
+      this.record('claimInstance', 'write', res.ConsumedCapacity);
       return res.Attributes ? instanceFromItem(res.Attributes) : undefined;
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) return undefined;
@@ -401,7 +431,7 @@ export class DynamoStore implements SessionStore {
         const res = await this.doc.send(
           new UpdateCommand({ ...update, ReturnConsumedCapacity: 'TOTAL' }),
         );
-        this.record('commitOutcome', res.ConsumedCapacity);
+        this.record('commitOutcome', 'write', res.ConsumedCapacity);
         return true;
       }
       const expiresAt = this.expiresAt();
@@ -421,7 +451,7 @@ export class DynamoStore implements SessionStore {
           ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      this.record('commitOutcome', res.ConsumedCapacity);
+      this.record('commitOutcome', 'write', res.ConsumedCapacity);
       return true;
     } catch (err) {
       if (

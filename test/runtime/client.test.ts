@@ -5,14 +5,13 @@
 import { describe, expect, it } from 'vitest';
 import {
   InstanceStateError,
-  NotAvailableError,
   NotFoundError,
   type SessionView,
   TriggersClient,
   TriggersError,
   ValidationError,
 } from '../../lib/index.ts';
-import { rejectionOf, thrownBy } from './fixtures.ts';
+import { rejectionOf } from './fixtures.ts';
 
 interface Recorded {
   url: string;
@@ -275,13 +274,5 @@ describe('TriggersClient.replayFailed and skipFailed', () => {
     const err = await rejectionOf(client.replayFailed('s1', 't_a#9'));
 
     expect(err).toBeInstanceOf(NotFoundError);
-  });
-});
-
-describe('TriggersClient construction', () => {
-  it('throws NotAvailableError in table mode', () => {
-    const err = thrownBy(() => new TriggersClient({ tableName: 'triggers', region: 'eu-west-1' }));
-
-    expect(err).toBeInstanceOf(NotAvailableError);
   });
 });

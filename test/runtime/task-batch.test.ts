@@ -11,6 +11,7 @@ import {
   type Workflow,
 } from '../../lib/index.ts';
 import { silentSink } from '../../lib/runtime/log.ts';
+import { resolveKwargs } from '../../lib/runtime/records.ts';
 import { processTaskBatch } from '../../lib/runtime/task-batch.ts';
 import {
   firesOf,
@@ -94,7 +95,8 @@ describe('taskHandler over a memory store', () => {
     await lambda(sqsEvent(sqsRecord('m1', message)), lambdaContext());
     await h.evaluate('s1');
 
-    const downstream = await h.store.getInstance('s1', 't_bravo#0');
+    const stored = await h.store.getInstance('s1', 't_bravo#0');
+    const [downstream] = await resolveKwargs(h.store, stored ? [stored] : []);
     expect(downstream?.status).toBe('scheduled');
     expect(downstream?.kwargs).toEqual({ t_alpha: { score: 7 } });
   });

@@ -95,6 +95,14 @@ export class MemoryStore implements SessionStore {
     return head ? copy(head) : undefined;
   }
 
+  async markApplied(sessionId: string, eventIds: readonly string[], at: string): Promise<void> {
+    const s = this.sessions.get(sessionId);
+    for (const id of eventIds) {
+      const e = s?.events.get(id);
+      if (e && e.appliedAt === undefined) e.appliedAt = at;
+    }
+  }
+
   async commitEvaluation(c: EvaluationCommit): Promise<void> {
     const s = this.session(c.sessionId);
     if (s.head?.version !== c.expectedVersion) {
