@@ -29,7 +29,12 @@ interface ShardState {
   parent: string | undefined;
   iterator: string | undefined;
   closed: boolean;
+  /** The sequence number of the last record read, to resume after an iterator went bad. */
+  lastSequence: string | undefined;
 }
+
+/** Iterator errors after which a fresh iterator, from where reading stopped, is the cure. */
+const STALE_ITERATOR = new Set(['TrimmedDataAccessException', 'ExpiredIteratorException']);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -115,6 +120,7 @@ export class StreamPoller {
           parent: shard.ParentShardId,
           iterator: undefined,
           closed: false,
+          lastSequence: undefined,
         });
       }
       start = res.StreamDescription?.LastEvaluatedShardId;
@@ -127,11 +133,41 @@ export class StreamPoller {
       new GetShardIteratorCommand({
         StreamArn: this.opts.streamArn,
         ShardId: shard.id,
-        // A child shard continues its parent: it is read from its start.
-        ShardIteratorType: isChild ? 'TRIM_HORIZON' : this.opts.settings.startingPosition,
+        ...(shard.lastSequence !== undefined
+          ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: shard.lastSequence }
+          : // A child shard continues its parent: it is read from its start.
+            { ShardIteratorType: isChild ? 'TRIM_HORIZON' : this.opts.settings.startingPosition }),
       }),
     );
     return res.ShardIterator;
+  }
+
+  /** Reads the next page of a shard; a stale iterator is replaced from where reading stopped. */
+  private async readShard(shard: ShardState): Promise<StreamRecordSdk[]> {
+    shard.iterator ??= await this.iteratorFor(shard);
+    if (!shard.iterator) {
+      shard.closed = true;
+      return [];
+    }
+    try {
+      const res = await this.opts.client.send(
+        new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: 1000 }),
+      );
+      shard.iterator = res.NextShardIterator;
+      if (!shard.iterator) shard.closed = true;
+      const records = res.Records ?? [];
+      const last = records[records.length - 1]?.dynamodb?.SequenceNumber;
+      if (last !== undefined) shard.lastSequence = last;
+      return records;
+    } catch (err) {
+      if (err instanceof Error && STALE_ITERATOR.has(err.name)) {
+        // DynamoDB Local, for one, calls an iterator taken on an empty shard trimmed once other
+        // tables are written: a new one from the same place reads on.
+        shard.iterator = undefined;
+        return [];
+      }
+      throw err;
+    }
   }
 
   private readable(shard: ShardState): boolean {
@@ -152,23 +188,12 @@ export class StreamPoller {
         let fetched = 0;
         for (const shard of this.shards.values()) {
           if (!this.running || !this.readable(shard)) continue;
-          shard.iterator ??= await this.iteratorFor(shard);
-          if (!shard.iterator) {
-            shard.closed = true;
-            continue;
-          }
-          const res = await this.opts.client.send(
-            new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: 1000 }),
-          );
-          shard.iterator = res.NextShardIterator;
-          if (!shard.iterator) {
-            shard.closed = true;
-            sinceDescribe = Number.POSITIVE_INFINITY;
-          }
-          const records = (res.Records ?? [])
+          const page = await this.readShard(shard);
+          if (shard.closed) sinceDescribe = Number.POSITIVE_INFINITY;
+          const records = page
             .map((r) => toLambdaRecord(r, this.opts.streamArn, this.opts.region ?? 'us-east-1'))
             .filter((r) => matchesAny(r, this.opts.settings.filters));
-          fetched += res.Records?.length ?? 0;
+          fetched += page.length;
           if (records.length > 0) await this.deliver(records);
         }
         this.lastPollEmpty = fetched === 0;
