@@ -284,6 +284,28 @@ describe('StreamPoller on DynamoDB Local', () => {
     expect(s.succeededKeys()).toEqual(['EVT#before-1', 'EVT#before-2', 'EVT#after']);
   });
 
+  it('holds records back while the batching window is open and hands them over together', async () => {
+    const { tableName, streamArn } = await freshTable();
+    const s = startStreamPoller(
+      streamArn,
+      streamSettings({
+        startingPosition: 'TRIM_HORIZON',
+        batchSize: 10,
+        maxBatchingWindowSeconds: 1,
+      }),
+    );
+    await until('the poller to go idle', () => s.poller.idle);
+
+    const written = Date.now();
+    await put(tableName, 'EVT#w1');
+    await put(tableName, 'EVT#w2');
+    await put(tableName, 'EVT#w3');
+    await until('the windowed batch', () => s.succeededKeys().length === 3);
+
+    expect(s.keysOfCalls()).toEqual([['EVT#w1', 'EVT#w2', 'EVT#w3']]);
+    expect(Date.now() - written).toBeGreaterThanOrEqual(900);
+  });
+
   it('with LATEST skips records written before start and delivers the later ones', async () => {
     const { tableName, streamArn } = await freshTable();
     await put(tableName, 'EVT#before-1');

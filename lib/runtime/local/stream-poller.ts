@@ -31,6 +31,9 @@ interface ShardState {
   closed: boolean;
   /** The sequence number of the last record read, to resume after an iterator went bad. */
   lastSequence: string | undefined;
+  /** Records read but held back while the batching window is open. */
+  held: DynamoDBRecord[];
+  heldSince: number;
 }
 
 /** Iterator errors after which a fresh iterator, from where reading stopped, is the cure. */
@@ -121,6 +124,8 @@ export class StreamPoller {
           iterator: undefined,
           closed: false,
           lastSequence: undefined,
+          held: [],
+          heldSince: 0,
         });
       }
       start = res.StreamDescription?.LastEvaluatedShardId;
@@ -194,9 +199,10 @@ export class StreamPoller {
             .map((r) => toLambdaRecord(r, this.opts.streamArn, this.opts.region ?? 'us-east-1'))
             .filter((r) => matchesAny(r, this.opts.settings.filters));
           fetched += page.length;
-          if (records.length > 0) await this.deliver(records);
+          await this.deliverWindowed(shard, records);
         }
-        this.lastPollEmpty = fetched === 0;
+        this.lastPollEmpty =
+          fetched === 0 && [...this.shards.values()].every((x) => x.held.length === 0);
         if (fetched === 0) await sleep(this.opts.pollIntervalMs ?? 25);
       } catch (err) {
         this.opts.log({
@@ -209,6 +215,27 @@ export class StreamPoller {
         await sleep(200);
       }
     }
+  }
+
+  /**
+   * Delivers full batches at once and holds a smaller remainder until the batching window
+   * closes (with no window, nothing is held), as Lambda's `MaximumBatchingWindowInSeconds`.
+   */
+  private async deliverWindowed(shard: ShardState, records: DynamoDBRecord[]): Promise<void> {
+    if (records.length > 0 && shard.held.length === 0) shard.heldSince = Date.now();
+    shard.held.push(...records);
+    const { batchSize, maxBatchingWindowSeconds } = this.opts.settings;
+    const windowOpen = Date.now() - shard.heldSince < maxBatchingWindowSeconds * 1000;
+    const deliverable =
+      windowOpen && shard.held.length < batchSize
+        ? 0
+        : shard.held.length >= batchSize && windowOpen
+          ? shard.held.length - (shard.held.length % batchSize)
+          : shard.held.length;
+    if (deliverable === 0) return;
+    const batch = shard.held.splice(0, deliverable);
+    if (shard.held.length > 0) shard.heldSince = Date.now();
+    await this.deliver(batch);
   }
 
   private async deliver(records: DynamoDBRecord[]): Promise<void> {
