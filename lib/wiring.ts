@@ -50,6 +50,17 @@ export interface StreamSourceSettings {
   readonly parallelizationFactor: number;
 }
 
+/** What both stream sources share: batches of 100, retried from the failed record, bisected. */
+const STREAM_DEFAULTS = {
+  batchSize: 100,
+  maxBatchingWindowSeconds: 0,
+  startingPosition: 'TRIM_HORIZON',
+  bisectBatchOnError: true,
+  retryAttempts: 10,
+  reportBatchItemFailures: true,
+  parallelizationFactor: 10,
+} as const satisfies Omit<StreamSourceSettings, 'filters'>;
+
 /**
  * The evaluator reads event inserts. Records of one session stay in order (one shard per
  * partition, parallelization keeps a partition key on one processor).
@@ -58,13 +69,7 @@ export const EVALUATOR_SOURCE: StreamSourceSettings = {
   filters: [
     { eventName: ['INSERT'], dynamodb: { Keys: { sk: { S: [{ prefix: keys.eventPrefix }] } } } },
   ],
-  batchSize: 100,
-  maxBatchingWindowSeconds: 0,
-  startingPosition: 'TRIM_HORIZON',
-  bisectBatchOnError: true,
-  retryAttempts: 10,
-  reportBatchItemFailures: true,
-  parallelizationFactor: 10,
+  ...STREAM_DEFAULTS,
 };
 
 /** The dispatcher reads instances that have just become `scheduled`. */
@@ -86,13 +91,7 @@ export const DISPATCHER_SOURCE: StreamSourceSettings = {
       },
     },
   ],
-  batchSize: 100,
-  maxBatchingWindowSeconds: 0,
-  startingPosition: 'TRIM_HORIZON',
-  bisectBatchOnError: true,
-  retryAttempts: 10,
-  reportBatchItemFailures: true,
-  parallelizationFactor: 10,
+  ...STREAM_DEFAULTS,
 };
 
 /** Settings of a task queue and its event source. */

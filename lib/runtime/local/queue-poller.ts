@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { LogSink } from '../log.ts';
+import { PollingLoop } from './polling-loop.ts';
 
 /** Options of a `QueuePoller`. */
 export interface QueuePollerOptions {
@@ -51,33 +52,9 @@ export function toSqsRecord(m: Message, queueArn: string, region: string): SQSRe
  * handler throws) to come back after the visibility timeout, and so, past the queue's receive
  * limit, to its dead-letter queue.
  */
-export class QueuePoller {
-  private running = false;
-  private loop: Promise<void> | undefined;
-  private busy = false;
-  private delivered = 0;
-  private readonly abort = new AbortController();
-
-  constructor(private readonly opts: QueuePollerOptions) {}
-
-  /** Starts polling. */
-  start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
-  }
-
-  /** Stops polling and waits for the batch in hand to finish. */
-  async stop(): Promise<void> {
-    this.running = false;
-    // Cut a long poll short; a batch in hand still finishes.
-    if (!this.busy) this.abort.abort();
-    await this.loop;
-  }
-
-  /** Messages handed to the handler so far. */
-  get deliveredCount(): number {
-    return this.delivered;
+export class QueuePoller extends PollingLoop {
+  constructor(private readonly opts: QueuePollerOptions) {
+    super();
   }
 
   /**
@@ -88,7 +65,7 @@ export class QueuePoller {
     return !this.busy;
   }
 
-  private async run(): Promise<void> {
+  protected async run(): Promise<void> {
     while (this.running) {
       try {
         const res = await this.opts.client.send(

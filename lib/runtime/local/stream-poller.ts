@@ -9,6 +9,7 @@ import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 
 import type { StreamSourceSettings } from '../../wiring.ts';
 import type { LogSink } from '../log.ts';
 import { matchesAny } from './filter.ts';
+import { PollingLoop } from './polling-loop.ts';
 
 /** Options of a `StreamPoller`. */
 export interface StreamPollerOptions {
@@ -77,32 +78,12 @@ export function toLambdaRecord(
  * whose handler throws, and gives up on a record after the configured retries (logging it, as
  * an on-failure destination would receive it).
  */
-export class StreamPoller {
+export class StreamPoller extends PollingLoop {
   private readonly shards = new Map<string, ShardState>();
-  private running = false;
-  private loop: Promise<void> | undefined;
-  private busy = false;
-  private delivered = 0;
   private lastPollEmpty = false;
 
-  constructor(private readonly opts: StreamPollerOptions) {}
-
-  /** Starts polling. */
-  start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
-  }
-
-  /** Stops polling and waits for the batch in hand to finish. */
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.loop;
-  }
-
-  /** Records handed to the handler so far. */
-  get deliveredCount(): number {
-    return this.delivered;
+  constructor(private readonly opts: StreamPollerOptions) {
+    super();
   }
 
   /** True when the last pass over every shard found nothing and no batch is in hand. */
@@ -181,7 +162,7 @@ export class StreamPoller {
     return !parent || parent.closed;
   }
 
-  private async run(): Promise<void> {
+  protected async run(): Promise<void> {
     let sinceDescribe = Number.POSITIVE_INFINITY;
     while (this.running) {
       try {
