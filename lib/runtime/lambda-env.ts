@@ -12,6 +12,7 @@
  * | `TRIGGERS_SQS_ENDPOINT` | no | an SQS endpoint other than AWS's |
  * | `TRIGGERS_FUNCTION_TIMEOUT_SECONDS` | no | the task function's timeout; sets the claim lease |
  * | `TRIGGERS_LOG_LEVEL` | no | `debug`, `info` (default), `warn` or `error` |
+ * | `TRIGGERS_SESSION_TTL_SECONDS` | no | how long items live after their last write (default 90 days) |
  * | `AWS_REGION` | no | set by Lambda; else the SDK's own resolution |
  *
  * @module
@@ -120,6 +121,11 @@ const envSchema = z.object({
     .optional(),
   TRIGGERS_LOG_LEVEL: z
     .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })
+    .optional(),
+  TRIGGERS_SESSION_TTL_SECONDS: z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .int({ error: 'must be a whole number of seconds' })
+    .positive({ error: 'must be positive' })
     .optional(),
   AWS_REGION: z.string().optional(),
 });
@@ -301,7 +307,13 @@ export function runtimeFromEnv(
   const clock = overrides.clock ?? systemClock;
   const timeout = settings.TRIGGERS_FUNCTION_TIMEOUT_SECONDS;
   return {
-    store: new DynamoStore({ tableName: settings.TRIGGERS_TABLE_NAME, client: dynamodb }),
+    store: new DynamoStore({
+      tableName: settings.TRIGGERS_TABLE_NAME,
+      client: dynamodb,
+      ...(settings.TRIGGERS_SESSION_TTL_SECONDS !== undefined
+        ? { ttlSeconds: settings.TRIGGERS_SESSION_TTL_SECONDS }
+        : {}),
+    }),
     registry: new WorkflowRegistry(app.workflows, app.defaultWorkflow),
     clock,
     log: overrides.log ?? jsonLineSink({ level: settings.TRIGGERS_LOG_LEVEL ?? 'info' }),

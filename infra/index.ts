@@ -1,0 +1,591 @@
+/**
+ * The CDK construct `Triggers` (also `serverless-triggers/cdk`): the session table, the ingest,
+ * evaluator and dispatcher functions, the HTTP API, a queue per task handler and their alarms,
+ * all wired from `lib/wiring.ts`, the module the local runner reads too.
+ *
+ * @module
+ */
+import { Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import {
+  DynamoEventSource,
+  SqsDlq,
+  SqsEventSource,
+  type StreamEventSourceProps,
+} from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { checkHandlers, compileWorkflow } from '../lib/engine/workflow.ts';
+import type { Workflow } from '../lib/types.ts';
+import {
+  DISPATCHER_SOURCE,
+  EVALUATOR_SOURCE,
+  type StreamSourceSettings,
+  TABLE,
+  TASK_QUEUE,
+} from '../lib/wiring.ts';
+import { coreEntrySource, TriggersFunction } from './functions.ts';
+
+export {
+  TaskHandlerFunction,
+  type TaskHandlerFunctionProps,
+  TriggersFunction,
+  type TriggersFunctionOptions,
+  type TriggersFunctionProps,
+} from './functions.ts';
+
+/** How the HTTP API authorizes requests. */
+export interface TriggersApiOptions {
+  /**
+   * `'iam'`: callers sign requests with SigV4 and need `execute-api:Invoke` (see `grantFire`,
+   * `grantRead`). `'none'`: anyone who knows the URL may call it.
+   * @default 'iam' (or the `authorizer`, when one is given)
+   */
+  readonly auth?: 'iam' | 'none';
+  /**
+   * An authorizer of your own (JWT, Lambda) for every route. Contradicts `auth`.
+   * @default - IAM authorization
+   */
+  readonly authorizer?: apigwv2.IHttpRouteAuthorizer;
+}
+
+/** Props of `Triggers`. */
+export interface TriggersProps {
+  /** The workflows sessions can run. Each is validated at synth time. */
+  readonly workflows: Workflow[];
+  /**
+   * The workflow a session gets when its first event names none.
+   * @default - the first of `workflows`
+   */
+  readonly defaultWorkflow?: string;
+  /**
+   * Task handler functions by the name tasks `run` (or use); each gets a queue, as with
+   * `addTaskHandler`.
+   * @default - none; add them with `addTaskHandler`
+   */
+  readonly handlers?: Record<string, lambda.IFunction>;
+  /**
+   * The HTTP API's authorization.
+   * @default - IAM authorization on every route
+   */
+  readonly api?: TriggersApiOptions;
+  /**
+   * How long session items live after their last write (DynamoDB TTL).
+   * @default - 90 days (the store's default)
+   */
+  readonly sessionTtl?: Duration;
+  /**
+   * What happens to the session table and the log groups when they leave the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * A customer-managed key for the table and the queues.
+   * @default - AWS-owned encryption for the table, SQS-managed encryption for the queues
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * CloudWatch alarms and a dashboard.
+   * @default true
+   */
+  readonly alarms?: boolean;
+  /**
+   * How long the functions' logs are kept.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * X-Ray tracing of the functions the construct creates.
+   * @default lambda.Tracing.DISABLED
+   */
+  readonly tracing?: lambda.Tracing;
+  /**
+   * The stream iterator age at which the stream alarms go off.
+   * @default Duration.minutes(5)
+   */
+  readonly iteratorAgeThreshold?: Duration;
+}
+
+/** Options of `Triggers.addTaskHandler`. */
+export interface TaskHandlerOptions {
+  /**
+   * The function's timeout, which sets the queue's visibility timeout. Needed for a function
+   * imported by reference, whose timeout the construct cannot read.
+   * @default - the function's own timeout, else Lambda's default of 3 seconds
+   */
+  readonly timeout?: Duration;
+}
+
+/** What `addTaskHandler` created for a task handler. */
+export interface TaskHandlerResources {
+  readonly fn: lambda.IFunction;
+  readonly queue: sqs.Queue;
+  readonly deadLetterQueue: sqs.Queue;
+}
+
+const LAMBDA_DEFAULT_TIMEOUT = Duration.seconds(3);
+
+/** Item actions each function needs (transactions are authorized per item action). */
+const TABLE_ACTIONS = {
+  ingest: [
+    'dynamodb:GetItem',
+    'dynamodb:BatchGetItem',
+    'dynamodb:Query',
+    'dynamodb:PutItem',
+    'dynamodb:ConditionCheckItem',
+  ],
+  evaluator: [
+    'dynamodb:GetItem',
+    'dynamodb:BatchGetItem',
+    'dynamodb:Query',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:ConditionCheckItem',
+  ],
+  task: [
+    'dynamodb:GetItem',
+    'dynamodb:BatchGetItem',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:ConditionCheckItem',
+  ],
+} as const;
+
+/** The contract's routes, and whether a route reads or writes. */
+const ROUTES = [
+  { path: '/sessions/{sessionId}/events', method: apigwv2.HttpMethod.POST, id: 'Fire' },
+  { path: '/sessions/{sessionId}', method: apigwv2.HttpMethod.GET, id: 'GetSession' },
+  {
+    path: '/sessions/{sessionId}/instances/{instance}/replay',
+    method: apigwv2.HttpMethod.POST,
+    id: 'Replay',
+  },
+  {
+    path: '/sessions/{sessionId}/instances/{instance}/skip',
+    method: apigwv2.HttpMethod.POST,
+    id: 'Skip',
+  },
+] as const;
+
+function streamSourceProps(
+  settings: StreamSourceSettings,
+  onFailure: sqs.IQueue,
+): StreamEventSourceProps {
+  return {
+    startingPosition: lambda.StartingPosition[settings.startingPosition],
+    batchSize: settings.batchSize,
+    maxBatchingWindow: Duration.seconds(settings.maxBatchingWindowSeconds),
+    bisectBatchOnError: settings.bisectBatchOnError,
+    retryAttempts: settings.retryAttempts,
+    reportBatchItemFailures: settings.reportBatchItemFailures,
+    parallelizationFactor: settings.parallelizationFactor,
+    filters: settings.filters.map((pattern) => lambda.FilterCriteria.filter(pattern)),
+    onFailure: new SqsDlq(onFailure),
+  };
+}
+
+/**
+ * Serverless triggers on AWS: fire events at the HTTP API, and every task of the workflows runs
+ * exactly once when its triggers have fired, on the task handler function its `run` names.
+ *
+ * @example
+ * const triggers = new Triggers(this, 'Triggers', { workflows: [survey] });
+ * triggers.addTaskHandler('score', new TaskHandlerFunction(this, 'Score', { app, handler: 'score' }));
+ * triggers.grantFire(backendRole);
+ */
+export class Triggers extends Construct {
+  /** The session table. */
+  readonly table: dynamodb.Table;
+  /** The HTTP API of the contract's routes. */
+  readonly api: apigwv2.HttpApi;
+  /** The URL of the API's default stage. */
+  readonly apiUrl: string;
+  /** The function behind the HTTP API. */
+  readonly ingest: lambda.Function;
+  /** Applies fired events to sessions (table stream: event inserts). */
+  readonly evaluator: lambda.Function;
+  /** Sends newly scheduled instances to their queues (table stream: instances). */
+  readonly dispatcher: lambda.Function;
+  /** Where stream records go after the wiring's retries are spent. */
+  readonly streamFailureQueue: sqs.Queue;
+  /** The alarms, empty when `alarms` is off; add actions to them. */
+  readonly alarms: cloudwatch.Alarm[] = [];
+  /** The dashboard, when `alarms` is on. */
+  readonly dashboard?: cloudwatch.Dashboard;
+
+  private readonly taskHandlers = new Map<string, TaskHandlerResources>();
+  private readonly queueUrls: Record<string, string> = {};
+  private readonly encryptionKey: kms.IKey | undefined;
+  private readonly sessionTtl: Duration | undefined;
+  private readonly iamAuth: boolean;
+  private readonly alarmsOn: boolean;
+
+  constructor(scope: Construct, id: string, props: TriggersProps) {
+    super(scope, id);
+    if (props.api?.auth !== undefined && props.api.authorizer !== undefined) {
+      throw new Error(
+        `Triggers '${id}': api.auth '${props.api.auth}' contradicts api.authorizer; give one of them`,
+      );
+    }
+    if (props.workflows.length === 0) {
+      throw new Error(`Triggers '${id}': workflows must name at least one workflow`);
+    }
+    const compiled = props.workflows.map((workflow) => compileWorkflow(workflow));
+    if (
+      props.defaultWorkflow !== undefined &&
+      !compiled.some((wf) => wf.name === props.defaultWorkflow)
+    ) {
+      throw new Error(
+        `Triggers '${id}': defaultWorkflow '${props.defaultWorkflow}' is not one of the workflows (${compiled.map((wf) => wf.name).join(', ')})`,
+      );
+    }
+
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.encryptionKey = props.encryptionKey;
+    this.sessionTtl = props.sessionTtl;
+    this.alarmsOn = props.alarms ?? true;
+    this.iamAuth = props.api?.authorizer === undefined && (props.api?.auth ?? 'iam') === 'iam';
+    const functionOptions = {
+      removalPolicy,
+      ...(props.logRetention !== undefined ? { logRetention: props.logRetention } : {}),
+      ...(props.tracing !== undefined ? { tracing: props.tracing } : {}),
+    };
+
+    this.table = new dynamodb.Table(this, 'Table', {
+      partitionKey: { name: TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: TABLE.sortKey, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode[TABLE.billing],
+      stream: dynamodb.StreamViewType[TABLE.streamView],
+      timeToLiveAttribute: TABLE.ttlAttribute,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      ...(this.encryptionKey !== undefined
+        ? {
+            encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryptionKey: this.encryptionKey,
+          }
+        : { encryption: dynamodb.TableEncryption.AWS_MANAGED }),
+      removalPolicy,
+    });
+
+    const app = {
+      workflows: props.workflows,
+      ...(props.defaultWorkflow !== undefined ? { defaultWorkflow: props.defaultWorkflow } : {}),
+    };
+    this.ingest = new TriggersFunction(this, 'Ingest', {
+      ...functionOptions,
+      entrySource: coreEntrySource('ingest', app),
+      description: 'Serves the triggers HTTP API: fires events, reads sessions',
+    });
+    this.evaluator = new TriggersFunction(this, 'Evaluator', {
+      ...functionOptions,
+      entrySource: coreEntrySource('evaluator', app),
+      description: 'Applies fired events to their sessions',
+    });
+    this.dispatcher = new TriggersFunction(this, 'Dispatcher', {
+      ...functionOptions,
+      entrySource: coreEntrySource('dispatcher', app),
+      description: 'Sends scheduled task instances to their queues',
+    });
+
+    this.configure(this.ingest, TABLE_ACTIONS.ingest);
+    this.configure(this.evaluator, TABLE_ACTIONS.evaluator);
+    this.configure(this.dispatcher, []);
+    this.dispatcher.addEnvironment(
+      'TRIGGERS_QUEUE_URLS',
+      Lazy.string({ produce: () => Stack.of(this).toJsonString(this.queueUrls) }),
+    );
+
+    this.streamFailureQueue = new sqs.Queue(this, 'StreamFailures', {
+      retentionPeriod: Duration.days(TASK_QUEUE.dlqRetentionDays),
+      ...this.queueEncryption(),
+    });
+    this.evaluator.addEventSource(
+      new DynamoEventSource(
+        this.table,
+        streamSourceProps(EVALUATOR_SOURCE, this.streamFailureQueue),
+      ),
+    );
+    this.dispatcher.addEventSource(
+      new DynamoEventSource(
+        this.table,
+        streamSourceProps(DISPATCHER_SOURCE, this.streamFailureQueue),
+      ),
+    );
+
+    const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy,
+    });
+    this.api = new apigwv2.HttpApi(this, 'Api', {
+      description: 'serverless-triggers: fire events, read sessions, replay and skip instances',
+      createDefaultStage: false,
+    });
+    this.api.addStage('DefaultStage', {
+      stageName: '$default',
+      autoDeploy: true,
+      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(accessLogs) },
+    });
+    const authorizer: apigwv2.IHttpRouteAuthorizer =
+      props.api?.authorizer ??
+      (this.iamAuth ? new HttpIamAuthorizer() : new apigwv2.HttpNoneAuthorizer());
+    const integration = new HttpLambdaIntegration('Ingest', this.ingest);
+    for (const route of ROUTES) {
+      this.api.addRoutes({ path: route.path, methods: [route.method], integration, authorizer });
+    }
+    this.apiUrl = this.api.apiEndpoint;
+
+    for (const [name, fn] of Object.entries(props.handlers ?? {})) this.addTaskHandler(name, fn);
+
+    if (this.alarmsOn) {
+      this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard');
+      this.addCoreMonitoring(props.iteratorAgeThreshold ?? Duration.minutes(5));
+    }
+
+    this.node.addValidation({
+      validate: () => {
+        const names = [...this.taskHandlers.keys()];
+        const errors: string[] = [];
+        for (const workflow of compiled) {
+          const byHandler = new Map(
+            [...workflow.tasks].filter(([, task]) => task.using === undefined),
+          );
+          try {
+            checkHandlers({ ...workflow, tasks: byHandler }, names);
+          } catch (err) {
+            errors.push(`workflow '${workflow.name}': ${(err as Error).message}`);
+          }
+          for (const task of workflow.tasks.values()) {
+            if (task.using !== undefined && !this.taskHandlers.has(task.using)) {
+              errors.push(
+                `workflow '${workflow.name}': task '${task.name}' runs '${task.run}' using '${task.using}', but no task handler of that name is registered (known: ${names.sort().join(', ') || 'none'})`,
+              );
+            }
+          }
+        }
+        return errors;
+      },
+    });
+  }
+
+  /**
+   * Adds the function of a task handler: a queue (and its dead-letter queue) named after the
+   * handler, which the dispatcher sends the handler's instances to, and an event source with
+   * partial batch responses. A `lambda.Function` also gets the environment it needs.
+   *
+   * @example
+   * triggers.addTaskHandler('score', scoreFunction);
+   */
+  addTaskHandler(name: string, fn: lambda.IFunction, opts: TaskHandlerOptions = {}): sqs.Queue {
+    if (this.taskHandlers.has(name)) {
+      throw new Error(`Triggers: a task handler named '${name}' was already added`);
+    }
+    const index = this.taskHandlers.size;
+    const timeout =
+      opts.timeout ??
+      (fn instanceof lambda.Function ? fn.timeout : undefined) ??
+      LAMBDA_DEFAULT_TIMEOUT;
+    const deadLetterQueue = new sqs.Queue(this, `TaskDlq${index}`, {
+      retentionPeriod: Duration.days(TASK_QUEUE.dlqRetentionDays),
+      ...this.queueEncryption(),
+    });
+    const queue = new sqs.Queue(this, `TaskQueue${index}`, {
+      visibilityTimeout: Duration.seconds(TASK_QUEUE.visibilityTimeoutSeconds(timeout.toSeconds())),
+      receiveMessageWaitTime: Duration.seconds(TASK_QUEUE.receiveWaitTimeSeconds),
+      deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: TASK_QUEUE.maxReceiveCount },
+      ...this.queueEncryption(),
+    });
+    fn.addEventSource(
+      new SqsEventSource(queue, {
+        batchSize: TASK_QUEUE.batchSize,
+        maxBatchingWindow: Duration.seconds(TASK_QUEUE.maxBatchingWindowSeconds),
+        reportBatchItemFailures: true,
+      }),
+    );
+    this.table.grant(fn, ...TABLE_ACTIONS.task);
+    this.encryptionKey?.grantEncryptDecrypt(fn);
+    queue.grantSendMessages(this.dispatcher);
+    // A cooldown longer than SQS allows is re-delayed: the function sends to its own queue.
+    queue.grantSendMessages(fn);
+    if (fn instanceof lambda.Function) {
+      this.setRuntimeEnvironment(fn);
+      fn.addEnvironment(
+        'TRIGGERS_QUEUE_URLS',
+        Stack.of(this).toJsonString({ [name]: queue.queueUrl }),
+      );
+      fn.addEnvironment('TRIGGERS_FUNCTION_TIMEOUT_SECONDS', String(timeout.toSeconds()));
+    }
+    this.queueUrls[name] = queue.queueUrl;
+    this.taskHandlers.set(name, { fn, queue, deadLetterQueue });
+    if (this.alarmsOn) this.addTaskMonitoring(name, queue, deadLetterQueue);
+    return queue;
+  }
+
+  /**
+   * The queue of the task handler `name`; throws when there is none.
+   *
+   * @example
+   * triggers.queueFor('score').metricApproximateAgeOfOldestMessage();
+   */
+  queueFor(name: string): sqs.Queue {
+    const resources = this.taskHandlers.get(name);
+    if (resources === undefined) {
+      throw new Error(
+        `Triggers: no task handler named '${name}' (it has: ${[...this.taskHandlers.keys()].join(', ') || 'none'})`,
+      );
+    }
+    return resources.queue;
+  }
+
+  /**
+   * Lets `grantee` fire events: `execute-api:Invoke` on `POST /sessions/{sessionId}/events`.
+   * Only for IAM authorization.
+   *
+   * @example
+   * triggers.grantFire(backendFunction);
+   */
+  grantFire(grantee: iam.IGrantable): iam.Grant {
+    return this.grantInvoke(grantee, 'POST', '/sessions/*/events');
+  }
+
+  /**
+   * Lets `grantee` read sessions: `execute-api:Invoke` on `GET /sessions/{sessionId}`.
+   * Only for IAM authorization.
+   *
+   * @example
+   * triggers.grantRead(dashboardRole);
+   */
+  grantRead(grantee: iam.IGrantable): iam.Grant {
+    return this.grantInvoke(grantee, 'GET', '/sessions/*');
+  }
+
+  private grantInvoke(grantee: iam.IGrantable, method: string, path: string): iam.Grant {
+    if (!this.iamAuth) {
+      throw new Error(
+        'Triggers: grants of API access need IAM authorization (api.auth is not iam)',
+      );
+    }
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['execute-api:Invoke'],
+      resourceArns: [this.api.arnForExecuteApi(method, path)],
+    });
+  }
+
+  private queueEncryption(): sqs.QueueProps {
+    return {
+      enforceSSL: true,
+      ...(this.encryptionKey !== undefined
+        ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: this.encryptionKey }
+        : { encryption: sqs.QueueEncryption.SQS_MANAGED }),
+    };
+  }
+
+  private setRuntimeEnvironment(fn: lambda.Function): void {
+    fn.addEnvironment('TRIGGERS_TABLE_NAME', this.table.tableName);
+    if (this.sessionTtl !== undefined) {
+      fn.addEnvironment('TRIGGERS_SESSION_TTL_SECONDS', String(this.sessionTtl.toSeconds()));
+    }
+  }
+
+  private configure(fn: lambda.Function, tableActions: readonly string[]): void {
+    this.setRuntimeEnvironment(fn);
+    if (tableActions.length > 0) {
+      this.table.grant(fn, ...tableActions);
+      this.encryptionKey?.grantEncryptDecrypt(fn);
+    }
+  }
+
+  private addAlarm(id: string, props: cloudwatch.AlarmProps): cloudwatch.Alarm {
+    const alarm = new cloudwatch.Alarm(this, id, props);
+    this.alarms.push(alarm);
+    return alarm;
+  }
+
+  private dlqAlarm(id: string, queue: sqs.Queue, what: string): cloudwatch.Alarm {
+    return this.addAlarm(id, {
+      alarmDescription: `${what} has messages: they need a look and a redrive`,
+      metric: queue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(1),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+
+  private addCoreMonitoring(iteratorAgeThreshold: Duration): void {
+    const streamFunctions = [
+      ['Evaluator', this.evaluator],
+      ['Dispatcher', this.dispatcher],
+    ] as const;
+    const iteratorAge = streamFunctions.map(([, fn]) =>
+      fn.metric('IteratorAge', {
+        statistic: cloudwatch.Stats.MAXIMUM,
+        period: Duration.minutes(1),
+      }),
+    );
+    const errors = streamFunctions.map(([, fn]) =>
+      fn.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+    );
+    streamFunctions.forEach(([id], i) => {
+      this.addAlarm(`${id}IteratorAgeAlarm`, {
+        alarmDescription: `The ${id.toLowerCase()} falls behind the table stream`,
+        metric: iteratorAge[i] as cloudwatch.Metric,
+        threshold: iteratorAgeThreshold.toMilliseconds(),
+        evaluationPeriods: 5,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      this.addAlarm(`${id}ErrorsAlarm`, {
+        alarmDescription: `The ${id.toLowerCase()} function fails`,
+        metric: errors[i] as cloudwatch.Metric,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    });
+    this.dlqAlarm('StreamFailuresAlarm', this.streamFailureQueue, 'The stream failure queue');
+    this.dashboard?.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'API requests (fired events, reads)',
+        left: [this.api.metricCount(), this.api.metricServerError(), this.api.metricClientError()],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Evaluations and dispatches',
+        left: streamFunctions.map(([, fn]) => fn.metricInvocations()),
+        right: errors,
+      }),
+      new cloudwatch.GraphWidget({ title: 'Stream iterator age (ms)', left: iteratorAge }),
+      new cloudwatch.GraphWidget({
+        title: 'Stream failures',
+        left: [this.streamFailureQueue.metricApproximateNumberOfMessagesVisible()],
+      }),
+    );
+  }
+
+  private addTaskMonitoring(name: string, queue: sqs.Queue, dlq: sqs.Queue): void {
+    const index = this.taskHandlers.size - 1;
+    this.dlqAlarm(`TaskDlq${index}Alarm`, dlq, `The dead-letter queue of task handler '${name}'`);
+    this.dashboard?.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: `Task handler '${name}': scheduled and failed`,
+        left: [
+          queue.metricNumberOfMessagesSent({ label: 'scheduled' }),
+          queue.metricNumberOfMessagesDeleted({ label: 'done' }),
+        ],
+        right: [dlq.metricApproximateNumberOfMessagesVisible({ label: 'dead letters' })],
+      }),
+    );
+  }
+}
