@@ -81,7 +81,7 @@ export async function startDynamoDbLocal(opts: EmulatorOptions = {}): Promise<Ru
   const port = opts.port ?? (await freeLoopbackPort());
   const endpoint = `http://${LOOPBACK}:${port}`;
   const child = spawnWithoutTelemetry(port);
-  killOnExit(child);
+  stopWithParent(child);
 
   let output = '';
   const keepTail = (chunk: Buffer): void => {
@@ -266,7 +266,7 @@ async function stopProcess(child: ChildProcess): Promise<void> {
 const liveProcesses = new Set<ChildProcess>();
 let exitHooksInstalled = false;
 
-function killOnExit(child: ChildProcess): void {
+function stopWithParent(child: ChildProcess): void {
   liveProcesses.add(child);
   child.once('exit', () => liveProcesses.delete(child));
   if (exitHooksInstalled) return;
