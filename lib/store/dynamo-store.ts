@@ -156,10 +156,7 @@ export class DynamoStore implements SessionStore {
     try {
       const out = await this.doc.send(
         new PutCommand({
-          TableName: this.tableName,
-          Item: eventToItem(event, this.expiresAt()),
-          ConditionExpression: 'attribute_not_exists(#sk)',
-          ExpressionAttributeNames: { '#sk': TABLE.sortKey },
+          ...this.putNew(eventToItem(event, this.expiresAt())),
           ReturnConsumedCapacity: 'TOTAL',
         }),
       );
@@ -244,17 +241,34 @@ export class DynamoStore implements SessionStore {
     };
   }
 
+  /** Puts an item only if no item has its key. */
+  private putNew(item: Item) {
+    return {
+      TableName: this.tableName,
+      Item: item,
+      ConditionExpression: 'attribute_not_exists(#sk)',
+      ExpressionAttributeNames: { '#sk': TABLE.sortKey },
+    };
+  }
+
+  /** Marks an event applied, only if it exists and is not marked yet. */
+  private appliedMark(sessionId: string, eventId: string, at: string) {
+    return {
+      TableName: this.tableName,
+      Key: this.key(sessionId, keys.event(eventId)),
+      UpdateExpression: 'SET #applied = :at',
+      ConditionExpression: 'attribute_exists(#sk) AND attribute_not_exists(#applied)',
+      ExpressionAttributeNames: { '#applied': 'appliedAt', '#sk': TABLE.sortKey },
+      ExpressionAttributeValues: { ':at': at },
+    };
+  }
+
   async markApplied(sessionId: string, eventIds: readonly string[], at: string): Promise<void> {
     for (const id of eventIds) {
       try {
         const res = await this.doc.send(
           new UpdateCommand({
-            TableName: this.tableName,
-            Key: this.key(sessionId, keys.event(id)),
-            UpdateExpression: 'SET #applied = :at',
-            ConditionExpression: 'attribute_exists(#sk) AND attribute_not_exists(#applied)',
-            ExpressionAttributeNames: { '#applied': 'appliedAt', '#sk': TABLE.sortKey },
-            ExpressionAttributeValues: { ':at': at },
+            ...this.appliedMark(sessionId, id, at),
             ReturnConsumedCapacity: 'TOTAL',
           }),
         );
@@ -278,12 +292,7 @@ export class DynamoStore implements SessionStore {
     items.push({
       Put:
         c.expectedVersion === undefined
-          ? {
-              TableName: this.tableName,
-              Item: headItem,
-              ConditionExpression: 'attribute_not_exists(#sk)',
-              ExpressionAttributeNames: { '#sk': TABLE.sortKey },
-            }
+          ? this.putNew(headItem)
           : {
               TableName: this.tableName,
               Item: headItem,
@@ -294,37 +303,14 @@ export class DynamoStore implements SessionStore {
     });
     const markStart = items.length;
     for (const id of c.applied) {
-      items.push({
-        Update: {
-          TableName: this.tableName,
-          Key: this.key(c.sessionId, keys.event(id)),
-          UpdateExpression: 'SET #applied = :at',
-          ConditionExpression: 'attribute_exists(#sk) AND attribute_not_exists(#applied)',
-          ExpressionAttributeNames: { '#applied': 'appliedAt', '#sk': TABLE.sortKey },
-          ExpressionAttributeValues: { ':at': c.at },
-        },
-      });
+      items.push({ Update: this.appliedMark(c.sessionId, id, c.at) });
     }
     for (const r of c.created) {
-      items.push({
-        Put: {
-          TableName: this.tableName,
-          Item: instanceToItem(r, expiresAt),
-          ConditionExpression: 'attribute_not_exists(#sk)',
-          ExpressionAttributeNames: { '#sk': TABLE.sortKey },
-        },
-      });
+      items.push({ Put: this.putNew(instanceToItem(r, expiresAt)) });
     }
     for (const u of c.updated) items.push({ Update: this.updateItem(u) });
     for (const e of c.events) {
-      items.push({
-        Put: {
-          TableName: this.tableName,
-          Item: eventToItem(e, expiresAt),
-          ConditionExpression: 'attribute_not_exists(#sk)',
-          ExpressionAttributeNames: { '#sk': TABLE.sortKey },
-        },
-      });
+      items.push({ Put: this.putNew(eventToItem(e, expiresAt)) });
     }
     try {
       const res = await this.doc.send(
@@ -439,14 +425,7 @@ export class DynamoStore implements SessionStore {
         new TransactWriteCommand({
           TransactItems: [
             { Update: update },
-            ...c.events.map((e) => ({
-              Put: {
-                TableName: this.tableName,
-                Item: eventToItem(e, expiresAt),
-                ConditionExpression: 'attribute_not_exists(#sk)',
-                ExpressionAttributeNames: { '#sk': TABLE.sortKey },
-              },
-            })),
+            ...c.events.map((e) => ({ Put: this.putNew(eventToItem(e, expiresAt)) })),
           ],
           ReturnConsumedCapacity: 'TOTAL',
         }),
