@@ -73,6 +73,7 @@ export class DynamoRunner {
     readonly store: DynamoStore,
     private readonly emulators: RunningEmulators,
     private readonly sqs: SQSClient,
+    private readonly holdDelays: boolean,
   ) {}
 
   /** Starts (or finds) the emulators, provisions a table and queues, and starts polling. */
@@ -80,7 +81,15 @@ export class DynamoRunner {
     registry: WorkflowRegistry,
     handlers: Readonly<Record<string, TaskHandler>>,
     log: LogSink,
-    opts: { faults?: FaultHook; meter?: (entry: CapacityEntry) => void } = {},
+    opts: {
+      faults?: FaultHook;
+      meter?: (entry: CapacityEntry) => void;
+      /**
+       * Hold cooldowns on the virtual clock (the test runtime) rather than send them with an
+       * SQS delay (the local stack). @default true
+       */
+      holdDelays?: boolean;
+    } = {},
   ): Promise<DynamoRunner> {
     const emulators = await startEmulators();
     try {
@@ -89,10 +98,11 @@ export class DynamoRunner {
       const run = randomUUID().slice(0, 8);
       const tableName = `triggers-test-${run}`;
       const { streamArn } = await createSessionTable(ddb, tableName);
-      const runner = new DynamoRunner(
+      const runner: DynamoRunner = new DynamoRunner(
         new DynamoStore({ tableName, client: ddb, ...(opts.meter ? { meter: opts.meter } : {}) }),
         emulators,
         sqs,
+        opts.holdDelays ?? true,
       );
 
       const queueNames = new Set(
@@ -158,7 +168,7 @@ export class DynamoRunner {
   }
 
   private readonly send: SendTask = async (queue, message, delaySeconds) => {
-    if (delaySeconds > 0) {
+    if (delaySeconds > 0 && this.holdDelays) {
       this.delayed.push({
         queue,
         message,
@@ -171,7 +181,13 @@ export class DynamoRunner {
     this.sending += 1;
     try {
       await this.sqs.send(
-        new SendMessageCommand({ QueueUrl: q.url, MessageBody: JSON.stringify(message) }),
+        new SendMessageCommand({
+          QueueUrl: q.url,
+          MessageBody: JSON.stringify(message),
+          ...(delaySeconds > 0
+            ? { DelaySeconds: Math.min(delaySeconds, TASK_QUEUE.maxDelaySeconds) }
+            : {}),
+        }),
       );
       this.sends += 1;
     } finally {
@@ -238,6 +254,16 @@ export class DynamoRunner {
       }
       stable = 0;
     }
+  }
+
+  /** The DynamoDB endpoint in use. */
+  get dynamodbEndpoint(): string {
+    return this.emulators.dynamodbEndpoint;
+  }
+
+  /** The SQS endpoint in use. */
+  get sqsEndpoint(): string {
+    return this.emulators.sqsEndpoint;
   }
 
   /** Stops the pollers and every emulator it started. */
