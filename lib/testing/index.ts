@@ -10,13 +10,13 @@ import type { Clock } from '../runtime/clock.ts';
 import type { FaultHook } from '../runtime/faults.ts';
 import type { IngestDeps } from '../runtime/ingest.ts';
 import { fireEvent, requestReplay, requestSkip } from '../runtime/ingest.ts';
+import { DynamoRunner } from '../runtime/local/runner.ts';
 import { type LogSink, silentSink } from '../runtime/log.ts';
 import type { SessionStore } from '../runtime/records.ts';
 import { WorkflowRegistry } from '../runtime/registry.ts';
 import { readSession } from '../runtime/view.ts';
 import type { CapacityEntry } from '../store/dynamo-store.ts';
 import type { Kwargs, TaskConfig, TaskHandler, TaskInstance, Workflow } from '../types.ts';
-import { DynamoRunner } from './dynamo/runner.ts';
 import { MemoryRunner } from './memory/runner.ts';
 
 /** Options of `createTestRuntime`. */

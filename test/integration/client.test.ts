@@ -15,15 +15,15 @@ import {
 } from '../../lib/index.ts';
 import { systemClock } from '../../lib/runtime/clock.ts';
 import { evaluateSession } from '../../lib/runtime/evaluator.ts';
-import { WorkflowRegistry } from '../../lib/runtime/registry.ts';
-import { ApiRequestSigner } from '../../lib/runtime/sigv4.ts';
-import { DynamoStore } from '../../lib/store/dynamo-store.ts';
-import { createSessionTable } from '../../lib/store/provision.ts';
 import {
   localAwsConfig,
   type RunningEmulators,
   startEmulators,
-} from '../../lib/testing/emulators.ts';
+} from '../../lib/runtime/local/emulators.ts';
+import { WorkflowRegistry } from '../../lib/runtime/registry.ts';
+import { ApiRequestSigner } from '../../lib/runtime/sigv4.ts';
+import { DynamoStore } from '../../lib/store/dynamo-store.ts';
+import { createSessionTable } from '../../lib/store/provision.ts';
 import { rejectionOf, thrownBy } from '../runtime/fixtures.ts';
 
 const survey = defineWorkflow('survey', { t_score: { after: ['go'], run: 'score' } });

@@ -28,13 +28,13 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NotAvailableError } from '../../lib/errors.ts';
-import { createSessionTable, createTaskQueue } from '../../lib/store/provision.ts';
 import {
   localAwsConfig,
   type RunningEmulators,
   startDynamoDbLocal,
   startEmulators,
-} from '../../lib/testing/emulators.ts';
+} from '../../lib/runtime/local/emulators.ts';
+import { createSessionTable, createTaskQueue } from '../../lib/store/provision.ts';
 import { TABLE, TASK_QUEUE } from '../../lib/wiring.ts';
 
 const TABLE_NAME = 'sessions';

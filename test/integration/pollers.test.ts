@@ -24,11 +24,11 @@ import type {
   SQSRecord,
 } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { localAwsConfig } from '../../lib/runtime/local/emulators.ts';
 import { QueuePoller } from '../../lib/runtime/local/queue-poller.ts';
 import { StreamPoller } from '../../lib/runtime/local/stream-poller.ts';
 import type { LogEntry } from '../../lib/runtime/log.ts';
 import { createSessionTable, createTaskQueue } from '../../lib/store/provision.ts';
-import { localAwsConfig } from '../../lib/testing/emulators.ts';
 import {
   DISPATCHER_SOURCE,
   EVALUATOR_SOURCE,

