@@ -7,6 +7,7 @@
 export {
   type ApiClientOptions,
   type FireOptions,
+  type SkipOptions,
   type TableClientOptions,
   TriggersClient,
 } from './client.ts';
@@ -22,6 +23,7 @@ export {
   WorkflowError,
 } from './errors.ts';
 export { Retry, Skip } from './handler.ts';
+export { EnvironmentError, runtimeFromEnv, type TriggersApp } from './runtime/lambda-env.ts';
 export { WorkflowRegistry } from './runtime/registry.ts';
 export {
   type TaskHandlerOptions,
