@@ -1,0 +1,290 @@
+/**
+ * The `triggers` command-line tool: fire events into sessions, inspect them, replay and skip
+ * failed instances over the HTTP API, and draw an app module's workflow graph.
+ *
+ * @module
+ */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { TriggersClient } from '../client.ts';
+import { TriggersError } from '../errors.ts';
+import type { Kwargs, Workflow } from '../types.ts';
+import { CliError, EXIT, usageError } from './errors.ts';
+import { graphOf, toDot, toMermaid } from './graph.ts';
+import { jsonObjectArg } from './input.ts';
+import { renderSession } from './inspect.ts';
+
+/** Where the CLI writes, what it fetches with, and the environment it reads. */
+export interface CliIo {
+  stdout(s: string): void;
+  stderr(s: string): void;
+  fetch?: typeof fetch;
+  env: Record<string, string | undefined>;
+  /** Whether stdout is a terminal (statuses are coloured then). @default false */
+  isTTY?: boolean;
+  /** Where `@file` arguments and `--app` resolve from. @default process.cwd() */
+  cwd?: string;
+}
+
+export const USAGE = `Usage: triggers <command> [options]
+
+Commands:
+  fire <session> <trigger> [--kwargs JSON|@file] [--event-id ID] [--workflow W]
+  inspect <session> [--color]
+  replay <session> <instance> [--kwargs JSON|@file]
+  skip <session> <instance> [--cascade] [--result JSON|@file]
+  graph [workflow] [--app path] [--format mermaid|dot]
+
+Global options:
+  --api-url URL   the HTTP API (default: $TRIGGERS_API_URL or http://127.0.0.1:3000)
+  --json          machine-readable output
+  -h, --help      this help
+
+Exit codes: 0 ok, 1 usage error, 2 refused by the API, 3 API unreachable or failing.
+`;
+
+const OPTIONS = {
+  'api-url': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  kwargs: { type: 'string' },
+  'event-id': { type: 'string' },
+  workflow: { type: 'string' },
+  color: { type: 'boolean' },
+  cascade: { type: 'boolean' },
+  result: { type: 'string' },
+  app: { type: 'string' },
+  format: { type: 'string' },
+} as const;
+
+type Values = {
+  [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'string' ? string : boolean;
+};
+
+const GLOBAL = ['api-url', 'json', 'help'];
+
+/** The options each command takes, besides the global ones, and its positionals. */
+const COMMANDS: Record<string, { options: string[]; args: string[]; optional?: string[] }> = {
+  fire: { options: ['kwargs', 'event-id', 'workflow'], args: ['session', 'trigger'] },
+  inspect: { options: ['color'], args: ['session'] },
+  replay: { options: ['kwargs'], args: ['session', 'instance'] },
+  skip: { options: ['cascade', 'result'], args: ['session', 'instance'] },
+  graph: { options: ['app', 'format'], args: [], optional: ['workflow'] },
+};
+
+const DEFAULT_API_URL = 'http://127.0.0.1:3000';
+const DEFAULT_APP = new URL('../../examples/survey/app.ts', import.meta.url);
+
+interface Context {
+  io: CliIo;
+  values: Values;
+  args: string[];
+  cwd: string;
+}
+
+function parse(argv: string[]): { values: Values; positionals: string[] } {
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: OPTIONS,
+      allowPositionals: true,
+      strict: true,
+    });
+    return { values: values as Values, positionals };
+  } catch (err) {
+    throw usageError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+function client(ctx: Context): TriggersClient {
+  const apiUrl = ctx.values['api-url'] ?? ctx.io.env.TRIGGERS_API_URL ?? DEFAULT_API_URL;
+  try {
+    new URL(apiUrl);
+  } catch {
+    throw usageError(`--api-url: '${apiUrl}' is not a URL`);
+  }
+  return new TriggersClient({
+    apiUrl,
+    ...(ctx.io.fetch !== undefined ? { fetch: ctx.io.fetch } : {}),
+  });
+}
+
+function out(ctx: Context, json: unknown, text: string): void {
+  ctx.io.stdout(ctx.values.json ? `${JSON.stringify(json)}\n` : text);
+}
+
+function arg(ctx: Context, i: number): string {
+  return ctx.args[i] as string;
+}
+
+async function fire(ctx: Context): Promise<void> {
+  const [session, trigger] = [arg(ctx, 0), arg(ctx, 1)];
+  const kwargs =
+    ctx.values.kwargs !== undefined
+      ? (jsonObjectArg('--kwargs', ctx.values.kwargs, ctx.cwd) as Kwargs)
+      : undefined;
+  const answer = await client(ctx).fire(session, trigger, kwargs, {
+    ...(ctx.values['event-id'] !== undefined ? { eventId: ctx.values['event-id'] } : {}),
+    ...(ctx.values.workflow !== undefined ? { workflow: ctx.values.workflow } : {}),
+  });
+  out(
+    ctx,
+    { sessionId: session, trigger, ...answer },
+    `fired ${trigger} into ${session} (event ${answer.eventId}${answer.duplicate ? ', duplicate: already applied' : ''})\n`,
+  );
+}
+
+async function inspect(ctx: Context): Promise<void> {
+  const session = arg(ctx, 0);
+  const view = await client(ctx).getSession(session);
+  if (view === undefined) {
+    throw new CliError(`session '${session}' does not exist`, EXIT.refused);
+  }
+  const colour = ctx.values.color === true || (ctx.io.isTTY === true && !ctx.io.env.NO_COLOR);
+  out(ctx, view, renderSession(view, { colour }));
+}
+
+async function replay(ctx: Context): Promise<void> {
+  const [session, instance] = [arg(ctx, 0), arg(ctx, 1)];
+  const kwargs =
+    ctx.values.kwargs !== undefined
+      ? (jsonObjectArg('--kwargs', ctx.values.kwargs, ctx.cwd) as Record<string, Kwargs>)
+      : undefined;
+  await client(ctx).replayFailed(session, instance, kwargs);
+  out(
+    ctx,
+    { sessionId: session, instance, action: 'replay' },
+    `replay of ${instance} in ${session} requested\n`,
+  );
+}
+
+async function skip(ctx: Context): Promise<void> {
+  const [session, instance] = [arg(ctx, 0), arg(ctx, 1)];
+  const result =
+    ctx.values.result !== undefined
+      ? (jsonObjectArg('--result', ctx.values.result, ctx.cwd) as Kwargs)
+      : undefined;
+  const cascade = ctx.values.cascade === true;
+  await client(ctx).skipFailed(session, instance, {
+    cascade,
+    ...(result !== undefined ? { result } : {}),
+  });
+  out(
+    ctx,
+    { sessionId: session, instance, action: 'skip', cascade },
+    `skip of ${instance} in ${session}${cascade ? ' (cascading)' : ''} requested\n`,
+  );
+}
+
+async function loadWorkflows(ctx: Context): Promise<Workflow[]> {
+  const given = ctx.values.app ?? ctx.io.env.TRIGGERS_APP;
+  const url = given !== undefined ? pathToFileURL(resolve(ctx.cwd, given)) : DEFAULT_APP;
+  let mod: { workflows?: unknown };
+  try {
+    mod = (await import(url.href)) as { workflows?: unknown };
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw usageError(`cannot load app module '${given ?? url.pathname}': ${reason}`);
+  }
+  if (!Array.isArray(mod.workflows)) {
+    throw usageError(`app module '${given ?? url.pathname}' exports no 'workflows' array`);
+  }
+  return mod.workflows as Workflow[];
+}
+
+async function graph(ctx: Context): Promise<void> {
+  const format = ctx.values.format ?? 'mermaid';
+  if (format !== 'mermaid' && format !== 'dot') {
+    throw usageError(`--format: '${format}' is not one of mermaid, dot`);
+  }
+  let workflows = await loadWorkflows(ctx);
+  const only = ctx.args[0];
+  if (only !== undefined) {
+    workflows = workflows.filter((w) => w.name === only);
+    if (workflows.length === 0) throw usageError(`the app module has no workflow '${only}'`);
+  }
+  let graphs: ReturnType<typeof graphOf>[];
+  try {
+    graphs = workflows.map(graphOf);
+  } catch (err) {
+    throw usageError(err instanceof Error ? err.message : String(err));
+  }
+  out(ctx, { workflows: graphs }, format === 'dot' ? toDot(graphs) : toMermaid(graphs));
+}
+
+const RUN: Record<string, (ctx: Context) => Promise<void>> = {
+  fire,
+  inspect,
+  replay,
+  skip,
+  graph,
+};
+
+/** Turns any failure into a one-line message and an exit code. */
+function classify(err: unknown, apiUrl: string): CliError {
+  if (err instanceof CliError) return err;
+  if (err instanceof TriggersError) {
+    const code = err.status >= 400 && err.status < 500 ? EXIT.refused : EXIT.unreachable;
+    return new CliError(err.message, code);
+  }
+  if (err instanceof TypeError && err.message === 'fetch failed') {
+    const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+    return new CliError(`cannot reach ${apiUrl}${cause}`, EXIT.unreachable);
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new CliError(message, EXIT.unreachable);
+}
+
+/**
+ * Runs the CLI with `argv` (without the node and script paths); resolves to the exit code.
+ * Failures are one line `triggers: <message>` on stderr, never a stack trace.
+ *
+ * @example
+ * const code = await runCli(['fire', 's1', 'step1', '--kwargs', '{"a":1}'], {
+ *   stdout: (s) => process.stdout.write(s),
+ *   stderr: (s) => process.stderr.write(s),
+ *   env: process.env,
+ * });
+ */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  let apiUrl = io.env.TRIGGERS_API_URL ?? DEFAULT_API_URL;
+  try {
+    const { values, positionals } = parse(argv);
+    apiUrl = values['api-url'] ?? apiUrl;
+    if (values.help) {
+      io.stdout(USAGE);
+      return EXIT.ok;
+    }
+    const [command, ...args] = positionals;
+    if (command === undefined) throw usageError('missing command (see triggers --help)');
+    const spec = COMMANDS[command];
+    const run = RUN[command];
+    if (spec === undefined || run === undefined) {
+      throw usageError(`unknown command '${command}' (see triggers --help)`);
+    }
+    const stray = Object.keys(values).filter(
+      (k) => !GLOBAL.includes(k) && !spec.options.includes(k),
+    );
+    if (stray.length > 0) {
+      throw usageError(`${command} does not take --${stray.join(', --')}`);
+    }
+    const optional = spec.optional ?? [];
+    if (args.length < spec.args.length) {
+      const missing = spec.args.slice(args.length).map((a) => `<${a}>`);
+      throw usageError(`${command}: missing ${missing.join(' ')}`);
+    }
+    if (args.length > spec.args.length + optional.length) {
+      throw usageError(
+        `${command}: unexpected argument '${args[spec.args.length + optional.length]}'`,
+      );
+    }
+    await run({ io, values, args, cwd: io.cwd ?? process.cwd() });
+    return EXIT.ok;
+  } catch (err) {
+    const failure = classify(err, apiUrl);
+    const line = failure.message.replace(/\s*\n\s*/g, ' ').trim();
+    io.stderr(`triggers: ${line}\n`);
+    return failure.code;
+  }
+}
