@@ -230,15 +230,7 @@ function collectEffect(effect: Effect, c: Collector): void {
       c.updated.push(recordToUpdate(c.sessionId, effect));
       return;
     case 'cascade':
-      c.events.push({
-        sessionId: c.sessionId,
-        eventId: effect.eventId,
-        kind: 'fire',
-        trigger: effect.trigger,
-        kwargs: effect.kwargs,
-        source: 'cascade',
-        firedAt: c.at,
-      });
+      c.events.push(cascadeEventRecord(c.sessionId, effect, c.at));
       return;
     case 'retry':
       c.events.push(cloneEventRecord(c.sessionId, effect.event));
@@ -267,6 +259,23 @@ export function recordToUpdate(
   if (effect.metadata !== undefined) set.metadata = effect.metadata;
   if (effect.logLevel !== undefined) set.logLevel = effect.logLevel;
   return { sessionId, name: effect.instance, expect: effect.expect, set };
+}
+
+/** The stored form of a cascade: the task name fired with its result. */
+export function cascadeEventRecord(
+  sessionId: string,
+  effect: Extract<Effect, { type: 'cascade' }>,
+  at: string,
+): EventRecord {
+  return {
+    sessionId,
+    eventId: effect.eventId,
+    kind: 'fire',
+    trigger: effect.trigger,
+    kwargs: effect.kwargs,
+    source: 'cascade',
+    firedAt: at,
+  };
 }
 
 /** The stored form of a clone request. */

@@ -135,10 +135,9 @@ export interface SessionStore {
  * @example
  * const [instance] = await resolveKwargs(store, [await store.getInstance('s1', 't_a#0')]);
  */
-export async function resolveKwargs(
-  store: SessionStore,
-  records: readonly InstanceRecord[],
-): Promise<InstanceRecord[]> {
+export async function resolveKwargs<
+  T extends Pick<InstanceRecord, 'sessionId' | 'kwargs' | 'kwargsRefs'>,
+>(store: SessionStore, records: readonly T[]): Promise<T[]> {
   const bySession = new Map<string, Set<string>>();
   for (const r of records) {
     if (!r.kwargsRefs) continue;
@@ -163,7 +162,7 @@ export async function resolveKwargs(
 }
 
 /** The public view of an instance record. */
-export function toTaskInstance(r: InstanceRecord): TaskInstance {
+export function toTaskInstance(r: TaskInstance): TaskInstance {
   const out: TaskInstance = {
     name: r.name,
     task: r.task,

@@ -5,7 +5,7 @@ import { Retry, Skip } from '../handler.ts';
 import type { InstanceError, Kwargs, TaskContext, TaskHandler } from '../types.ts';
 import type { Clock } from './clock.ts';
 import type { SendTask } from './dispatcher.ts';
-import { cloneEventRecord, recordToUpdate } from './evaluator.ts';
+import { cascadeEventRecord, cloneEventRecord, recordToUpdate } from './evaluator.ts';
 import type { FaultHook } from './faults.ts';
 import { fireEvent } from './ingest.ts';
 import { type LogSink, RecordingLogger } from './log.ts';
@@ -190,15 +190,7 @@ export async function runInstance(deps: TaskRunnerDeps, message: TaskMessage): P
   for (const effect of effects) {
     if (effect.type === 'record') update = recordToUpdate(claimed.sessionId, effect);
     else if (effect.type === 'cascade') {
-      events.push({
-        sessionId: claimed.sessionId,
-        eventId: effect.eventId,
-        kind: 'fire',
-        trigger: effect.trigger,
-        kwargs: effect.kwargs,
-        source: 'cascade',
-        firedAt: at,
-      });
+      events.push(cascadeEventRecord(claimed.sessionId, effect, at));
     } else if (effect.type === 'retry')
       events.push(cloneEventRecord(claimed.sessionId, effect.event));
   }

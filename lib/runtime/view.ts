@@ -2,7 +2,7 @@ import { getOwn, setOwn } from '../engine/kwargs.ts';
 import { instanceName, parseInstanceName } from '../engine/names.ts';
 import type { SessionState } from '../engine/session.ts';
 import type { CompiledWorkflow } from '../engine/workflow.ts';
-import { type Kwargs, RESOLVED_STATUSES, type SessionView, type TaskInstance } from '../types.ts';
+import { RESOLVED_STATUSES, type SessionView, type TaskInstance } from '../types.ts';
 import {
   type InstanceRecord,
   resolveKwargs,
@@ -51,34 +51,27 @@ export async function readSession(
   const head = await deps.store.getHead(sessionId);
   if (!head) return undefined;
   const workflow = deps.registry.workflow(head.state.workflow);
-  const records: InstanceRecord[] = await resolveKwargs(
-    deps.store,
-    await deps.store.listInstances(sessionId),
-  );
-  const instances = records.map(toTaskInstance);
-  const unstarted = Object.entries(head.state.unstarted).flatMap(([task, list]) =>
-    list.map((inst) => ({ task, inst })),
-  );
-  if (unstarted.length > 0) {
-    const ids = new Set(unstarted.flatMap(({ inst }) => Object.values(inst.kwargs)));
-    const events = await deps.store.getEvents(sessionId, [...ids]);
-    for (const { task, inst } of unstarted) {
-      const kwargs: Record<string, Kwargs> = {};
-      for (const [trigger, id] of Object.entries(inst.kwargs)) {
-        const ev = events.get(id);
-        setOwn(kwargs, trigger, ev && ev.kind === 'fire' ? ev.kwargs : {});
-      }
-      instances.push({
+  // Unstarted instances live in the head with kwargs references, like stored records: one read
+  // of the referenced events resolves both.
+  const unstarted: Array<TaskInstance & Pick<InstanceRecord, 'sessionId' | 'kwargsRefs'>> =
+    Object.entries(head.state.unstarted).flatMap(([task, list]) =>
+      list.map((inst) => ({
+        sessionId,
         name: instanceName(task, inst.n),
         task,
-        status: 'unstarted',
-        kwargs,
+        status: 'unstarted' as const,
+        kwargs: {},
+        kwargsRefs: inst.kwargs,
         attempt: 0,
         createdAt: inst.createdAt,
         updatedAt: inst.createdAt,
-      });
-    }
-  }
+      })),
+    );
+  const records = await resolveKwargs(deps.store, [
+    ...(await deps.store.listInstances(sessionId)),
+    ...unstarted,
+  ]);
+  const instances = records.map(toTaskInstance);
   instances.sort((a, b) => compareInstanceNames(a.name, b.name));
   const fired: Record<string, { count: number }> = {};
   for (const [trigger, f] of Object.entries(head.state.fired))
