@@ -159,10 +159,12 @@ const TABLE_ACTIONS = {
   ],
 } as const;
 
-/** The contract's routes, and whether a route reads or writes. */
+/** The contract's routes, plus the read-only timeline and workflows routes. */
 const ROUTES = [
   { path: '/sessions/{sessionId}/events', method: apigwv2.HttpMethod.POST, id: 'Fire' },
   { path: '/sessions/{sessionId}', method: apigwv2.HttpMethod.GET, id: 'GetSession' },
+  { path: '/sessions/{sessionId}/events', method: apigwv2.HttpMethod.GET, id: 'GetEvents' },
+  { path: '/workflows', method: apigwv2.HttpMethod.GET, id: 'GetWorkflows' },
   {
     path: '/sessions/{sessionId}/instances/{instance}/replay',
     method: apigwv2.HttpMethod.POST,
@@ -456,17 +458,18 @@ export class Triggers extends Construct {
   }
 
   /**
-   * Lets `grantee` read sessions: `execute-api:Invoke` on `GET /sessions/{sessionId}`.
+   * Lets `grantee` read sessions and the workflows served: `execute-api:Invoke` on
+   * `GET /sessions/{sessionId}`, `GET /sessions/{sessionId}/events` and `GET /workflows`.
    * Only for IAM authorization.
    *
    * @example
    * triggers.grantRead(dashboardRole);
    */
   grantRead(grantee: iam.IGrantable): iam.Grant {
-    return this.grantInvoke(grantee, 'GET', '/sessions/*');
+    return this.grantInvoke(grantee, 'GET', '/sessions/*', '/workflows');
   }
 
-  private grantInvoke(grantee: iam.IGrantable, method: string, path: string): iam.Grant {
+  private grantInvoke(grantee: iam.IGrantable, method: string, ...paths: string[]): iam.Grant {
     if (!this.iamAuth) {
       throw new Error(
         'Triggers: grants of API access need IAM authorization (api.auth is not iam)',
@@ -475,7 +478,7 @@ export class Triggers extends Construct {
     return iam.Grant.addToPrincipal({
       grantee,
       actions: ['execute-api:Invoke'],
-      resourceArns: [this.api.arnForExecuteApi(method, path)],
+      resourceArns: paths.map((path) => this.api.arnForExecuteApi(method, path)),
     });
   }
 

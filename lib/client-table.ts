@@ -13,9 +13,9 @@ import { MAX_BODY_BYTES } from './runtime/http.ts';
 import { fireEvent, type IngestDeps, requestReplay, requestSkip } from './runtime/ingest.ts';
 import { WorkflowRegistry } from './runtime/registry.ts';
 import { parseInput, sessionIdSchema } from './runtime/validation.ts';
-import { readSession } from './runtime/view.ts';
+import { describeWorkflows, readEvents, readSession } from './runtime/view.ts';
 import { DynamoStore } from './store/dynamo-store.ts';
-import type { Kwargs, SessionView } from './types.ts';
+import type { Kwargs, SessionEvent, SessionView, WorkflowsView } from './types.ts';
 
 const sessionSchema = z.strictObject({ sessionId: sessionIdSchema });
 
@@ -98,6 +98,15 @@ export class TableBackend implements ClientBackend {
   async getSession(sessionId: string): Promise<SessionView | undefined> {
     const input = parseInput(sessionSchema, { sessionId });
     return readSession(this.deps, input.sessionId);
+  }
+
+  async getEvents(sessionId: string): Promise<SessionEvent[] | undefined> {
+    const input = parseInput(sessionSchema, { sessionId });
+    return (await readEvents(this.deps, input.sessionId))?.events;
+  }
+
+  async getWorkflows(): Promise<WorkflowsView> {
+    return describeWorkflows(this.deps.registry);
   }
 
   async replayFailed(

@@ -6,7 +6,14 @@ import {
   type AwsCredentials,
   type AwsCredentialsProvider,
 } from './runtime/sigv4.ts';
-import type { Kwargs, SessionView, Workflow } from './types.ts';
+import type {
+  Kwargs,
+  SessionEvent,
+  SessionEvents,
+  SessionView,
+  Workflow,
+  WorkflowsView,
+} from './types.ts';
 
 /** Options of a `TriggersClient` that talks to the HTTP API. */
 export interface ApiClientOptions {
@@ -73,6 +80,8 @@ export interface ClientBackend {
     opts: FireOptions,
   ): Promise<{ eventId: string; duplicate: boolean }>;
   getSession(sessionId: string): Promise<SessionView | undefined>;
+  getEvents(sessionId: string): Promise<SessionEvent[] | undefined>;
+  getWorkflows(): Promise<WorkflowsView>;
   replayFailed(
     sessionId: string,
     instance: string,
@@ -181,6 +190,23 @@ class HttpBackend implements ClientBackend {
     }
   }
 
+  async getEvents(sessionId: string): Promise<SessionEvent[] | undefined> {
+    try {
+      const { json } = await this.request(
+        'GET',
+        `/sessions/${encodeURIComponent(sessionId)}/events`,
+      );
+      return (json as SessionEvents).events;
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  async getWorkflows(): Promise<WorkflowsView> {
+    return (await this.request('GET', '/workflows')).json as WorkflowsView;
+  }
+
   async replayFailed(
     sessionId: string,
     instance: string,
@@ -247,6 +273,16 @@ export class TriggersClient {
   /** The session's instances and status; undefined when it does not exist. */
   getSession(sessionId: string): Promise<SessionView | undefined> {
     return this.backend.getSession(sessionId);
+  }
+
+  /** The session's timeline: its events in accept order; undefined when it has none. */
+  getEvents(sessionId: string): Promise<SessionEvent[] | undefined> {
+    return this.backend.getEvents(sessionId);
+  }
+
+  /** The workflows served, each task with its directives, and the default workflow. */
+  getWorkflows(): Promise<WorkflowsView> {
+    return this.backend.getWorkflows();
   }
 
   /** Replays a failed instance, with replacement kwargs when given. */

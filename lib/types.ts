@@ -93,6 +93,11 @@ export interface TaskInstance {
   attempt: number;
   /** The highest level the handler logged at. */
   logLevel?: LogLevel;
+  /**
+   * Unstarted instances only (in the session view): the `after` / `andEvery` triggers it is
+   * still waiting for, in definition order.
+   */
+  waitingFor?: string[];
   createdAt: string;
   updatedAt: string;
 }
@@ -145,4 +150,53 @@ export interface SessionView {
   unresolvedTasks: string[];
   /** Instances not resolved; sorted. */
   unresolvedInstances: string[];
+}
+
+/** One event of a session's timeline (`GET /sessions/{sessionId}/events`). */
+export interface SessionEvent {
+  eventId: string;
+  /** Position in the timeline, from 1: the order events were accepted in. */
+  seq: number;
+  /** A fired trigger, a retry's clone request, or a replay or skip request. */
+  kind: 'fire' | 'clone' | 'replay' | 'skip';
+  /** Who put it in: the API, a handler's `fire`, a cascade, a `Retry`, a control request. */
+  source: 'api' | 'handler' | 'cascade' | 'retry' | 'control';
+  /** `fire`: the trigger. */
+  trigger?: string;
+  /** `fire`: its kwargs; `replay`: the replacement kwargs, keyed by trigger. */
+  kwargs?: Kwargs;
+  /** `replay` and `skip`: the instance; `clone`: the instance it clones. */
+  instance?: string;
+  /** `clone`: the task of the instance it clones. */
+  task?: string;
+  /** `skip`: whether it cascades, and the result it carries. */
+  cascade?: boolean;
+  result?: Kwargs;
+  /** When it was accepted, and when the evaluator applied it (absent until then). */
+  firedAt: string;
+  appliedAt?: string;
+}
+
+/** A session's timeline. */
+export interface SessionEvents {
+  sessionId: string;
+  events: SessionEvent[];
+}
+
+/** A task as `GET /workflows` describes it. */
+export interface TaskSummary {
+  name: string;
+  after: string[];
+  andEvery?: string;
+  unless: string[];
+  run: string;
+  using?: string;
+  withParams?: Record<string, Kwargs>;
+  maxRetries: number;
+}
+
+/** The workflows a deployment serves (`GET /workflows`). */
+export interface WorkflowsView {
+  defaultWorkflow: string;
+  workflows: Array<{ name: string; tasks: TaskSummary[] }>;
 }

@@ -1,10 +1,10 @@
 /**
- * The text rendering of `triggers inspect`: a session's instances with their statuses, kwargs,
- * results and errors.
+ * The text rendering of `triggers inspect` and `triggers watch`: a session's instances with
+ * their statuses, kwargs, results, errors and what unstarted ones wait for, and its timeline.
  *
  * @module
  */
-import type { InstanceStatus, SessionView } from '../types.ts';
+import type { InstanceStatus, SessionEvent, SessionView } from '../types.ts';
 
 const COLOURS: Record<InstanceStatus, number> = {
   unstarted: 90,
@@ -28,12 +28,16 @@ function compact(value: unknown): string {
 }
 
 /**
- * The session as lines of text.
+ * The session as lines of text; with `events`, its timeline after the instances.
  *
  * @example
- * renderSession(view, { colour: false });
+ * renderSession(view, { colour: false }, events);
  */
-export function renderSession(view: SessionView, opts: { colour: boolean }): string {
+export function renderSession(
+  view: SessionView,
+  opts: { colour: boolean },
+  events?: readonly SessionEvent[],
+): string {
   const lines = [`session ${view.sessionId} (workflow ${view.workflow})`];
   const fired = Object.entries(view.fired)
     .filter(([, f]) => f.count > 0)
@@ -52,8 +56,44 @@ export function renderSession(view: SessionView, opts: { colour: boolean }): str
     }
     if (inst.metadata !== undefined) lines.push(`${detail}metadata: ${compact(inst.metadata)}`);
     if (inst.parent !== undefined) lines.push(`${detail}parent: ${inst.parent}`);
+    if (inst.waitingFor !== undefined && inst.waitingFor.length > 0) {
+      lines.push(`${detail}waiting for: ${inst.waitingFor.join(', ')}`);
+    }
   }
   const tasks = view.unresolvedTasks;
   lines.push(`unresolved tasks: ${tasks.length > 0 ? tasks.join(', ') : '(none)'}`);
+  if (events !== undefined) {
+    lines.push('timeline:');
+    if (events.length === 0) lines.push('  (no events)');
+    for (const e of events) lines.push(`  ${eventLine(e)}`);
+  }
   return `${lines.join('\n')}\n`;
+}
+
+/** The time of day of an ISO timestamp, to the millisecond (UTC), e.g. `10:00:01.250`. */
+export function timeOf(iso: string): string {
+  return iso.length >= 23 ? iso.slice(11, 23) : iso;
+}
+
+/**
+ * One event as a line: position, time, kind, what it names, who sent it, whether it was applied.
+ *
+ * @example
+ * eventLine(event); // '3  10:00:01.250  fire    t_a (cascade) {"score":1}'
+ */
+export function eventLine(e: SessionEvent): string {
+  const what =
+    e.kind === 'fire'
+      ? `${e.trigger}`
+      : e.kind === 'clone'
+        ? `retry of ${e.instance}`
+        : e.kind === 'skip'
+          ? `skip ${e.instance}${e.cascade ? ' (cascade)' : ''}`
+          : `replay ${e.instance}`;
+  const kwargs =
+    e.kind === 'fire' && e.kwargs !== undefined && Object.keys(e.kwargs).length > 0
+      ? ` ${compact(e.kwargs)}`
+      : '';
+  const pending = e.appliedAt === undefined ? ' [not applied yet]' : '';
+  return `${String(e.seq).padStart(3)}  ${timeOf(e.firedAt)}  ${e.kind.padEnd(6)}  ${what} (${e.source})${kwargs}${pending}`;
 }

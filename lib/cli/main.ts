@@ -9,11 +9,11 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { TriggersClient } from '../client.ts';
 import { TriggersError } from '../errors.ts';
-import type { Kwargs, Workflow } from '../types.ts';
+import type { InstanceStatus, Kwargs, SessionEvent, SessionView, Workflow } from '../types.ts';
 import { CliError, EXIT, usageError } from './errors.ts';
 import { graphOf, toDot, toMermaid } from './graph.ts';
 import { jsonObjectArg } from './input.ts';
-import { renderSession } from './inspect.ts';
+import { eventLine, renderSession, statusText, timeOf } from './inspect.ts';
 
 /** Where the CLI writes, what it fetches with, and the environment it reads. */
 export interface CliIo {
@@ -25,6 +25,8 @@ export interface CliIo {
   isTTY?: boolean;
   /** Where `@file` arguments and `--app` resolve from. @default process.cwd() */
   cwd?: string;
+  /** Ends `watch` (the binary aborts it on SIGINT and SIGTERM). */
+  signal?: AbortSignal;
 }
 
 export const USAGE = `Usage: triggers <command> [options]
@@ -32,9 +34,12 @@ export const USAGE = `Usage: triggers <command> [options]
 Commands:
   fire <session> <trigger> [--kwargs JSON|@file] [--event-id ID] [--workflow W]
   inspect <session> [--color]
+  watch <session> [--interval MS] [--until-settled] [--color]
   replay <session> <instance> [--kwargs JSON|@file]
   skip <session> <instance> [--cascade] [--result JSON|@file]
   graph [workflow] [--app path] [--format mermaid|dot]
+                  (the app module, default the survey example; with --api-url and
+                  no --app, the workflows the API serves)
 
 Global options:
   --api-url URL   the HTTP API (default: $TRIGGERS_API_URL or http://127.0.0.1:3000)
@@ -56,6 +61,8 @@ const OPTIONS = {
   result: { type: 'string' },
   app: { type: 'string' },
   format: { type: 'string' },
+  interval: { type: 'string' },
+  'until-settled': { type: 'boolean' },
 } as const;
 
 type Values = {
@@ -68,6 +75,7 @@ const GLOBAL = ['api-url', 'json', 'help'];
 const COMMANDS: Record<string, { options: string[]; args: string[]; optional?: string[] }> = {
   fire: { options: ['kwargs', 'event-id', 'workflow'], args: ['session', 'trigger'] },
   inspect: { options: ['color'], args: ['session'] },
+  watch: { options: ['color', 'interval', 'until-settled'], args: ['session'] },
   replay: { options: ['kwargs'], args: ['session', 'instance'] },
   skip: { options: ['cascade', 'result'], args: ['session', 'instance'] },
   graph: { options: ['app', 'format'], args: [], optional: ['workflow'] },
@@ -135,14 +143,100 @@ async function fire(ctx: Context): Promise<void> {
   );
 }
 
+function colourOn(ctx: Context): boolean {
+  return ctx.values.color === true || (ctx.io.isTTY === true && !ctx.io.env.NO_COLOR);
+}
+
 async function inspect(ctx: Context): Promise<void> {
   const session = arg(ctx, 0);
-  const view = await client(ctx).getSession(session);
+  const api = client(ctx);
+  const view = await api.getSession(session);
   if (view === undefined) {
     throw new CliError(`session '${session}' does not exist`, EXIT.refused);
   }
-  const colour = ctx.values.color === true || (ctx.io.isTTY === true && !ctx.io.env.NO_COLOR);
-  out(ctx, view, renderSession(view, { colour }));
+  const events = (await api.getEvents(session)) ?? [];
+  out(ctx, { ...view, events }, renderSession(view, { colour: colourOn(ctx) }, events));
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Every event applied and no instance scheduled or running: nothing moves until a new fire. */
+function settled(view: SessionView, events: readonly SessionEvent[]): boolean {
+  return (
+    events.every((e) => e.appliedAt !== undefined) &&
+    view.instances.every((i) => i.status !== 'scheduled' && i.status !== 'running')
+  );
+}
+
+async function watch(ctx: Context): Promise<void> {
+  const session = arg(ctx, 0);
+  const interval = ctx.values.interval === undefined ? 1000 : Number(ctx.values.interval);
+  if (!Number.isInteger(interval) || interval < 100 || interval > 60_000) {
+    throw usageError(
+      `--interval: '${ctx.values.interval}' is not a whole number of ms in 100..60000`,
+    );
+  }
+  const api = client(ctx);
+  const colour = colourOn(ctx);
+  const seen = new Map<string, InstanceStatus>();
+  const applied = new Set<string>();
+  let lastSeq = 0;
+  let announced = false;
+  const emit = (json: unknown, text: string) => out(ctx, json, `${text}\n`);
+  while (!ctx.io.signal?.aborted) {
+    const view = await api.getSession(session);
+    const events = (await api.getEvents(session)) ?? [];
+    if (view === undefined && events.length === 0 && !announced) {
+      announced = true;
+      emit({ type: 'waiting', sessionId: session }, `waiting for session ${session} to exist...`);
+    }
+    for (const e of events) {
+      if (e.seq > lastSeq) {
+        lastSeq = e.seq;
+        emit({ type: 'event', ...e }, `${timeOf(e.firedAt)}  event  ${eventLine(e).trimStart()}`);
+      }
+      if (e.appliedAt !== undefined) applied.add(e.eventId);
+    }
+    for (const inst of view?.instances ?? []) {
+      const before = seen.get(inst.name);
+      if (before === inst.status) continue;
+      seen.set(inst.name, inst.status);
+      const waiting =
+        inst.waitingFor !== undefined && inst.waitingFor.length > 0
+          ? ` (waiting for ${inst.waitingFor.join(', ')})`
+          : '';
+      const error =
+        inst.status === 'failed' && inst.error ? ` ${inst.error.type}: ${inst.error.message}` : '';
+      emit(
+        {
+          type: 'status',
+          sessionId: session,
+          instance: inst.name,
+          from: before ?? null,
+          to: inst.status,
+          at: inst.updatedAt,
+        },
+        `${timeOf(inst.updatedAt)}  ${inst.name}  ${before ?? 'new'} -> ${statusText(inst.status, colour).trimEnd()}${waiting}${error}`,
+      );
+    }
+    if (ctx.values['until-settled'] === true && view !== undefined && settled(view, events)) {
+      emit({ type: 'settled', sessionId: session }, `session ${session} settled`);
+      return;
+    }
+    await pause(interval, ctx.io.signal);
+  }
 }
 
 async function replay(ctx: Context): Promise<void> {
@@ -193,16 +287,32 @@ async function loadWorkflows(ctx: Context): Promise<Workflow[]> {
   return mod.workflows as Workflow[];
 }
 
+/** The workflows the API serves, as definitions. */
+async function servedWorkflows(ctx: Context): Promise<Workflow[]> {
+  const served = await client(ctx).getWorkflows();
+  return served.workflows.map((wf) => ({
+    name: wf.name,
+    tasks: Object.fromEntries(
+      wf.tasks.map(({ name, maxRetries: _m, ...config }) => [name, config]),
+    ),
+  }));
+}
+
 async function graph(ctx: Context): Promise<void> {
   const format = ctx.values.format ?? 'mermaid';
   if (format !== 'mermaid' && format !== 'dot') {
     throw usageError(`--format: '${format}' is not one of mermaid, dot`);
   }
-  let workflows = await loadWorkflows(ctx);
+  const fromApi = ctx.values['api-url'] !== undefined && ctx.values.app === undefined;
+  let workflows = fromApi ? await servedWorkflows(ctx) : await loadWorkflows(ctx);
   const only = ctx.args[0];
   if (only !== undefined) {
     workflows = workflows.filter((w) => w.name === only);
-    if (workflows.length === 0) throw usageError(`the app module has no workflow '${only}'`);
+    if (workflows.length === 0) {
+      throw usageError(
+        `${fromApi ? 'the API serves' : 'the app module has'} no workflow '${only}'`,
+      );
+    }
   }
   let graphs: ReturnType<typeof graphOf>[];
   try {
@@ -216,6 +326,7 @@ async function graph(ctx: Context): Promise<void> {
 const RUN: Record<string, (ctx: Context) => Promise<void>> = {
   fire,
   inspect,
+  watch,
   replay,
   skip,
   graph,

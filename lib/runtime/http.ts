@@ -1,6 +1,7 @@
 /**
- * The HTTP API as a platform-free core: `handle(request)` routes the contract's four routes to
- * the ingest flows and the session view, and turns every outcome into a JSON response. Lambda,
+ * The HTTP API as a platform-free core: `handle(request)` routes the contract's four routes (and
+ * two read-only inspection routes: a session's timeline and the workflows served) to the ingest
+ * flows and the session view, and turns every outcome into a JSON response. Lambda,
  * the local stack and tests only translate their own request shapes into `HttpRequest`.
  *
  * @module
@@ -17,7 +18,7 @@ import {
   type SkipInput,
   sessionIdSchema,
 } from './validation.ts';
-import { readSession } from './view.ts';
+import { describeWorkflows, readEvents, readSession } from './view.ts';
 
 /** The largest request body the API accepts, in bytes (after base64 decoding). */
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -144,6 +145,23 @@ function routes(deps: IngestDeps): Route[] {
       },
     },
     {
+      pattern: ['sessions', ':sessionId', 'events'],
+      method: 'GET',
+      run: async (params) => {
+        const { sessionId } = parseInput(sessionPathSchema, {
+          sessionId: param(params, 'sessionId'),
+        });
+        const timeline = await readEvents(deps, sessionId);
+        if (!timeline) throw new NotFoundError(`session '${sessionId}' does not exist`);
+        return jsonResponse(200, timeline);
+      },
+    },
+    {
+      pattern: ['workflows'],
+      method: 'GET',
+      run: async () => jsonResponse(200, describeWorkflows(deps.registry)),
+    },
+    {
       pattern: ['sessions', ':sessionId', 'instances', ':instance', 'replay'],
       method: 'POST',
       run: async (params, body) => {
@@ -268,7 +286,8 @@ function route(table: readonly Route[], req: HttpRequest): { route: Route; segme
 
 /**
  * Creates the HTTP API core: `POST /sessions/{sessionId}/events`, `GET /sessions/{sessionId}`,
- * `POST /sessions/{sessionId}/instances/{instance}/replay` and `.../skip`. Every refusal is
+ * `POST /sessions/{sessionId}/instances/{instance}/replay` and `.../skip`, plus
+ * `GET /sessions/{sessionId}/events` (the timeline) and `GET /workflows`. Every refusal is
  * answered before anything is written; unexpected errors answer 500 with a generic message and
  * are logged.
  *

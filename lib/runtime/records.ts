@@ -106,6 +106,8 @@ export interface SessionStore {
   putEvent(event: EventRecord): Promise<{ duplicate: boolean }>;
   /** The session's events by id (missing ids are absent from the map). */
   getEvents(sessionId: string, eventIds: readonly string[]): Promise<Map<string, EventRecord>>;
+  /** Every event of the session (for inspection: a query, not on any hot path). */
+  listEvents(sessionId: string): Promise<EventRecord[]>;
   /** The most items one commit may write (head, marks, instances, events together). */
   readonly maxCommitItems: number;
   getHead(sessionId: string): Promise<HeadRecord | undefined>;

@@ -2,8 +2,17 @@ import { getOwn, setOwn } from '../engine/kwargs.ts';
 import { instanceName, parseInstanceName } from '../engine/names.ts';
 import type { SessionState } from '../engine/session.ts';
 import type { CompiledWorkflow } from '../engine/workflow.ts';
-import { RESOLVED_STATUSES, type SessionView, type TaskInstance } from '../types.ts';
 import {
+  RESOLVED_STATUSES,
+  type SessionEvent,
+  type SessionEvents,
+  type SessionView,
+  type TaskInstance,
+  type TaskSummary,
+  type WorkflowsView,
+} from '../types.ts';
+import {
+  type EventRecord,
   type InstanceRecord,
   resolveKwargs,
   type SessionStore,
@@ -65,13 +74,20 @@ export async function readSession(
         attempt: 0,
         createdAt: inst.createdAt,
         updatedAt: inst.createdAt,
+        waitingFor: (workflow.tasks.get(task)?.requires ?? []).filter(
+          (trigger) => getOwn(inst.kwargs, trigger) === undefined,
+        ),
       })),
     );
   const records = await resolveKwargs(deps.store, [
     ...(await deps.store.listInstances(sessionId)),
     ...unstarted,
   ]);
-  const instances = records.map(toTaskInstance);
+  const instances = records.map((r) =>
+    r.status === 'unstarted' && 'waitingFor' in r && Array.isArray(r.waitingFor)
+      ? { ...toTaskInstance(r), waitingFor: r.waitingFor }
+      : toTaskInstance(r),
+  );
   instances.sort((a, b) => compareInstanceNames(a.name, b.name));
   const fired: Record<string, { count: number }> = {};
   for (const [trigger, f] of Object.entries(head.state.fired))
@@ -82,5 +98,76 @@ export async function readSession(
     fired,
     instances,
     ...unresolved(workflow, head.state, instances),
+  };
+}
+
+/** The public form of a stored event. */
+function toSessionEvent(e: EventRecord, seq: number): SessionEvent {
+  const out: SessionEvent = {
+    eventId: e.eventId,
+    seq,
+    kind: e.kind,
+    source: e.source,
+    firedAt: e.firedAt,
+  };
+  if (e.kind === 'fire') {
+    out.trigger = e.trigger;
+    out.kwargs = e.kwargs;
+  } else if (e.kind === 'clone') {
+    out.instance = e.parent;
+    out.task = e.task;
+  } else {
+    out.instance = e.instance;
+    if (e.kind === 'replay' && e.kwargs !== undefined) out.kwargs = e.kwargs;
+    if (e.kind === 'skip') {
+      out.cascade = e.cascade;
+      if (e.result !== undefined) out.result = e.result;
+    }
+  }
+  if (e.appliedAt !== undefined) out.appliedAt = e.appliedAt;
+  return out;
+}
+
+/**
+ * Reads a session's timeline: every event it accepted (fired triggers, cascades, retry clones,
+ * replay and skip requests), in accept order. Undefined when the session has no event.
+ *
+ * @example
+ * const timeline = await readEvents({ store }, 's1');
+ */
+export async function readEvents(
+  deps: { store: SessionStore },
+  sessionId: string,
+): Promise<SessionEvents | undefined> {
+  const events = await deps.store.listEvents(sessionId);
+  if (events.length === 0) return undefined;
+  return { sessionId, events: events.map((e, i) => toSessionEvent(e, i + 1)) };
+}
+
+/**
+ * Describes the workflows a deployment serves: each task's directives, as declared.
+ *
+ * @example
+ * describeWorkflows(registry).workflows[0].tasks; // [{ name: 't_a', after: ['a'], ... }]
+ */
+export function describeWorkflows(registry: WorkflowRegistry): WorkflowsView {
+  return {
+    defaultWorkflow: registry.defaultWorkflow,
+    workflows: registry.all().map((wf) => ({
+      name: wf.name,
+      tasks: [...wf.tasks.values()].map((t) => {
+        const out: TaskSummary = {
+          name: t.name,
+          after: [...t.after],
+          unless: [...t.unless],
+          run: t.run,
+          maxRetries: t.maxRetries,
+        };
+        if (t.andEvery !== undefined) out.andEvery = t.andEvery;
+        if (t.using !== undefined) out.using = t.using;
+        if (Object.keys(t.withParams).length > 0) out.withParams = { ...t.withParams };
+        return out;
+      }),
+    })),
   };
 }

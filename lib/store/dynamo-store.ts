@@ -344,7 +344,22 @@ export class DynamoStore implements SessionStore {
   }
 
   async listInstances(sessionId: string): Promise<InstanceRecord[]> {
-    const out: InstanceRecord[] = [];
+    return (await this.query('listInstances', sessionId, keys.instancePrefix)).map(
+      instanceFromItem,
+    );
+  }
+
+  async listEvents(sessionId: string): Promise<EventRecord[]> {
+    const events = (await this.query('listEvents', sessionId, keys.eventPrefix)).map(eventFromItem);
+    // Items are in event-id order; the accept order is the order of `firedAt` (the table keeps
+    // no sequence number: the stream carries the order to the evaluator). Events accepted in
+    // the same millisecond keep event-id order (the sort is stable).
+    return events.sort((a, b) => (a.firedAt < b.firedAt ? -1 : a.firedAt > b.firedAt ? 1 : 0));
+  }
+
+  /** Every item of a session whose sort key starts with `prefix`, strongly consistent. */
+  private async query(operation: string, sessionId: string, prefix: string): Promise<Item[]> {
+    const out: Item[] = [];
     let start: Item | undefined;
     do {
       const res = await this.doc.send(
@@ -352,17 +367,14 @@ export class DynamoStore implements SessionStore {
           TableName: this.tableName,
           KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
           ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#sk': TABLE.sortKey },
-          ExpressionAttributeValues: {
-            ':pk': keys.session(sessionId),
-            ':prefix': keys.instancePrefix,
-          },
+          ExpressionAttributeValues: { ':pk': keys.session(sessionId), ':prefix': prefix },
           ConsistentRead: true,
           ExclusiveStartKey: start,
           ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      this.record('listInstances', 'read', res.ConsumedCapacity);
-      for (const item of res.Items ?? []) out.push(instanceFromItem(item));
+      this.record(operation, 'read', res.ConsumedCapacity);
+      out.push(...(res.Items ?? []));
       start = res.LastEvaluatedKey;
     } while (start);
     return out;

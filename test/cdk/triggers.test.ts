@@ -175,10 +175,12 @@ describe('every event source mapping', () => {
 });
 
 describe('the HTTP API', () => {
-  it('serves the four contract routes with IAM authorization', () => {
+  it('serves the contract routes and the two inspection routes with IAM authorization', () => {
     const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as Resource[];
     expect(routes.map((r) => r.Properties.RouteKey).sort()).toEqual([
       'GET /sessions/{sessionId}',
+      'GET /sessions/{sessionId}/events',
+      'GET /workflows',
       'POST /sessions/{sessionId}/events',
       'POST /sessions/{sessionId}/instances/{instance}/replay',
       'POST /sessions/{sessionId}/instances/{instance}/skip',
@@ -325,5 +327,29 @@ describe('grants', () => {
     expect(statements).toHaveLength(1);
     expect(statements[0]?.Action).toBe('execute-api:Invoke');
     expect(JSON.stringify(statements[0]?.Resource)).toContain('/POST/sessions/*/events');
+  });
+
+  it('grantRead allows execute-api:Invoke on the GET routes only', () => {
+    const s = new Stack(unbundledApp(), 'Grants');
+    const triggers = new Triggers(s, 'Triggers', {
+      workflows: [defineWorkflow('one', { t: { after: ['x'], run: 'h' } })],
+      handlers: { h: inlineFunction(s, 'H') },
+      alarms: false,
+    });
+    const role = new iam.Role(s, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
+    triggers.grantRead(role);
+    const statements = Object.values(
+      Template.fromStack(s).findResources('AWS::IAM::Policy', {
+        Properties: { Roles: [{ Ref: s.getLogicalId(role.node.defaultChild as iam.CfnRole) }] },
+      }),
+    )
+      .flatMap((p) => (p as Resource).Properties.PolicyDocument as { Statement: unknown[] })
+      .flatMap((d) => d.Statement) as Array<Record<string, unknown>>;
+    expect(statements).toHaveLength(1);
+    expect(statements[0]?.Action).toBe('execute-api:Invoke');
+    const resources = JSON.stringify(statements[0]?.Resource);
+    expect(resources).toContain('/GET/sessions/*');
+    expect(resources).toContain('/GET/workflows');
+    expect(resources).not.toContain('/POST/');
   });
 });

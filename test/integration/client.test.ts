@@ -147,6 +147,39 @@ describe('TriggersClient in table mode', () => {
     expect(view?.instances.map((i) => [i.name, i.status])).toEqual([['t_score#0', 'scheduled']]);
   });
 
+  it('reads the timeline of a session, applied or not, and undefined for none', async () => {
+    const { client, tableName } = await tableClient();
+    const first = await client.fire('s1', 'go', { page: 1 }, { eventId: 'z-first' });
+    // The table orders a session's events by when they were accepted, to the millisecond: the
+    // evaluation in between keeps the two fires apart.
+    await evaluate(tableName, 's1', [first.eventId]);
+    await client.fire('s1', 'go', { page: 2 }, { eventId: 'a-second' });
+
+    const events = await client.getEvents('s1');
+
+    expect(events?.map((e) => [e.seq, e.eventId, e.kind, e.trigger, e.kwargs])).toEqual([
+      [1, 'z-first', 'fire', 'go', { page: 1 }],
+      [2, 'a-second', 'fire', 'go', { page: 2 }],
+    ]);
+    expect(typeof events?.[0]?.appliedAt).toBe('string');
+    expect(events?.[1]).not.toHaveProperty('appliedAt');
+    expect(await client.getEvents('never-fired')).toBeUndefined();
+  });
+
+  it('describes its workflows', async () => {
+    const { client } = await tableClient();
+
+    expect(await client.getWorkflows()).toEqual({
+      defaultWorkflow: 'survey',
+      workflows: [
+        {
+          name: 'survey',
+          tasks: [{ name: 't_score', after: ['go'], unless: [], run: 'score', maxRetries: 3 }],
+        },
+      ],
+    });
+  });
+
   it('refuses to replay an instance that does not exist with NotFoundError', async () => {
     const { client } = await tableClient();
     await client.fire('s1', 'go');

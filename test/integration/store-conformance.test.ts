@@ -96,6 +96,21 @@ describe.each(stores)('the %s store', (_name, make) => {
     expect(events.get('e1')).toMatchObject({ trigger: 'go', kwargs: { n: 1 } });
   });
 
+  it('lists the events of a session in accept order, not in event-id order, and only its own', async () => {
+    const s = session();
+    const at = (second: number) => `2026-11-27T10:00:0${second}.000Z`;
+    await store.putEvent({ ...fire(s, 'zeta', { n: 1 }), firedAt: at(1) });
+    await store.putEvent({ ...fire(s, 'alpha', { n: 2 }), firedAt: at(2) });
+    await store.putEvent({ ...fire(s, 'mid', { n: 3 }), firedAt: at(3) });
+    await store.putEvent(fire(session(), 'other'));
+
+    const events = await store.listEvents(s);
+
+    expect(events.map((e) => e.eventId)).toEqual(['zeta', 'alpha', 'mid']);
+    expect(events[1]).toMatchObject({ kind: 'fire', trigger: 'go', kwargs: { n: 2 } });
+    expect(await store.listEvents(`s-${randomUUID()}`)).toEqual([]);
+  });
+
   it('keeps kwargs exactly as JSON, odd keys and nesting included', async () => {
     const s = session();
     const kwargs = JSON.parse(

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../lib/cli/main.ts';
 import {
   defineWorkflow,
+  type SessionEvent,
   type SessionView,
   type TaskHandler,
   TriggersClient,
@@ -32,6 +33,7 @@ const chain = defineWorkflow('chain', {
   t_a: { after: ['go'], run: 'flaky', maxRetries: 0 },
   t_b: { after: ['t_a'], run: 'passThru' },
 });
+const pair = defineWorkflow('pair', { t_p: { after: ['a', 'b'], run: 'passThru' } });
 
 let server: Server;
 let runner: MemoryRunner;
@@ -41,7 +43,7 @@ let client: TriggersClient;
 let dir: string;
 
 beforeAll(async () => {
-  const registry = new WorkflowRegistry([chain], 'chain');
+  const registry = new WorkflowRegistry([chain, pair], 'chain');
   runner = new MemoryRunner(registry, { flaky, passThru }, () => {});
   const api = createHttpApi({ store: runner.store, registry, clock: runner.clock });
   server = createServer((req, res) => {
@@ -84,12 +86,16 @@ interface Run {
   stderr: string;
 }
 
-async function cli(args: string[], opts: { isTTY?: boolean } = {}): Promise<Run> {
+async function cli(
+  args: string[],
+  opts: { isTTY?: boolean; signal?: AbortSignal; onOutput?: (s: string) => void } = {},
+): Promise<Run> {
   let stdout = '';
   let stderr = '';
   const code = await runCli(args, {
     stdout: (s) => {
       stdout += s;
+      opts.onOutput?.(s);
     },
     stderr: (s) => {
       stderr += s;
@@ -97,6 +103,7 @@ async function cli(args: string[], opts: { isTTY?: boolean } = {}): Promise<Run>
     env: { TRIGGERS_API_URL: apiUrl },
     cwd: dir,
     ...(opts.isTTY !== undefined ? { isTTY: opts.isTTY } : {}),
+    ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
   });
   return { code, stdout, stderr };
 }
@@ -179,11 +186,25 @@ describe('inspect, replay and skip', () => {
     expect((await cli(['inspect', 'r1', '--color'])).stdout).toContain('\u001b[31mfailed');
   });
 
-  it('inspect --json prints the session view', async () => {
+  it('inspect --json prints the session view and its events', async () => {
     const run = await cli(['inspect', 'r1', '--json']);
-    const view = JSON.parse(run.stdout) as SessionView;
+    const view = JSON.parse(run.stdout) as SessionView & { events: SessionEvent[] };
     expect(view.sessionId).toBe('r1');
     expect(statuses(view)).toEqual({ 't_a#0': 'failed' });
+    expect(view.events.map((e) => [e.seq, e.kind, e.trigger])).toEqual([[1, 'fire', 'go']]);
+  });
+
+  it('inspect shows what an unstarted instance waits for, and the timeline', async () => {
+    expect((await cli(['fire', 'w1', 'a', '--workflow', 'pair', '--event-id', 'ev-a'])).code).toBe(
+      0,
+    );
+    await settle();
+
+    const run = await cli(['inspect', 'w1']);
+
+    expect(run.stdout).toMatch(/t_p#0\s+unstarted/);
+    expect(run.stdout).toMatch(/^\s+waiting for: b$/m);
+    expect(run.stdout).toMatch(/^timeline:\n\s+1 {2}\d\d:\d\d:\d\d\.\d{3} {2}fire {4}a \(api\)$/m);
   });
 
   it('replay with replacement kwargs clones the failed instance, which finishes', async () => {
@@ -216,6 +237,60 @@ describe('inspect, replay and skip', () => {
     const view = await client.getSession('k1');
     expect(statuses(view)).toEqual({ 't_a#0': 'skipped', 't_b#0': 'finished' });
     expect(view?.instances.find((i) => i.name === 't_b#0')?.kwargs).toEqual({ t_a: { x: 1 } });
+  });
+});
+
+describe('watch', () => {
+  it('prints each new event and status change, then stops once the session settled', async () => {
+    const watching = cli(['watch', 'x1', '--interval', '100', '--until-settled']);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect((await cli(['fire', 'x1', 'go'])).code).toBe(0);
+    await settle();
+
+    const run = await watching;
+
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    const lines = run.stdout.trim().split('\n');
+    expect(lines[0]).toBe('waiting for session x1 to exist...');
+    expect(lines.at(-1)).toBe('session x1 settled');
+    expect(run.stdout).toMatch(/event\s+1 {2}\S+ {2}fire {4}go \(api\)/);
+    expect(run.stdout).toMatch(/event\s+2 {2}\S+ {2}fire {4}t_a \(cascade\)/);
+    expect(run.stdout).toMatch(/t_a#0 {2}\S+ -> finished/);
+    expect(run.stdout).toMatch(/t_b#0 {2}\S+ -> finished/);
+  });
+
+  it('prints one JSON object per change with --json, a failure with its error', async () => {
+    expect((await cli(['fire', 'x2', 'go', '--kwargs', '{"fail":true}'])).code).toBe(0);
+    await settle();
+
+    const run = await cli(['watch', 'x2', '--until-settled', '--json', '--interval', '100']);
+
+    const records = run.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records[0]).toMatchObject({ type: 'event', seq: 1, kind: 'fire', trigger: 'go' });
+    expect(records).toContainEqual(
+      expect.objectContaining({ type: 'status', instance: 't_a#0', from: null, to: 'failed' }),
+    );
+    expect(records.at(-1)).toEqual({ type: 'settled', sessionId: 'x2' });
+  });
+
+  it('stops when its signal aborts, with exit 0', async () => {
+    const stop = new AbortController();
+    const run = await cli(['watch', 'never-fired', '--interval', '100'], {
+      signal: stop.signal,
+      onOutput: () => stop.abort(),
+    });
+    expect(run).toEqual({
+      code: 0,
+      stdout: 'waiting for session never-fired to exist...\n',
+      stderr: '',
+    });
+  });
+
+  it('refuses an interval out of range as a usage error (1)', async () => {
+    expectOneLineError(await cli(['watch', 's', '--interval', '5']), 1, /--interval/);
   });
 });
 
@@ -256,6 +331,21 @@ export const workflows = [
     expect(dot.stdout).toContain('"stop" -> "t_b" [label="unless", color=red, arrowhead=tee];');
     const json = JSON.parse((await cli(['graph', 'small', '--app', 'app.ts', '--json'])).stdout);
     expect(json.workflows[0].edges).toContainEqual({ from: 'page', to: 't_b', kind: 'andEvery' });
+  });
+
+  it('draws the workflows the API serves when given --api-url and no --app', async () => {
+    const run = await cli(['graph', '--api-url', apiUrl, '--json']);
+    expect(run.code).toBe(0);
+    const graphs = JSON.parse(run.stdout).workflows as Array<{
+      workflow: string;
+      edges: unknown[];
+    }>;
+    expect(graphs.map((g) => g.workflow)).toEqual(['chain', 'pair']);
+    expect(graphs[0]?.edges).toEqual([
+      { from: 'go', to: 't_a', kind: 'after' },
+      { from: 't_a', to: 't_b', kind: 'cascade' },
+    ]);
+    expectOneLineError(await cli(['graph', 'nope', '--api-url', apiUrl]), 1, /API serves no/);
   });
 
   it('defaults to the survey example', async () => {

@@ -30,6 +30,10 @@ const chain = defineWorkflow('chain', {
   t_b: { after: ['t_a'], run: 'passThru' },
 });
 const solo = defineWorkflow('solo', { t_x: { after: ['go'], run: 'passThru' } });
+const pair = defineWorkflow('pair', {
+  t_p: { after: ['a', 'b'], unless: ['stop'], run: 'passThru' },
+  t_q: { after: ['t_p'], andEvery: 'page', run: 'passThru', withParams: { page: { size: 10 } } },
+});
 
 interface World {
   registry: WorkflowRegistry;
@@ -41,7 +45,7 @@ interface World {
 }
 
 function world(): World {
-  const registry = new WorkflowRegistry([chain, solo], 'chain');
+  const registry = new WorkflowRegistry([chain, solo, pair], 'chain');
   const logs: LogEntry[] = [];
   const sink = (entry: LogEntry) => {
     logs.push(entry);
@@ -248,6 +252,109 @@ describe('GET /sessions/{sessionId}', () => {
     ]);
     expect(v.unresolvedTasks).toEqual([]);
     expect(v.unresolvedInstances).toEqual([]);
+  });
+});
+
+describe('GET /sessions/{sessionId}: what unstarted instances wait for', () => {
+  it('lists, per unstarted instance, the after and andEvery triggers not fired into it yet', async () => {
+    const w = world();
+    await fireAndSettle(w, 's1', { trigger: 'a', workflow: 'pair' });
+    await fireAndSettle(w, 's1', { trigger: 'page', kwargs: { n: 1 } });
+
+    const v = await view(w, 's1');
+
+    expect(v.instances.map((i) => [i.name, i.status, i.waitingFor])).toEqual([
+      ['t_p#0', 'unstarted', ['b']],
+      ['t_q#0', 'unstarted', ['t_p']],
+    ]);
+    await fireAndSettle(w, 's1', { trigger: 'b' });
+    const after = await view(w, 's1');
+    expect(after.instances.map((i) => [i.name, i.status])).toEqual([
+      ['t_p#0', 'finished'],
+      ['t_q#0', 'finished'],
+    ]);
+    for (const i of after.instances) expect(i).not.toHaveProperty('waitingFor');
+  });
+});
+
+describe('GET /sessions/{sessionId}/events', () => {
+  it('answers the timeline in accept order: fires, cascades, control requests, with applied times', async () => {
+    const w = world();
+    await fireAndSettle(w, 's1', { trigger: 'go', kwargs: { fail: true }, eventId: 'e-go' });
+    await post(w, '/sessions/s1/instances/t_a%230/skip', { cascade: true, result: { score: 1 } });
+    await w.runner.settle(SETTLE_MS);
+
+    const res = await get(w, '/sessions/s1/events');
+
+    expect(res.status).toBe(200);
+    const body = json<{ sessionId: string; events: Array<Record<string, unknown>> }>(res);
+    expect(body.sessionId).toBe('s1');
+    expect(body.events.map((e) => [e.seq, e.kind, e.source, e.trigger ?? e.instance])).toEqual([
+      [1, 'fire', 'api', 'go'],
+      [2, 'skip', 'control', 't_a#0'],
+      [3, 'fire', 'cascade', 't_a'],
+      [4, 'fire', 'cascade', 't_b'],
+    ]);
+    expect(body.events[0]).toMatchObject({ eventId: 'e-go', kwargs: { fail: true } });
+    expect(body.events[1]).toMatchObject({ cascade: true, result: { score: 1 } });
+    expect(body.events[2]).toMatchObject({ kwargs: { score: 1 } });
+    for (const e of body.events) {
+      expect(typeof e.firedAt).toBe('string');
+      expect(typeof e.appliedAt).toBe('string');
+    }
+  });
+
+  it('shows a retry clone request and a replay request with its replacement kwargs', async () => {
+    const w = world();
+    await fireAndSettle(w, 's1', { trigger: 'go', kwargs: { fail: true } });
+    await post(w, '/sessions/s1/instances/t_a%230/replay', { kwargs: { go: { fail: false } } });
+    await w.runner.settle(SETTLE_MS);
+
+    const events = json<{ events: Array<Record<string, unknown>> }>(
+      await get(w, '/sessions/s1/events'),
+    ).events;
+
+    expect(events[1]).toMatchObject({
+      kind: 'replay',
+      source: 'control',
+      instance: 't_a#0',
+      kwargs: { go: { fail: false } },
+    });
+  });
+
+  it('answers 404 for a session with no event', async () => {
+    const w = world();
+    const res = await get(w, '/sessions/nobody/events');
+    expect(res.status).toBe(404);
+    expect(errorOf(res).message).toContain("'nobody'");
+  });
+});
+
+describe('GET /workflows', () => {
+  it('describes every workflow served, with each task as declared, and the default', async () => {
+    const w = world();
+
+    const res = await get(w, '/workflows');
+
+    expect(res.status).toBe(200);
+    const body = json<{ defaultWorkflow: string; workflows: Array<{ name: string }> }>(res);
+    expect(body.defaultWorkflow).toBe('chain');
+    expect(body.workflows.map((wf) => wf.name)).toEqual(['chain', 'solo', 'pair']);
+    expect(body.workflows[2]).toEqual({
+      name: 'pair',
+      tasks: [
+        { name: 't_p', after: ['a', 'b'], unless: ['stop'], run: 'passThru', maxRetries: 3 },
+        {
+          name: 't_q',
+          after: ['t_p'],
+          andEvery: 'page',
+          unless: [],
+          run: 'passThru',
+          maxRetries: 3,
+          withParams: { page: { size: 10 } },
+        },
+      ],
+    });
   });
 });
 
@@ -612,12 +719,20 @@ const refusedOnAFreshSession: Refusal[] = [
     allow: 'GET',
   },
   {
-    name: 'events are read with GET',
-    method: 'GET',
+    name: 'events are deleted',
+    method: 'DELETE',
     path: '/sessions/fresh/events',
     status: 405,
     code: 'METHOD_NOT_ALLOWED',
-    allow: 'POST',
+    allow: 'POST, GET',
+  },
+  {
+    name: 'a workflow is posted',
+    method: 'POST',
+    path: '/workflows',
+    status: 405,
+    code: 'METHOD_NOT_ALLOWED',
+    allow: 'GET',
   },
   {
     name: 'a replay is PUT',

@@ -80,6 +80,12 @@ export class MemoryStore implements SessionStore {
     return out;
   }
 
+  async listEvents(sessionId: string): Promise<EventRecord[]> {
+    const s = this.sessions.get(sessionId);
+    if (!s) return [];
+    return [...s.events.values()].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)).map(copy);
+  }
+
   /** The session's events not applied yet, in accept order (what a stream would deliver). */
   async pendingEvents(sessionId: string): Promise<EventRecord[]> {
     const s = this.sessions.get(sessionId);
