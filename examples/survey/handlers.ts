@@ -17,7 +17,13 @@ const field = (kwargs: Record<string, unknown> | undefined, key: string): unknow
  */
 export const handlers: Record<string, TaskHandler> = {
   importSubject: ({ kwargs, logger }) => {
-    const subjectId = field(kwargs.step1, 'subjectId') ?? null;
+    const subjectId = field(kwargs.step1, 'subjectId');
+    // A step1 without a subject cannot be imported: the instance fails, and an operator
+    // replays it with the subject (`triggers replay s1 't_importSubject#0' --kwargs ...`)
+    // or skips it.
+    if (typeof subjectId !== 'string' || subjectId.length === 0) {
+      throw new Error('step1 carried no subjectId: nothing to import');
+    }
     logger.info('importing the subject', { subjectId });
     return { subjectId };
   },
