@@ -79,21 +79,30 @@ export function timeOf(iso: string): string {
  * One event as a line: position, time, kind, what it names, who sent it, whether it was applied.
  *
  * @example
- * eventLine(event); // '3  10:00:01.250  fire    t_a (cascade) {"score":1}'
+ * eventLine(event); // '  3  10:00:01.250  fire    t_a (cascade) {"score":1}'
  */
 export function eventLine(e: SessionEvent): string {
+  return `${String(e.seq).padStart(3)}  ${timeOf(e.firedAt)}  ${eventSummary(e)}`;
+}
+
+/**
+ * An event without its position and time: kind, what it names, who sent it, its kwargs.
+ *
+ * @example
+ * eventSummary(event); // 'fire    t_a (cascade) {"score":1}'
+ */
+export function eventSummary(e: SessionEvent): string {
+  // The kind column says what happened; a clone is a retry's (source 'retry') of `instance`.
   const what =
     e.kind === 'fire'
       ? `${e.trigger}`
-      : e.kind === 'clone'
-        ? `retry of ${e.instance}`
-        : e.kind === 'skip'
-          ? `skip ${e.instance}${e.cascade ? ' (cascade)' : ''}`
-          : `replay ${e.instance}`;
+      : e.kind === 'skip' && e.cascade
+        ? `${e.instance}, cascading`
+        : `${e.instance}`;
   const kwargs =
     e.kind === 'fire' && e.kwargs !== undefined && Object.keys(e.kwargs).length > 0
       ? ` ${compact(e.kwargs)}`
       : '';
   const pending = e.appliedAt === undefined ? ' [not applied yet]' : '';
-  return `${String(e.seq).padStart(3)}  ${timeOf(e.firedAt)}  ${e.kind.padEnd(6)}  ${what} (${e.source})${kwargs}${pending}`;
+  return `${e.kind.padEnd(6)}  ${what} (${e.source})${kwargs}${pending}`;
 }

@@ -13,7 +13,7 @@ import type { InstanceStatus, Kwargs, SessionEvent, SessionView, Workflow } from
 import { CliError, EXIT, usageError } from './errors.ts';
 import { graphOf, toDot, toMermaid } from './graph.ts';
 import { jsonObjectArg } from './input.ts';
-import { eventLine, renderSession, statusText, timeOf } from './inspect.ts';
+import { eventSummary, renderSession, statusText, timeOf } from './inspect.ts';
 
 /** Where the CLI writes, what it fetches with, and the environment it reads. */
 export interface CliIo {
@@ -205,7 +205,7 @@ async function watch(ctx: Context): Promise<void> {
     for (const e of events) {
       if (e.seq > lastSeq) {
         lastSeq = e.seq;
-        emit({ type: 'event', ...e }, `${timeOf(e.firedAt)}  event  ${eventLine(e).trimStart()}`);
+        emit({ type: 'event', ...e }, `${timeOf(e.firedAt)}  #${e.seq} ${eventSummary(e)}`);
       }
       if (e.appliedAt !== undefined) applied.add(e.eventId);
     }
@@ -228,7 +228,7 @@ async function watch(ctx: Context): Promise<void> {
           to: inst.status,
           at: inst.updatedAt,
         },
-        `${timeOf(inst.updatedAt)}  ${inst.name}  ${before ?? 'new'} -> ${statusText(inst.status, colour).trimEnd()}${waiting}${error}`,
+        `${timeOf(inst.updatedAt)}  ${inst.name}: ${before ?? 'new'} -> ${statusText(inst.status, colour).trimEnd()}${waiting}${error}`,
       );
     }
     if (ctx.values['until-settled'] === true && view !== undefined && settled(view, events)) {

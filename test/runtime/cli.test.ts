@@ -218,6 +218,14 @@ describe('inspect, replay and skip', () => {
       't_a#1': 'finished',
       't_b#0': 'finished',
     });
+    const timeline = (await cli(['inspect', 'r1'])).stdout.split('timeline:\n')[1] ?? '';
+    expect(timeline.split('\n').map((l) => l.replace(/^\s*\d+ {2}\S+ {2}/, ''))).toEqual([
+      'fire    go (api) {"fail":true}',
+      'replay  t_a#0 (control)',
+      'fire    t_a (cascade) {"ok":true}',
+      'fire    t_b (cascade) {"got":{"t_a":{"ok":true}}}',
+      '',
+    ]);
   });
 
   it('replaying an instance that is not failed is refused with exit 2', async () => {
@@ -253,10 +261,10 @@ describe('watch', () => {
     const lines = run.stdout.trim().split('\n');
     expect(lines[0]).toBe('waiting for session x1 to exist...');
     expect(lines.at(-1)).toBe('session x1 settled');
-    expect(run.stdout).toMatch(/event\s+1 {2}\S+ {2}fire {4}go \(api\)/);
-    expect(run.stdout).toMatch(/event\s+2 {2}\S+ {2}fire {4}t_a \(cascade\)/);
-    expect(run.stdout).toMatch(/t_a#0 {2}\S+ -> finished/);
-    expect(run.stdout).toMatch(/t_b#0 {2}\S+ -> finished/);
+    expect(run.stdout).toMatch(/^\d\d:\d\d:\d\d\.\d{3} {2}#1 fire {4}go \(api\)$/m);
+    expect(run.stdout).toMatch(/^\S+ {2}#2 fire {4}t_a \(cascade\)/m);
+    expect(run.stdout).toMatch(/^\S+ {2}t_a#0: \S+ -> finished$/m);
+    expect(run.stdout).toMatch(/^\S+ {2}t_b#0: \S+ -> finished$/m);
   });
 
   it('prints one JSON object per change with --json, a failure with its error', async () => {
