@@ -16,6 +16,7 @@ import {
   type SessionStore,
 } from './records.ts';
 import type { WorkflowRegistry } from './registry.ts';
+import { jsonShapeProblem, MAX_RESULT_BYTES } from './validation.ts';
 
 /** What the task runner needs. */
 export interface TaskRunnerDeps {
@@ -83,6 +84,43 @@ function classify(err: unknown): HandlerOutcome {
   if (err instanceof Skip)
     return { kind: 'skip', ...(err.metadata ? { metadata: err.metadata } : {}) };
   return { kind: 'threw', error: describeError(err) };
+}
+
+/**
+ * Turns a handler's result, `Skip` metadata or `Retry` replacement kwargs that cannot be stored
+ * (not JSON, over `MAX_RESULT_BYTES`, nested too deep, a forbidden key) into a failure that
+ * says why, so the outcome commit always fits an item and the instance never turns into poison.
+ */
+function storable(outcome: HandlerOutcome, task: string): HandlerOutcome {
+  const [value, what] =
+    outcome.kind === 'returned'
+      ? [outcome.value, 'result']
+      : outcome.kind === 'skip'
+        ? [outcome.metadata, 'Skip metadata']
+        : outcome.kind === 'retry'
+          ? [outcome.replacementKwargs, 'Retry replacement kwargs']
+          : [undefined, ''];
+  if (typeof value !== 'object' || value === null) return outcome;
+  const failed = (type: string, message: string): HandlerOutcome => ({
+    kind: 'threw',
+    error: { type, message: `task '${task}': ${message}` },
+  });
+  let text: string;
+  try {
+    text = JSON.stringify(value);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    return failed('InvalidResultError', `the ${what} is not JSON (${reason})`);
+  }
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_RESULT_BYTES) {
+    return failed(
+      'ResultTooLargeError',
+      `the ${what} is ${bytes} bytes as JSON, over the limit of ${MAX_RESULT_BYTES}; keep large data elsewhere and return a reference to it`,
+    );
+  }
+  const shape = jsonShapeProblem(value);
+  return shape === undefined ? outcome : failed('InvalidResultError', `the ${what} ${shape}`);
 }
 
 /**
@@ -172,6 +210,7 @@ export async function runInstance(deps: TaskRunnerDeps, message: TaskMessage): P
     } catch (err) {
       outcome = classify(err);
     }
+    outcome = storable(outcome, claimed.task);
   }
 
   deps.faults?.('task.afterHandler', site);

@@ -7,10 +7,59 @@ import type { Kwargs } from '../types.ts';
 /** Event ids: the application's idempotency keys. */
 export const EVENT_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,256}$/;
 
-const kwargs = z.custom<Kwargs>((v) => isPlainObject(v), { error: 'must be a JSON object' });
-const kwargsByKey = z.custom<Record<string, Kwargs>>(
-  (v) => isPlainObject(v) && Object.values(v).every((x) => isPlainObject(x)),
-  { error: 'must be an object whose values are JSON objects' },
+/** How deep kwargs and results may nest (objects and arrays), the outermost object being 1. */
+export const MAX_JSON_DEPTH = 32;
+
+/** The largest result a handler may return, as JSON (the request body limit, 256 KiB). */
+export const MAX_RESULT_BYTES = 256 * 1024;
+
+/** Keys refused in kwargs and results at any depth: prototype-pollution vectors elsewhere. */
+export const FORBIDDEN_KEYS: readonly string[] = ['__proto__', 'constructor'];
+
+/**
+ * What is wrong with the shape of a JSON value: nesting deeper than `MAX_JSON_DEPTH`, or a key
+ * of `FORBIDDEN_KEYS`; undefined when nothing is. Iterative, so hostile depth cannot overflow
+ * the stack.
+ *
+ * @example
+ * jsonShapeProblem({ a: { __proto__x: 1 } }); // undefined
+ * jsonShapeProblem(JSON.parse('{"a":{"__proto__":{}}}')); // "must not contain the key '__proto__' (at a)"
+ */
+export function jsonShapeProblem(value: unknown): string | undefined {
+  const stack: Array<{ value: unknown; depth: number; path: string }> = [
+    { value, depth: 1, path: '' },
+  ];
+  while (stack.length > 0) {
+    const { value: v, depth, path } = stack.pop() as (typeof stack)[number];
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > MAX_JSON_DEPTH) {
+      return `must not nest deeper than ${MAX_JSON_DEPTH} levels (at ${path})`;
+    }
+    for (const key of Object.keys(v)) {
+      const at = path === '' ? key : `${path}.${key}`;
+      if (!Array.isArray(v) && FORBIDDEN_KEYS.includes(key)) {
+        return `must not contain the key '${key}'${path === '' ? '' : ` (at ${path})`}`;
+      }
+      stack.push({ value: (v as Record<string, unknown>)[key], depth: depth + 1, path: at });
+    }
+  }
+  return undefined;
+}
+
+const shapeChecked = <T>(schema: z.ZodType<T>) =>
+  schema.superRefine((v, ctx) => {
+    const problem = jsonShapeProblem(v);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+const kwargs = shapeChecked(
+  z.custom<Kwargs>((v) => isPlainObject(v), { error: 'must be a JSON object' }),
+);
+const kwargsByKey = shapeChecked(
+  z.custom<Record<string, Kwargs>>(
+    (v) => isPlainObject(v) && Object.values(v).every((x) => isPlainObject(x)),
+    { error: 'must be an object whose values are JSON objects' },
+  ),
 );
 
 export const sessionIdSchema = z
@@ -63,10 +112,19 @@ export function parseInput<T>(schema: z.ZodType<T>, input: unknown): T {
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0] as z.core.$ZodIssue;
   const field = issue.path.length > 0 ? issue.path.map(String).join('.') : 'input';
+  // Zod leaves the offending input out of its issues: look the field up to tell a missing
+  // field from one of the wrong type.
+  let value: unknown = input;
+  for (const key of issue.path) {
+    value =
+      typeof value === 'object' && value !== null && Object.hasOwn(value, key)
+        ? (value as Record<PropertyKey, unknown>)[key]
+        : undefined;
+  }
   const message =
     issue.code === 'unrecognized_keys'
       ? `unknown field(s): ${issue.keys.join(', ')}`
-      : issue.code === 'invalid_type' && issue.input === undefined
+      : issue.code === 'invalid_type' && value === undefined
         ? `'${field}' is required`
         : `'${field}' ${issue.message}`;
   throw new ValidationError(message, { cause: parsed.error });

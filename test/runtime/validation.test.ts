@@ -17,8 +17,15 @@ import {
 import { fireEvent, requestReplay, requestSkip } from '../../lib/runtime/ingest.ts';
 import { silentSink } from '../../lib/runtime/log.ts';
 import { runInstance } from '../../lib/runtime/task-runner.ts';
+import {
+  fireInputSchema,
+  jsonShapeProblem,
+  MAX_JSON_DEPTH,
+  parseInput,
+  skipInputSchema,
+} from '../../lib/runtime/validation.ts';
 import { createTestRuntime, type TestRuntime } from '../../lib/testing/index.ts';
-import { firesOf, harness, rejectionOf } from './fixtures.ts';
+import { firesOf, harness, rejectionOf, thrownBy } from './fixtures.ts';
 
 const workflow: Workflow = {
   name: 'validation',
@@ -480,5 +487,55 @@ describe('control requests accepted before the evaluator ran', () => {
     expect((err as InstanceStateError).actualStatus).toBe('replayed');
     expect(await h.store.getInstance('s1', 't_alpha#2')).toBeUndefined();
     expect(await h.store.pendingEvents('s1')).toEqual([]);
+  });
+});
+
+describe('jsonShapeProblem: the shape kwargs and results must have', () => {
+  const nest = (depth: number): unknown => {
+    let v: unknown = {};
+    for (let i = 1; i < depth; i++) v = { d: v };
+    return v;
+  };
+
+  it(`accepts nesting of exactly ${MAX_JSON_DEPTH} levels and refuses one more, naming where`, () => {
+    expect(jsonShapeProblem(nest(MAX_JSON_DEPTH))).toBeUndefined();
+    expect(jsonShapeProblem(nest(MAX_JSON_DEPTH + 1))).toBe(
+      `must not nest deeper than 32 levels (at ${Array(MAX_JSON_DEPTH).fill('d').join('.')})`,
+    );
+  });
+
+  it('counts arrays as levels too', () => {
+    let v: unknown = [];
+    for (let i = 1; i < MAX_JSON_DEPTH + 1; i++) v = [v];
+    expect(jsonShapeProblem(v)).toMatch(/deeper than 32/);
+  });
+
+  it('walks a million levels without overflowing the stack', () => {
+    expect(jsonShapeProblem(nest(1_000_000))).toMatch(/deeper than 32/);
+  });
+
+  it('refuses __proto__ and constructor keys at any depth, and allows look-alikes', () => {
+    expect(jsonShapeProblem(JSON.parse('{"__proto__": 1}'))).toBe(
+      "must not contain the key '__proto__'",
+    );
+    expect(jsonShapeProblem({ a: [{ constructor: 1 }] })).toBe(
+      "must not contain the key 'constructor' (at a.0)",
+    );
+    expect(
+      jsonShapeProblem({ proto: 1, __proto: 2, Constructor: 3, prototype: 4 }),
+    ).toBeUndefined();
+  });
+});
+
+describe('parseInput messages', () => {
+  it('says a field is required only when it is missing, else what is wrong with it', () => {
+    const missing = thrownBy(() => parseInput(fireInputSchema, { sessionId: 's1' }));
+    expect(missing.message).toBe("'trigger' is required");
+    const wrong = thrownBy(() => parseInput(fireInputSchema, { sessionId: 's1', trigger: 7 }));
+    expect(wrong.message).toBe("'trigger' must be a string");
+    const skip = thrownBy(() =>
+      parseInput(skipInputSchema, { sessionId: 's1', instance: 't#0', cascade: 'yes' }),
+    );
+    expect(skip.message).toBe("'cascade' must be a boolean");
   });
 });

@@ -110,6 +110,67 @@ describe('a handler that returns', () => {
   );
 });
 
+describe('a handler whose outcome cannot be stored', () => {
+  const circular = (): Record<string, unknown> => {
+    const o: Record<string, unknown> = { a: 1 };
+    o.self = o;
+    return o;
+  };
+  let deep: Record<string, unknown> = { leaf: true };
+  for (let i = 0; i < 40; i++) deep = { d: deep };
+
+  it.each([
+    [
+      'a result over 256 KiB',
+      () => ({ blob: 'x'.repeat(300 * 1024) }),
+      'ResultTooLargeError',
+      /over the limit of 262144/,
+    ],
+    ['a result that is not JSON (circular)', circular, 'InvalidResultError', /result is not JSON/],
+    ['a result nested 41 levels deep', () => deep, 'InvalidResultError', /deeper than 32 levels/],
+    [
+      'a result with a __proto__ key',
+      () => JSON.parse('{"a":{"__proto__":{"x":1}}}') as Record<string, unknown>,
+      'InvalidResultError',
+      /must not contain the key '__proto__' \(at a\)/,
+    ],
+    [
+      'Skip metadata over 256 KiB',
+      () => {
+        throw new Skip({ blob: 'x'.repeat(300 * 1024) });
+      },
+      'ResultTooLargeError',
+      /Skip metadata is \d+ bytes/,
+    ],
+  ])(
+    '%s fails the instance with a message saying why, once, and does not cascade',
+    async (_label, handler, type, message) => {
+      let runs = 0;
+      const { rt, s } = await startSession(
+        {
+          t_alpha: { after: ['go'], run: 'big' },
+          t_bravo: { after: ['t_alpha'], run: 'passThru' },
+        },
+        {
+          big: (() => {
+            runs += 1;
+            return handler();
+          }) as TaskHandler,
+        },
+      );
+
+      await fireAndSettle(rt, s, 'go');
+
+      const instance = await expectFailed(s, 't_alpha#0', type);
+      expect(instance.error?.message).toMatch(message);
+      expect(instance.error?.message).toContain("task 't_alpha'");
+      expect(instance.result).toBeUndefined();
+      expect(runs).toBe(1);
+      await expectMissing(s, 't_bravo#0');
+    },
+  );
+});
+
 describe('a handler that throws', () => {
   class ValidationFailure extends Error {
     override name = 'ValidationFailure';
