@@ -8,6 +8,8 @@ export default defineConfig({
           name: 'memory',
           include: ['test/**/*.test.ts', 'lib/**/*.test.ts'],
           exclude: ['test/integration/**'],
+          // CDK synths and child processes take seconds on a loaded 2-core machine.
+          testTimeout: 30_000,
         },
       },
       {
