@@ -7,6 +7,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
@@ -26,6 +27,11 @@ export interface RunningEmulator {
 export interface EmulatorOptions {
   /** The loopback port to listen on. @default - a free port */
   readonly port?: number;
+  /**
+   * DynamoDB Local only: the directory of its database file, which outlives the process (it is
+   * created if missing). @default - in memory
+   */
+  readonly dbPath?: string;
 }
 
 /** The emulators `startEmulators` started or found. */
@@ -64,7 +70,7 @@ export function localAwsConfig(endpoint: string): LocalAwsConfig {
 }
 
 /**
- * Starts DynamoDB Local in memory on a loopback port and resolves once it answers
+ * Starts DynamoDB Local (in memory, or in `opts.dbPath`) on a loopback port; resolves once it answers
  * `ListTables`. Rejects with `NotAvailableError` when Java is missing or the process exits or
  * stays silent for 30 s.
  *
@@ -80,7 +86,8 @@ export function localAwsConfig(endpoint: string): LocalAwsConfig {
 export async function startDynamoDbLocal(opts: EmulatorOptions = {}): Promise<RunningEmulator> {
   const port = opts.port ?? (await freeLoopbackPort());
   const endpoint = `http://${LOOPBACK}:${port}`;
-  const child = spawnWithoutTelemetry(port);
+  if (opts.dbPath !== undefined) mkdirSync(opts.dbPath, { recursive: true });
+  const child = spawnWithoutTelemetry(port, opts.dbPath);
   stopWithParent(child);
 
   let output = '';
@@ -148,7 +155,8 @@ export async function startSqsEmulator(opts: EmulatorOptions = {}): Promise<Runn
 
 /**
  * Provides a DynamoDB and an SQS endpoint: `TRIGGERS_DYNAMODB_ENDPOINT` and
- * `TRIGGERS_SQS_ENDPOINT` when set, otherwise emulators it starts.
+ * `TRIGGERS_SQS_ENDPOINT` when set, otherwise emulators it starts (`opts.dynamodb` configures
+ * the DynamoDB Local it starts, e.g. a `dbPath` to keep its data).
  *
  * @example
  * const emulators = await startEmulators();
@@ -159,9 +167,10 @@ export async function startSqsEmulator(opts: EmulatorOptions = {}): Promise<Runn
  */
 export async function startEmulators(
   env: NodeJS.ProcessEnv = process.env,
+  opts: { dynamodb?: EmulatorOptions } = {},
 ): Promise<RunningEmulators> {
   const [dynamodb, sqs] = await Promise.allSettled([
-    existingOr('TRIGGERS_DYNAMODB_ENDPOINT', env, startDynamoDbLocal),
+    existingOr('TRIGGERS_DYNAMODB_ENDPOINT', env, () => startDynamoDbLocal(opts.dynamodb)),
     existingOr('TRIGGERS_SQS_ENDPOINT', env, startSqsEmulator),
   ]);
   if (dynamodb.status === 'rejected' || sqs.status === 'rejected') {
@@ -206,13 +215,13 @@ async function freeLoopbackPort(): Promise<number> {
   return address.port;
 }
 
-function spawnWithoutTelemetry(port: number): ChildProcess {
+function spawnWithoutTelemetry(port: number, path: string | undefined): ChildProcess {
   // `spawn` copies process.env synchronously and takes no `env` option: set the switch for
   // the call only. DynamoDB Local otherwise sends telemetry to AWS at start-up.
   const previous = process.env.DDB_LOCAL_TELEMETRY;
   process.env.DDB_LOCAL_TELEMETRY = '0';
   try {
-    return spawnDynamoDbLocal({ port, stdio: 'pipe' });
+    return spawnDynamoDbLocal({ port, stdio: 'pipe', ...(path !== undefined ? { path } : {}) });
   } finally {
     if (previous === undefined) Reflect.deleteProperty(process.env, 'DDB_LOCAL_TELEMETRY');
     else process.env.DDB_LOCAL_TELEMETRY = previous;

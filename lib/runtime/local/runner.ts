@@ -52,6 +52,48 @@ interface Delayed {
   visibleAt: number;
 }
 
+/** One invocation of a local stand-in Lambda, as `DynamoRunner.start({ onInvoke })` reports it. */
+export interface LocalInvocation {
+  /** The function: the evaluator, the dispatcher, or a task queue's function. */
+  fn: 'evaluator' | 'dispatcher' | 'task';
+  /** The task queue, for `fn: 'task'`. */
+  queue?: string;
+  /** Records (stream records or messages) in the invocation's batch. */
+  records: number;
+  /** Wall-clock time the handler took, in milliseconds. */
+  durationMs: number;
+}
+
+/** Counts a runner's invocations under way and reports each one that ended. */
+class InvocationCounter {
+  inFlight = 0;
+
+  constructor(private readonly onInvoke: ((invocation: LocalInvocation) => void) | undefined) {}
+
+  /** Wraps a batch handler so that its invocations are counted and reported. */
+  wrap<E extends { Records: readonly unknown[] }, R>(
+    fn: LocalInvocation['fn'],
+    queue: string | undefined,
+    handler: (event: E) => Promise<R>,
+  ): (event: E) => Promise<R> {
+    return async (event) => {
+      this.inFlight += 1;
+      const started = performance.now();
+      try {
+        return await handler(event);
+      } finally {
+        this.inFlight -= 1;
+        this.onInvoke?.({
+          fn,
+          ...(queue !== undefined ? { queue } : {}),
+          records: event.Records.length,
+          durationMs: performance.now() - started,
+        });
+      }
+    };
+  }
+}
+
 /**
  * The `'dynamodb-local'` backend: DynamoDB Local and the SQS emulator (started here, or found
  * through `TRIGGERS_DYNAMODB_ENDPOINT` / `TRIGGERS_SQS_ENDPOINT`), a table and a queue per
@@ -68,13 +110,17 @@ export class DynamoRunner {
   private readonly delayed: Delayed[] = [];
   private sends = 0;
   private sending = 0;
+  private readonly invocations: InvocationCounter;
 
   private constructor(
     readonly store: DynamoStore,
     private readonly emulators: RunningEmulators,
     private readonly sqs: SQSClient,
     private readonly holdDelays: boolean,
-  ) {}
+    onInvoke?: (invocation: LocalInvocation) => void,
+  ) {
+    this.invocations = new InvocationCounter(onInvoke);
+  }
 
   /** Starts (or finds) the emulators, provisions a table and queues, and starts polling. */
   static async start(
@@ -89,13 +135,34 @@ export class DynamoRunner {
        * SQS delay (the local stack). @default true
        */
       holdDelays?: boolean;
+      /** Called after every local Lambda invocation (benchmarks). @default - none */
+      onInvoke?: (invocation: LocalInvocation) => void;
+      /** Pause of the stream pollers between polls that found nothing, in ms. @default 25 */
+      streamPollIntervalMs?: number;
+      /**
+       * Hand each stream source's batches to its handler concurrently, up to the wiring's
+       * `parallelizationFactor`, as Lambda does. @default false - one batch at a time
+       */
+      streamParallelization?: boolean;
+      /** Concurrent pollers per task queue (Lambda starts with five). @default 1 */
+      queuePollers?: number;
+      /**
+       * Keep DynamoDB Local's data in this directory, under fixed table and queue names, so a
+       * restart finds its sessions again (the stream is read from its start: work that was
+       * pending is dispatched again, finished work is not run twice). @default - in memory,
+       * with fresh names per start
+       */
+      persistDir?: string;
     } = {},
   ): Promise<DynamoRunner> {
-    const emulators = await startEmulators();
+    const emulators = await startEmulators(
+      process.env,
+      opts.persistDir !== undefined ? { dynamodb: { dbPath: opts.persistDir } } : {},
+    );
     try {
       const ddb = new DynamoDBClient(localAwsConfig(emulators.dynamodbEndpoint));
       const sqs = new SQSClient(localAwsConfig(emulators.sqsEndpoint));
-      const run = randomUUID().slice(0, 8);
+      const run = opts.persistDir !== undefined ? 'local' : randomUUID().slice(0, 8);
       const tableName = `triggers-test-${run}`;
       const { streamArn } = await createSessionTable(ddb, tableName);
       const runner: DynamoRunner = new DynamoRunner(
@@ -103,6 +170,7 @@ export class DynamoRunner {
         emulators,
         sqs,
         opts.holdDelays ?? true,
+        opts.onInvoke,
       );
 
       const queueNames = new Set(
@@ -122,30 +190,48 @@ export class DynamoRunner {
       const streams = new DynamoDBStreamsClient(localAwsConfig(emulators.dynamodbEndpoint));
       const faults = opts.faults ? { faults: opts.faults } : {};
       const deps = { store: runner.store, registry, clock: runner.clock, log, ...faults };
+      const pollInterval =
+        opts.streamPollIntervalMs !== undefined
+          ? { pollIntervalMs: opts.streamPollIntervalMs }
+          : {};
       runner.pollers.push(
         new StreamPoller({
           client: streams,
           streamArn,
           settings: EVALUATOR_SOURCE,
-          handler: (event) => handleEvaluatorBatch(deps, event),
+          ...(opts.streamParallelization
+            ? { parallelization: EVALUATOR_SOURCE.parallelizationFactor }
+            : {}),
+          handler: runner.invocations.wrap('evaluator', undefined, (event) =>
+            handleEvaluatorBatch(deps, event),
+          ),
+          ...pollInterval,
           log,
         }),
         new StreamPoller({
           client: streams,
           streamArn,
           settings: DISPATCHER_SOURCE,
-          handler: (event) => handleDispatcherBatch(runner.send, event, faults),
+          ...(opts.streamParallelization
+            ? { parallelization: DISPATCHER_SOURCE.parallelizationFactor }
+            : {}),
+          handler: runner.invocations.wrap('dispatcher', undefined, (event) =>
+            handleDispatcherBatch(runner.send, event, faults),
+          ),
+          ...pollInterval,
           log,
         }),
       );
-      for (const [name, q] of runner.queues) {
+      const pollersPerQueue = Math.max(1, opts.queuePollers ?? 1);
+      const queuePollers = [...runner.queues].flatMap((q) => Array(pollersPerQueue).fill(q));
+      for (const [name, q] of queuePollers as Array<[string, { url: string; arn: string }]>) {
         runner.pollers.push(
           new QueuePoller({
             client: sqs,
             queueUrl: q.url,
             queueArn: q.arn,
             batchSize: TASK_QUEUE.batchSize,
-            handler: (event) =>
+            handler: runner.invocations.wrap('task', name, (event) =>
               processTaskBatch(
                 {
                   ...deps,
@@ -155,6 +241,7 @@ export class DynamoRunner {
                 event,
                 lambdaContext(`task-${name}`),
               ),
+            ),
             log,
           }),
         );
@@ -254,6 +341,11 @@ export class DynamoRunner {
       }
       stable = 0;
     }
+  }
+
+  /** Local Lambda invocations (evaluator, dispatcher, task batches) under way right now. */
+  get invocationsInFlight(): number {
+    return this.invocations.inFlight;
   }
 
   /** The DynamoDB endpoint in use. */

@@ -7,6 +7,7 @@ import type { TriggersApp } from '../lambda-env.ts';
 import type { LogSink } from '../log.ts';
 import { WorkflowRegistry } from '../registry.ts';
 import { DynamoRunner } from './runner.ts';
+import { createInspector } from './ui/server.ts';
 
 /** Options of `startLocalStack`. */
 export interface LocalStackOptions {
@@ -16,6 +17,11 @@ export interface LocalStackOptions {
   port?: number;
   /** Structured logs of the runtime. */
   log: LogSink;
+  /**
+   * Keep the sessions in this directory across restarts (DynamoDB Local's database file).
+   * @default - in memory, for the life of the process
+   */
+  persistDir?: string;
 }
 
 /** A running local stack. */
@@ -75,6 +81,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   for (const wf of registry.all()) checkHandlers(wf, Object.keys(handlers));
   const runner = await DynamoRunner.start(registry, { ...handlers }, opts.log, {
     holdDelays: false,
+    ...(opts.persistDir !== undefined ? { persistDir: opts.persistDir } : {}),
   });
   const api = createHttpApi({
     store: runner.store,
@@ -82,10 +89,17 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     clock: runner.clock,
     log: opts.log,
   });
+  const inspector = createInspector();
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     void (async () => {
       const body = await readBody(req);
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      const page = await inspector.handle(req.method ?? 'GET', url.pathname);
+      if (page) {
+        res.writeHead(page.status, page.headers);
+        res.end(page.body);
+        return;
+      }
       const answer = await api.handle({
         method: req.method ?? 'GET',
         path: url.pathname,

@@ -21,6 +21,11 @@ export interface StreamPollerOptions {
   handler: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse | undefined>;
   /** Pause between polls of a shard with nothing new. @default 25 */
   pollIntervalMs?: number;
+  /**
+   * Batches handed to the handler at once per shard, records of one partition key always in the
+   * same lane and in order, as Lambda's `ParallelizationFactor`. @default 1
+   */
+  parallelization?: number;
   log: LogSink;
   region?: string;
 }
@@ -69,6 +74,19 @@ export function toLambdaRecord(
         : {}),
     },
   };
+}
+
+/** Splits records into `count` lanes by partition key, each lane keeping the records' order. */
+function lanes(records: DynamoDBRecord[], count: number): DynamoDBRecord[][] {
+  if (count <= 1) return [records];
+  const out: DynamoDBRecord[][] = Array.from({ length: count }, () => []);
+  for (const r of records) {
+    const key = JSON.stringify(r.dynamodb?.Keys?.pk ?? '');
+    let hash = 0;
+    for (let i = 0; i < key.length; i++) hash = (hash * 31 + key.charCodeAt(i)) >>> 0;
+    out[hash % count]?.push(r);
+  }
+  return out.filter((lane) => lane.length > 0);
 }
 
 /**
@@ -223,9 +241,13 @@ export class StreamPoller extends PollingLoop {
     this.busy = true;
     try {
       const size = this.opts.settings.batchSize;
-      for (let i = 0; i < records.length; i += size) {
-        await this.invoke(records.slice(i, i + size), 0);
-      }
+      await Promise.all(
+        lanes(records, this.opts.parallelization ?? 1).map(async (lane) => {
+          for (let i = 0; i < lane.length; i += size) {
+            await this.invoke(lane.slice(i, i + size), 0);
+          }
+        }),
+      );
     } finally {
       this.busy = false;
     }
