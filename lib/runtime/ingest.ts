@@ -89,13 +89,15 @@ async function putControlEvent(
   eventId: string | undefined,
   request: ControlRequest,
 ): Promise<void> {
+  const id = eventId ?? internalEventId(request.kind, randomUUID());
   await deps.store.putEvent({
     ...request,
     sessionId,
-    eventId: eventId ?? internalEventId(request.kind, randomUUID()),
+    eventId: id,
     source: 'control',
     firedAt: deps.clock.now().toISOString(),
   });
+  deps.faults?.('ingest.afterEventWrite', { sessionId, eventId: id });
 }
 
 /**
