@@ -26,7 +26,7 @@ import type {
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { localAwsConfig } from '../../lib/runtime/local/emulators.ts';
 import { QueuePoller } from '../../lib/runtime/local/queue-poller.ts';
-import { StreamPoller } from '../../lib/runtime/local/stream-poller.ts';
+import { type StreamFailureRecord, StreamPoller } from '../../lib/runtime/local/stream-poller.ts';
 import type { LogEntry } from '../../lib/runtime/log.ts';
 import { createSessionTable, createTaskQueue } from '../../lib/store/provision.ts';
 import {
@@ -129,10 +129,15 @@ function startStreamPoller(
   const calls: DynamoDBRecord[][] = [];
   const succeeded: DynamoDBRecord[] = [];
   const logs: LogEntry[] = [];
+  const failures: StreamFailureRecord[] = [];
   const poller = new StreamPoller({
     client: streams,
     streamArn,
     settings,
+    functionName: 'evaluator',
+    onFailure: async (record) => {
+      failures.push(record);
+    },
     log: (entry) => logs.push(entry),
     handler: async (event) => {
       calls.push([...event.Records]);
@@ -151,7 +156,7 @@ function startStreamPoller(
     logs.filter((e) => e.level === 'error' && /dropped/.test(e.message)) as Array<
       LogEntry & { sequenceNumbers: string[] }
     >;
-  return { poller, calls, succeeded, logs, keysOfCalls, succeededKeys, dropped };
+  return { poller, calls, succeeded, logs, failures, keysOfCalls, succeededKeys, dropped };
 }
 
 /** Handler that throws whenever its batch holds one of `poison`. */
@@ -384,6 +389,24 @@ describe('StreamPoller on DynamoDB Local', () => {
       level: 'error',
       sequenceNumbers: [poisonSeq],
       error: expect.stringContaining('cannot process EVT#1'),
+    });
+    // The on-failure destination got Lambda's record of exactly the poison record.
+    expect(s.failures).toHaveLength(1);
+    expect(s.failures[0]).toMatchObject({
+      version: '1.0',
+      requestContext: {
+        condition: 'RetryAttemptsExhausted',
+        functionArn: 'local:function:evaluator',
+        approximateInvokeCount: settings.retryAttempts + 1,
+      },
+      responseContext: { functionError: 'Unhandled' },
+      DDBStreamBatchInfo: {
+        startSequenceNumber: poisonSeq,
+        endSequenceNumber: poisonSeq,
+        batchSize: 1,
+        streamArn,
+        shardId: expect.stringMatching(/^shardId-/),
+      },
     });
     // Nothing was handed over after the drop but the later record.
     expect(s.calls.at(-1)?.map(skOf)).toEqual(['EVT#3']);

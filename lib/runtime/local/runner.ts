@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { getOwn } from '../../engine/kwargs.ts';
 import { SettleTimeoutError, TriggersError } from '../../errors.ts';
@@ -19,7 +24,7 @@ import { processTaskBatch } from '../task-batch.ts';
 import type { TaskMessage } from '../task-runner.ts';
 import { localAwsConfig, type RunningEmulators, startEmulators } from './emulators.ts';
 import { QueuePoller } from './queue-poller.ts';
-import { StreamPoller } from './stream-poller.ts';
+import { type StreamFailureRecord, StreamPoller } from './stream-poller.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -111,6 +116,8 @@ export class DynamoRunner {
   private sends = 0;
   private sending = 0;
   private readonly invocations: InvocationCounter;
+  /** The queue the stream sources send batches to once their retries are spent. */
+  streamFailuresUrl = '';
 
   private constructor(
     readonly store: DynamoStore,
@@ -187,6 +194,20 @@ export class DynamoRunner {
         runner.queues.set(name, { url: q.queueUrl, arn: q.queueArn });
       }
 
+      // The stream sources' on-failure destination, as the construct's StreamFailures queue.
+      const failures = await sqs.send(
+        new CreateQueueCommand({ QueueName: `triggers-${run}-stream-failures` }),
+      );
+      runner.streamFailuresUrl = failures.QueueUrl as string;
+      const onFailure = async (record: StreamFailureRecord): Promise<void> => {
+        await sqs.send(
+          new SendMessageCommand({
+            QueueUrl: runner.streamFailuresUrl,
+            MessageBody: JSON.stringify(record),
+          }),
+        );
+      };
+
       const streams = new DynamoDBStreamsClient(localAwsConfig(emulators.dynamodbEndpoint));
       const faults = opts.faults ? { faults: opts.faults } : {};
       const deps = { store: runner.store, registry, clock: runner.clock, log, ...faults };
@@ -199,6 +220,8 @@ export class DynamoRunner {
           client: streams,
           streamArn,
           settings: EVALUATOR_SOURCE,
+          onFailure,
+          functionName: 'evaluator',
           ...(opts.streamParallelization
             ? { parallelization: EVALUATOR_SOURCE.parallelizationFactor }
             : {}),
@@ -212,6 +235,8 @@ export class DynamoRunner {
           client: streams,
           streamArn,
           settings: DISPATCHER_SOURCE,
+          onFailure,
+          functionName: 'dispatcher',
           ...(opts.streamParallelization
             ? { parallelization: DISPATCHER_SOURCE.parallelizationFactor }
             : {}),

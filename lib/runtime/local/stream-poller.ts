@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   DescribeStreamCommand,
   type DynamoDBStreamsClient,
@@ -26,8 +27,42 @@ export interface StreamPollerOptions {
    * same lane and in order, as Lambda's `ParallelizationFactor`. @default 1
    */
   parallelization?: number;
+  /**
+   * The on-failure destination: receives, in Lambda's on-failure record format, each batch
+   * given up after the last retry. @default - logged only
+   */
+  onFailure?: (record: StreamFailureRecord) => Promise<void>;
+  /** The function's name in on-failure records. @default 'stream-handler' */
+  functionName?: string;
   log: LogSink;
   region?: string;
+}
+
+/** What Lambda sends a stream event source's on-failure destination about a dropped batch. */
+export interface StreamFailureRecord {
+  requestContext: {
+    requestId: string;
+    functionArn: string;
+    condition: 'RetryAttemptsExhausted';
+    approximateInvokeCount: number;
+  };
+  responseContext: { statusCode: number; executedVersion: string; functionError: string };
+  version: '1.0';
+  timestamp: string;
+  DDBStreamBatchInfo: {
+    shardId: string;
+    startSequenceNumber: string;
+    endSequenceNumber: string;
+    approximateArrivalOfFirstRecord: string;
+    approximateArrivalOfLastRecord: string;
+    batchSize: number;
+    streamArn: string;
+  };
+}
+
+function arrivalOf(r: DynamoDBRecord | undefined): string {
+  const seconds = r?.dynamodb?.ApproximateCreationDateTime;
+  return new Date(typeof seconds === 'number' ? seconds * 1000 : Date.now()).toISOString();
 }
 
 interface ShardState {
@@ -234,17 +269,17 @@ export class StreamPoller extends PollingLoop {
     if (deliverable === 0) return;
     const batch = shard.held.splice(0, deliverable);
     if (shard.held.length > 0) shard.heldSince = Date.now();
-    await this.deliver(batch);
+    await this.deliver(batch, shard.id);
   }
 
-  private async deliver(records: DynamoDBRecord[]): Promise<void> {
+  private async deliver(records: DynamoDBRecord[], shardId: string): Promise<void> {
     this.busy = true;
     try {
       const size = this.opts.settings.batchSize;
       await Promise.all(
         lanes(records, this.opts.parallelization ?? 1).map(async (lane) => {
           for (let i = 0; i < lane.length; i += size) {
-            await this.invoke(lane.slice(i, i + size), 0);
+            await this.invoke(lane.slice(i, i + size), 0, shardId);
           }
         }),
       );
@@ -253,8 +288,52 @@ export class StreamPoller extends PollingLoop {
     }
   }
 
+  /** Tells the on-failure destination about a batch given up; a failure to do so is logged. */
+  private async sendToOnFailure(
+    rest: DynamoDBRecord[],
+    attempt: number,
+    shardId: string,
+    threw: boolean,
+  ): Promise<void> {
+    if (!this.opts.onFailure) return;
+    const record: StreamFailureRecord = {
+      requestContext: {
+        requestId: randomUUID(),
+        functionArn: `local:function:${this.opts.functionName ?? 'stream-handler'}`,
+        condition: 'RetryAttemptsExhausted',
+        approximateInvokeCount: attempt + 1,
+      },
+      responseContext: {
+        statusCode: 200,
+        executedVersion: '$LATEST',
+        functionError: threw ? 'Unhandled' : 'BatchItemFailure',
+      },
+      version: '1.0',
+      timestamp: new Date().toISOString(),
+      DDBStreamBatchInfo: {
+        shardId,
+        startSequenceNumber: rest[0]?.dynamodb?.SequenceNumber ?? '',
+        endSequenceNumber: rest.at(-1)?.dynamodb?.SequenceNumber ?? '',
+        approximateArrivalOfFirstRecord: arrivalOf(rest[0]),
+        approximateArrivalOfLastRecord: arrivalOf(rest.at(-1)),
+        batchSize: rest.length,
+        streamArn: this.opts.streamArn,
+      },
+    };
+    try {
+      await this.opts.onFailure(record);
+    } catch (err) {
+      this.opts.log({
+        level: 'error',
+        message: 'the on-failure destination refused a dropped batch',
+        timestamp: new Date().toISOString(),
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+
   /** Invokes the handler for a batch, with the event source's failure handling. */
-  private async invoke(batch: DynamoDBRecord[], attempt: number): Promise<void> {
+  private async invoke(batch: DynamoDBRecord[], attempt: number, shardId: string): Promise<void> {
     if (batch.length === 0) return;
     const { settings } = this.opts;
     let failedAt = -1;
@@ -284,16 +363,17 @@ export class StreamPoller extends PollingLoop {
         sequenceNumbers: rest.map((r) => r.dynamodb?.SequenceNumber),
         ...(threw instanceof Error ? { error: `${threw.name}: ${threw.message}` } : {}),
       });
+      await this.sendToOnFailure(rest, attempt, shardId, threw !== undefined);
       return;
     }
     if (splits) {
       // As on AWS, splitting a batch does not count against the retry quota.
       const half = Math.ceil(rest.length / 2);
-      await this.invoke(rest.slice(0, half), attempt);
-      await this.invoke(rest.slice(half), attempt);
+      await this.invoke(rest.slice(0, half), attempt, shardId);
+      await this.invoke(rest.slice(half), attempt, shardId);
       return;
     }
     await sleep(Math.min(1000, 20 * 2 ** attempt));
-    await this.invoke(rest, attempt + 1);
+    await this.invoke(rest, attempt + 1, shardId);
   }
 }
