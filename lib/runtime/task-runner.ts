@@ -88,7 +88,7 @@ function classify(err: unknown): HandlerOutcome {
 
 /**
  * Turns a handler's result, `Skip` metadata or `Retry` replacement kwargs that cannot be stored
- * (not JSON, over `MAX_RESULT_BYTES`, nested too deep, a forbidden key) into a failure that
+ * (not JSON, over `MAX_RESULT_BYTES`, nested too deep) into a failure that
  * says why, so the outcome commit always fits an item and the instance never turns into poison.
  */
 function storable(outcome: HandlerOutcome, task: string): HandlerOutcome {
@@ -119,7 +119,9 @@ function storable(outcome: HandlerOutcome, task: string): HandlerOutcome {
       `the ${what} is ${bytes} bytes as JSON, over the limit of ${MAX_RESULT_BYTES}; keep large data elsewhere and return a reference to it`,
     );
   }
-  const shape = jsonShapeProblem(value);
+  // Keys are not checked: handler code is trusted, and a workflow may name a trigger
+  // `__proto__` (its kwargs then carry that key, as data); callers' input is checked at the API.
+  const shape = jsonShapeProblem(value, { keys: false });
   return shape === undefined ? outcome : failed('InvalidResultError', `the ${what} ${shape}`);
 }
 
@@ -175,6 +177,7 @@ export async function runInstance(deps: TaskRunnerDeps, message: TaskMessage): P
     () => clock.now(),
   );
   let fires = 0;
+  let fireFailure: { error: unknown } | undefined;
   const ctx: TaskContext = {
     sessionId: claimed.sessionId,
     instance: claimed.name,
@@ -186,11 +189,19 @@ export async function runInstance(deps: TaskRunnerDeps, message: TaskMessage): P
     fire: async (trigger: string, kwargs?: Kwargs) => {
       // Deterministic ids: a re-run of the same instance after a lost lease fires nothing twice.
       fires += 1;
-      await fireEvent(
-        deps,
-        { sessionId: claimed.sessionId, trigger, ...(kwargs !== undefined ? { kwargs } : {}) },
-        { source: 'handler', eventId: internalEventId('fire', claimed.name, fires) },
-      );
+      try {
+        await fireEvent(
+          deps,
+          { sessionId: claimed.sessionId, trigger, ...(kwargs !== undefined ? { kwargs } : {}) },
+          { source: 'handler', eventId: internalEventId('fire', claimed.name, fires) },
+        );
+      } catch (error) {
+        // A fire that did not go through for a reason of its own (the store, a crash) fails
+        // this delivery, not the handler: the message comes back and the re-run fires again
+        // under the same ids. A fire the handler got wrong (invalid input) is the handler's.
+        if (!(error instanceof TriggersError && error.status < 500)) fireFailure ??= { error };
+        throw error;
+      }
     },
   };
 
@@ -212,6 +223,7 @@ export async function runInstance(deps: TaskRunnerDeps, message: TaskMessage): P
     }
     outcome = storable(outcome, claimed.task);
   }
+  if (fireFailure) throw fireFailure.error;
 
   deps.faults?.('task.afterHandler', site);
   const at = clock.now().toISOString();

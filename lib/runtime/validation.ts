@@ -17,15 +17,19 @@ export const MAX_RESULT_BYTES = 256 * 1024;
 export const FORBIDDEN_KEYS: readonly string[] = ['__proto__', 'constructor'];
 
 /**
- * What is wrong with the shape of a JSON value: nesting deeper than `MAX_JSON_DEPTH`, or a key
- * of `FORBIDDEN_KEYS`; undefined when nothing is. Iterative, so hostile depth cannot overflow
- * the stack.
+ * What is wrong with the shape of a JSON value: nesting deeper than `MAX_JSON_DEPTH`, or (unless
+ * `keys` is false) a key of `FORBIDDEN_KEYS`; undefined when nothing is. Iterative, so hostile
+ * depth cannot overflow the stack.
  *
  * @example
  * jsonShapeProblem({ a: { __proto__x: 1 } }); // undefined
  * jsonShapeProblem(JSON.parse('{"a":{"__proto__":{}}}')); // "must not contain the key '__proto__' (at a)"
  */
-export function jsonShapeProblem(value: unknown): string | undefined {
+export function jsonShapeProblem(
+  value: unknown,
+  opts: { keys?: boolean } = {},
+): string | undefined {
+  const checkKeys = opts.keys ?? true;
   const stack: Array<{ value: unknown; depth: number; path: string }> = [
     { value, depth: 1, path: '' },
   ];
@@ -37,7 +41,7 @@ export function jsonShapeProblem(value: unknown): string | undefined {
     }
     for (const key of Object.keys(v)) {
       const at = path === '' ? key : `${path}.${key}`;
-      if (!Array.isArray(v) && FORBIDDEN_KEYS.includes(key)) {
+      if (checkKeys && !Array.isArray(v) && FORBIDDEN_KEYS.includes(key)) {
         return `must not contain the key '${key}'${path === '' ? '' : ` (at ${path})`}`;
       }
       stack.push({ value: (v as Record<string, unknown>)[key], depth: depth + 1, path: at });
