@@ -227,6 +227,36 @@ describe('npm start', () => {
     expect(report.checks.filter((c) => !c.ok)).toEqual([]);
   });
 
+  it('fails fast with a one-line message when its port is taken', async () => {
+    const port = new URL(base).port;
+    const run = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'scripts/start.ts'],
+        { env: { ...process.env, PORT: port }, timeout: 60_000 },
+        (err, _stdout, stderr) => resolve({ code: err ? (err.code as number) : 0, stderr }),
+      );
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`port ${port} is taken: set PORT to a free one`);
+    expect(run.stderr).not.toMatch(/\bat .+:\d+:\d+\)/);
+  });
+
+  it('fails fast saying what to do when Java is missing', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: '/nonexistent', PORT: '0' };
+    delete env.TRIGGERS_DYNAMODB_ENDPOINT;
+    const run = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'scripts/start.ts'],
+        { env, timeout: 60_000 },
+        (err, _stdout, stderr) => resolve({ code: err ? (err.code as number) : 0, stderr }),
+      );
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/Java 17.*TRIGGERS_DYNAMODB_ENDPOINT.*LocalStack/s);
+  });
+
   it('answers bad input with 4xx and stops cleanly on SIGTERM', async () => {
     expect((await post('/sessions/bad%20id/events', { trigger: 'x' })).status).toBe(400);
     expect((await post('/sessions/s2/events', { trigger: 'x', workflow: 'nope' })).status).toBe(
