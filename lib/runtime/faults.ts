@@ -18,6 +18,16 @@ export type FaultPoint =
   /** The outcome is committed; the queue message is not deleted. */
   | 'task.afterCommit';
 
+/** Every fault point, in the order a fire flows through them. */
+export const FAULT_POINTS: readonly FaultPoint[] = [
+  'ingest.afterEventWrite',
+  'evaluator.afterCommit',
+  'dispatcher.beforeSend',
+  'task.afterClaim',
+  'task.afterHandler',
+  'task.afterCommit',
+];
+
 /** Where a fault hook is called from. */
 export interface FaultSite {
   sessionId: string;

@@ -13,7 +13,7 @@ import {
   type TaskConfig,
   type TaskHandler,
 } from '../../lib/index.ts';
-import type { FaultSite } from '../../lib/runtime/faults.ts';
+import { FAULT_POINTS, type FaultSite } from '../../lib/runtime/faults.ts';
 import { createTestRuntime, type FaultPoint, InjectedFault } from '../../lib/testing/index.ts';
 import { backend } from './harness.ts';
 
@@ -56,15 +56,6 @@ const TARGET: Record<string, Partial<Record<FaultPoint, string>>> = {
   },
 };
 
-const POINTS: FaultPoint[] = [
-  'ingest.afterEventWrite',
-  'evaluator.afterCommit',
-  'dispatcher.beforeSend',
-  'task.afterClaim',
-  'task.afterHandler',
-  'task.afterCommit',
-];
-
 /** On DynamoDB Local a task crash waits for the visibility timeout (18 s of real time). */
 const timeout = (point: FaultPoint) =>
   backend === 'dynamodb-local' && point.startsWith('task.') ? 120_000 : 60_000;
@@ -92,7 +83,7 @@ async function retrying(request: () => Promise<void>): Promise<number> {
 }
 
 describe('a crash in the replay, skip and retry flows', () => {
-  for (const point of POINTS) {
+  for (const point of FAULT_POINTS) {
     it(
       `at ${point}: one clone per replay and retry, one cascade per skip, nothing lost`,
       async () => {
