@@ -445,9 +445,14 @@ export class DynamoStore implements SessionStore {
       this.record('commitOutcome', 'write', res.ConsumedCapacity);
       return true;
     } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      // Only the instance's own condition failing means the claim moved on. A transaction
+      // cancelled for another reason (a conflict with a concurrent transaction, throttling)
+      // says nothing about the claim: rethrow, so the delivery is retried instead of its
+      // outcome being dropped.
       if (
-        err instanceof ConditionalCheckFailedException ||
-        err instanceof TransactionCanceledException
+        err instanceof TransactionCanceledException &&
+        err.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed'
       ) {
         return false;
       }
