@@ -308,7 +308,8 @@ describe('synth-time validation', () => {
 });
 
 describe('grants', () => {
-  it('grantFire allows execute-api:Invoke on the events route only', () => {
+  /** The statements a fresh caller role gets from `grant`, in a small stack. */
+  const grantedStatements = (grant: (t: Triggers, role: iam.IGrantable) => void) => {
     const s = new Stack(unbundledApp(), 'Grants');
     const triggers = new Triggers(s, 'Triggers', {
       workflows: [defineWorkflow('one', { t: { after: ['x'], run: 'h' } })],
@@ -316,35 +317,25 @@ describe('grants', () => {
       alarms: false,
     });
     const role = new iam.Role(s, 'Caller', { assumedBy: new iam.AccountRootPrincipal() });
-    triggers.grantFire(role);
-    const statements = Object.values(
+    grant(triggers, role);
+    return Object.values(
       Template.fromStack(s).findResources('AWS::IAM::Policy', {
         Properties: { Roles: [{ Ref: s.getLogicalId(role.node.defaultChild as iam.CfnRole) }] },
       }),
     )
       .flatMap((p) => (p as Resource).Properties.PolicyDocument as { Statement: unknown[] })
       .flatMap((d) => d.Statement) as Array<Record<string, unknown>>;
+  };
+
+  it('grantFire allows execute-api:Invoke on the events route only', () => {
+    const statements = grantedStatements((t, role) => t.grantFire(role));
     expect(statements).toHaveLength(1);
     expect(statements[0]?.Action).toBe('execute-api:Invoke');
     expect(JSON.stringify(statements[0]?.Resource)).toContain('/POST/sessions/*/events');
   });
 
   it('grantRead allows execute-api:Invoke on the GET routes only', () => {
-    const s = new Stack(unbundledApp(), 'Grants');
-    const triggers = new Triggers(s, 'Triggers', {
-      workflows: [defineWorkflow('one', { t: { after: ['x'], run: 'h' } })],
-      handlers: { h: inlineFunction(s, 'H') },
-      alarms: false,
-    });
-    const role = new iam.Role(s, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
-    triggers.grantRead(role);
-    const statements = Object.values(
-      Template.fromStack(s).findResources('AWS::IAM::Policy', {
-        Properties: { Roles: [{ Ref: s.getLogicalId(role.node.defaultChild as iam.CfnRole) }] },
-      }),
-    )
-      .flatMap((p) => (p as Resource).Properties.PolicyDocument as { Statement: unknown[] })
-      .flatMap((d) => d.Statement) as Array<Record<string, unknown>>;
+    const statements = grantedStatements((t, role) => t.grantRead(role));
     expect(statements).toHaveLength(1);
     expect(statements[0]?.Action).toBe('execute-api:Invoke');
     const resources = JSON.stringify(statements[0]?.Resource);

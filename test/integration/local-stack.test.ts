@@ -6,23 +6,13 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freeLoopbackPort } from '../../lib/runtime/local/emulators.ts';
 import type { SessionView } from '../../lib/types.ts';
 
 let child: ChildProcess | undefined;
 let base = '';
 let output = '';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 async function until<T>(
   what: string,
@@ -73,7 +63,7 @@ const statusOf = (v: SessionView | undefined, name: string) =>
   v?.instances.find((i) => i.name === name)?.status;
 
 beforeAll(async () => {
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   base = `http://127.0.0.1:${port}`;
   // In a process group of its own, as in a terminal: Ctrl+C signals npm, tsx and the stack.
   child = spawn('npm', ['start'], {

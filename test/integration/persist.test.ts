@@ -6,10 +6,10 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freeLoopbackPort } from '../../lib/runtime/local/emulators.ts';
 import type { SessionView } from '../../lib/types.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'triggers-persist-'));
@@ -24,16 +24,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
 async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -46,7 +36,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>): Prom
 
 /** Starts the stack on `dir` with its own DynamoDB Local; resolves with its base URL. */
 async function start(): Promise<string> {
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port) };
   delete env.TRIGGERS_DYNAMODB_ENDPOINT;
   output = '';

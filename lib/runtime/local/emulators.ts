@@ -201,8 +201,13 @@ async function existingOr(
   return { endpoint, stop: async () => {} };
 }
 
-/** A port that was free on 127.0.0.1 a moment ago. */
-async function freeLoopbackPort(): Promise<number> {
+/**
+ * A port that was free on 127.0.0.1 a moment ago.
+ *
+ * @example
+ * const port = await freeLoopbackPort();
+ */
+export async function freeLoopbackPort(): Promise<number> {
   const server = createServer();
   server.listen(0, LOOPBACK);
   await once(server, 'listening');
