@@ -7,7 +7,7 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { Context } from 'aws-lambda';
+import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { getOwn } from '../../engine/kwargs.ts';
 import { SettleTimeoutError, TriggersError } from '../../errors.ts';
 import { type CapacityEntry, DynamoStore } from '../../store/dynamo-store.ts';
@@ -215,37 +215,30 @@ export class DynamoRunner {
         opts.streamPollIntervalMs !== undefined
           ? { pollIntervalMs: opts.streamPollIntervalMs }
           : {};
+      /** One stream source: the evaluator's or the dispatcher's, with the same options. */
+      const streamSource = (
+        functionName: 'evaluator' | 'dispatcher',
+        settings: typeof EVALUATOR_SOURCE,
+        handle: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse | undefined>,
+      ) =>
+        new StreamPoller({
+          client: streams,
+          streamArn,
+          settings,
+          onFailure,
+          functionName,
+          ...(opts.streamParallelization
+            ? { parallelization: settings.parallelizationFactor }
+            : {}),
+          handler: runner.invocations.wrap(functionName, undefined, handle),
+          ...pollInterval,
+          log,
+        });
       runner.pollers.push(
-        new StreamPoller({
-          client: streams,
-          streamArn,
-          settings: EVALUATOR_SOURCE,
-          onFailure,
-          functionName: 'evaluator',
-          ...(opts.streamParallelization
-            ? { parallelization: EVALUATOR_SOURCE.parallelizationFactor }
-            : {}),
-          handler: runner.invocations.wrap('evaluator', undefined, (event) =>
-            handleEvaluatorBatch(deps, event),
-          ),
-          ...pollInterval,
-          log,
-        }),
-        new StreamPoller({
-          client: streams,
-          streamArn,
-          settings: DISPATCHER_SOURCE,
-          onFailure,
-          functionName: 'dispatcher',
-          ...(opts.streamParallelization
-            ? { parallelization: DISPATCHER_SOURCE.parallelizationFactor }
-            : {}),
-          handler: runner.invocations.wrap('dispatcher', undefined, (event) =>
-            handleDispatcherBatch(runner.send, event, faults),
-          ),
-          ...pollInterval,
-          log,
-        }),
+        streamSource('evaluator', EVALUATOR_SOURCE, (event) => handleEvaluatorBatch(deps, event)),
+        streamSource('dispatcher', DISPATCHER_SOURCE, (event) =>
+          handleDispatcherBatch(runner.send, event, faults),
+        ),
       );
       const pollersPerQueue = Math.max(1, opts.queuePollers ?? 1);
       const queuePollers = [...runner.queues].flatMap((q) => Array(pollersPerQueue).fill(q));
