@@ -383,7 +383,7 @@ function applySkip(workflow: CompiledWorkflow, state: SessionState, e: SkipEvent
       at: e.at,
     },
   ];
-  if (e.cascade) {
+  if (e.cascade && workflow.listeners.has(target.task)) {
     effects.push({
       type: 'cascade',
       eventId: cascadeEventId(e.instance),
@@ -421,7 +421,7 @@ export function findUnstarted(
  *
  * | outcome | instance | effects |
  * |---|---|---|
- * | returns an object, `undefined` or `null` | finished | record + cascade |
+ * | returns an object, `undefined` or `null` | finished | record + cascade (when a task listens) |
  * | returns anything else | failed (`InvalidResultError`) | record |
  * | `Retry`, attempts left | replayed | record + retry (a clone event) |
  * | `Retry`, `attempt >= maxRetries` | failed (`MaxRetriesExceeded`) | record |
@@ -455,8 +455,11 @@ export function decideOutcome(workflow: CompiledWorkflow, e: OutcomeEvent): Effe
           },
         ];
       }
+      const finished: Effect = { ...base, status: 'finished', result: value };
+      // A cascade nothing listens to would change nothing: it is not written at all.
+      if (!workflow.listeners.has(e.task)) return [finished];
       return [
-        { ...base, status: 'finished', result: value },
+        finished,
         { type: 'cascade', eventId: cascadeEventId(e.instance), trigger: e.task, kwargs: value },
       ];
     }

@@ -520,7 +520,38 @@ function outcome(o: HandlerOutcome, attempt = 0, instance = 't#0'): OutcomeEvent
 }
 
 describe('decideOutcome', () => {
-  const wf = compile({ t: { after: ['x'], run: 'h' } });
+  // `t`'s cascade has a listener (`u`), so finishing `t` fires it.
+  const wf = compile({ t: { after: ['x'], run: 'h' }, u: { after: ['t'], run: 'h' } });
+
+  it('writes no cascade for a task nothing listens to: the record alone', () => {
+    const leaf = compile({ t: { after: ['x'], run: 'h' } });
+
+    const effects = decideOutcome(leaf, outcome({ kind: 'returned', value: { done: 1 } }));
+
+    expect(effects).toEqual([
+      {
+        type: 'record',
+        instance: 't#0',
+        task: 't',
+        expect: ['running'],
+        status: 'finished',
+        result: { done: 1 },
+        at: AT,
+      },
+    ]);
+  });
+
+  it.each([
+    ['after', { u: { after: ['t'], run: 'h' } }],
+    ['andEvery', { u: { after: [], andEvery: 't', run: 'h' } }],
+    ['unless', { u: { after: ['x'], unless: ['t'], run: 'h' } }],
+  ])('cascades a task another task names in %s', (_, others) => {
+    const listened = compile({ t: { after: ['x'], run: 'h' }, ...others });
+
+    const effects = decideOutcome(listened, outcome({ kind: 'returned', value: {} }));
+
+    expect(effects.map((e) => e.type)).toEqual(['record', 'cascade']);
+  });
 
   it('finishes an instance that returned an object and cascades its result under cascade#<instance>', () => {
     const result = { score: 42, nested: { ok: true } };
@@ -903,7 +934,7 @@ function skip(
 }
 
 describe('skipping a failed instance', () => {
-  const wf = compile({ t: { after: ['x'], run: 'h' } });
+  const wf = compile({ t: { after: ['x'], run: 'h' }, u: { after: ['t'], run: 'h' } });
   const failed = { status: 'failed' as const, task: 't' };
 
   it('records it skipped without a cascade when cascade is false', () => {
@@ -953,6 +984,14 @@ describe('skipping a failed instance', () => {
       trigger: 't',
       kwargs: {},
     });
+  });
+
+  it('records a cascading skip of a task nothing listens to without a cascade', () => {
+    const leaf = compile({ t: { after: ['x'], run: 'h' } });
+
+    const { effects } = apply(leaf, initialState(leaf), skip('t#0', failed, true));
+
+    expect(effects.map((e) => e.type)).toEqual(['record']);
   });
 
   it('refuses an instance that is not failed with INSTANCE_NOT_FAILED and changes nothing', () => {

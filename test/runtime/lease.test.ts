@@ -20,6 +20,8 @@ const workflow: Workflow = {
   tasks: {
     t_alpha: { after: ['dataReceived'], run: 'work' },
     t_echo: { after: [], andEvery: 'ping', run: 'work' },
+    // Listens to t_alpha, so t_alpha's outcome writes a cascade these tests count.
+    t_next: { after: ['t_alpha'], run: 'work' },
   },
 };
 
