@@ -107,7 +107,6 @@ export class StoreObserver {
 
   constructor(store: SessionStore) {
     const putEvent = store.putEvent.bind(store);
-    const markApplied = store.markApplied.bind(store);
     const commitEvaluation = store.commitEvaluation.bind(store);
     const commitOutcome = store.commitOutcome.bind(store);
     const claimInstance = store.claimInstance.bind(store);
@@ -117,14 +116,6 @@ export class StoreObserver {
       if (!res.duplicate) this.wrote('putEvent', false, [this.eventStored(event)]);
       return res;
     };
-    store.markApplied = async (sessionId, eventIds, at) => {
-      await markApplied(sessionId, eventIds, at);
-      for (const id of eventIds) {
-        this.wrote('markApplied', false, [this.markedBytes(sessionId, id, at)]);
-        this.applied(sessionId, id);
-      }
-      this.check(sessionId);
-    };
     store.commitEvaluation = async (c) => {
       await commitEvaluation(c);
       const bytes: number[] = [
@@ -133,19 +124,20 @@ export class StoreObserver {
             v: (c.expectedVersion ?? 0) + 1,
             workflow: c.state.workflow,
             state: JSON.stringify(c.state),
+            applied: JSON.stringify(c.mark),
           },
           'HEAD',
           c.sessionId,
         ),
       ];
-      for (const id of c.applied) bytes.push(this.markedBytes(c.sessionId, id, c.at));
       for (const r of c.created) bytes.push(this.instanceStored(r));
       for (const u of c.updated) {
         const key = `${u.sessionId}/${u.name}`;
         bytes.push((this.instanceBytes.get(key) ?? 0) + attributeBytes(u.set));
       }
       for (const e of c.events) bytes.push(this.eventStored(e));
-      this.wrote('commitEvaluation', true, bytes);
+      // The head alone is one conditional write; anything more is a transaction.
+      this.wrote('commitEvaluation', bytes.length > 1, bytes);
       for (const r of c.created) {
         if (r.status === 'scheduled') this.work(c.sessionId).instances.add(r.name);
       }
@@ -192,12 +184,6 @@ export class StoreObserver {
       bytes,
       awsWriteUnits: bytes.reduce((n, b) => n + writeUnits(b, transactional), 0),
     });
-  }
-
-  private markedBytes(sessionId: string, eventId: string, at: string): number {
-    return (
-      (this.eventBytes.get(`${sessionId}/${eventId}`) ?? 0) + attributeBytes({ appliedAt: at })
-    );
   }
 
   private work(sessionId: string): SessionWork {

@@ -109,11 +109,8 @@ export class InstanceStateError extends TriggersError {
  * retry; it never reaches users of the public API.
  */
 export class ConflictError extends TriggersError {
-  /** Events the commit found already applied (by an earlier, unacknowledged run). */
-  readonly appliedEvents: readonly string[];
-  constructor(message: string, opts: { cause?: unknown; appliedEvents?: readonly string[] } = {}) {
+  constructor(message: string, opts: { cause?: unknown } = {}) {
     super(message, { code: 'CONFLICT', status: 409, cause: opts.cause });
-    this.appliedEvents = opts.appliedEvents ?? [];
   }
 }
 

@@ -172,15 +172,20 @@ export interface SessionEvent {
   /** `skip`: whether it cascades, and the result it carries. */
   cascade?: boolean;
   result?: Kwargs;
-  /** When it was accepted, and when the evaluator applied it (absent until then). */
+  /** When it was accepted. */
   firedAt: string;
-  appliedAt?: string;
+  /** Whether the evaluator has applied it. */
+  applied: boolean;
 }
 
 /** A session's timeline. */
 export interface SessionEvents {
   sessionId: string;
   events: SessionEvent[];
+  /** How many of the events are applied: the evaluator applies them in accept order. */
+  appliedCount: number;
+  /** When the evaluator last applied events (absent before the first). */
+  appliedAt?: string;
 }
 
 /** A task as `GET /workflows` describes it. */

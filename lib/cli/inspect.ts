@@ -103,6 +103,6 @@ export function eventSummary(e: SessionEvent): string {
     e.kind === 'fire' && e.kwargs !== undefined && Object.keys(e.kwargs).length > 0
       ? ` ${compact(e.kwargs)}`
       : '';
-  const pending = e.appliedAt === undefined ? ' [not applied yet]' : '';
+  const pending = e.applied ? '' : ' [not applied yet]';
   return `${e.kind.padEnd(6)}  ${what} (${e.source})${kwargs}${pending}`;
 }

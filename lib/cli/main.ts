@@ -175,7 +175,7 @@ function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
 /** Every event applied and no instance scheduled or running: nothing moves until a new fire. */
 function settled(view: SessionView, events: readonly SessionEvent[]): boolean {
   return (
-    events.every((e) => e.appliedAt !== undefined) &&
+    events.every((e) => e.applied) &&
     view.instances.every((i) => i.status !== 'scheduled' && i.status !== 'running')
   );
 }
@@ -207,7 +207,7 @@ async function watch(ctx: Context): Promise<void> {
         lastSeq = e.seq;
         emit({ type: 'event', ...e }, `${timeOf(e.firedAt)}  #${e.seq} ${eventSummary(e)}`);
       }
-      if (e.appliedAt !== undefined) applied.add(e.eventId);
+      if (e.applied) applied.add(e.eventId);
     }
     for (const inst of view?.instances ?? []) {
       const before = seen.get(inst.name);

@@ -5,7 +5,14 @@ import type { InstanceStatus, Kwargs } from '../types.ts';
 import type { Clock } from './clock.ts';
 import type { FaultHook } from './faults.ts';
 import type { LogSink } from './log.ts';
-import type { EventRecord, InstanceRecord, InstanceUpdate, SessionStore } from './records.ts';
+import {
+  type EventRecord,
+  type InstanceRecord,
+  type InstanceUpdate,
+  isApplied,
+  type SessionStore,
+  type StreamPosition,
+} from './records.ts';
 import type { WorkflowRegistry } from './registry.ts';
 
 /** What the evaluator needs. */
@@ -65,22 +72,25 @@ function toSessionEvent(
   }
 }
 
-/** Items one applied event adds to a commit besides its effects: its applied mark. */
-const MARK_ITEMS = 1;
+/** An event as a change stream delivers it to the evaluator: with its stream position. */
+export type DeliveredEvent = EventRecord & { position: StreamPosition };
 
 /**
- * One evaluation pass: the engine over as many of `pending` as fit in one commit, then that
- * atomic commit. Returns how many events it applied.
+ * One evaluation pass: reads the head, drops the events it says are applied, runs the engine
+ * over as many of the rest as fit in one commit, then commits that atomically. Returns the
+ * events still to apply, and whether it committed (nothing, when all were applied already).
  */
 async function evaluateOnce(
   deps: EvaluatorDeps,
   sessionId: string,
-  candidates: readonly EventRecord[],
-): Promise<number> {
+  delivered: readonly DeliveredEvent[],
+): Promise<{ rest: DeliveredEvent[]; committed: boolean }> {
   const { store, registry } = deps;
   const head = await store.getHead(sessionId);
-  const pending: EventRecord[] = [];
-  const first = candidates[0] as EventRecord;
+  const candidates = delivered.filter((e) => !isApplied(head, e.position));
+  const first = candidates[0];
+  if (first === undefined) return { rest: [], committed: false };
+  const pending: DeliveredEvent[] = [];
   const workflowName =
     head?.state.workflow ??
     (first.workflow !== undefined && registry.has(first.workflow)
@@ -107,7 +117,6 @@ async function evaluateOnce(
   const seeds: Array<{ seed: InstanceSeed; status: InstanceStatus; delaySeconds: number }> = [];
   const budget = store.maxCommitItems - 1; // the head
   let items = 0;
-  let changes = false;
   for (const record of candidates) {
     let observed: InstanceRecord | undefined;
     if (record.kind === 'replay' || record.kind === 'skip') {
@@ -116,8 +125,7 @@ async function evaluateOnce(
     const name = record.kind === 'replay' || record.kind === 'skip' ? record.instance : undefined;
     const current = name ? (statusNow.get(name) ?? observed?.status) : undefined;
     const result = engine.apply(state, toSessionEvent(record, observed, current));
-    const cost =
-      MARK_ITEMS + result.effects.filter((e) => e.type !== 'create' && e.type !== 'reject').length;
+    const cost = result.effects.filter((e) => e.type !== 'create' && e.type !== 'reject').length;
     if (items + cost > budget) {
       if (pending.length > 0) break;
       throw new TriggersError(
@@ -127,13 +135,6 @@ async function evaluateOnce(
     }
     items += cost;
     pending.push(record);
-    if (
-      result.effects.length > 0 ||
-      record.kind !== 'fire' ||
-      engine.workflow.listeners.has(record.trigger)
-    ) {
-      changes = true;
-    }
     state = result.state;
     for (const effect of result.effects) {
       collectEffect(effect, { seeds, updated, events, statusNow, sessionId, at, deps });
@@ -177,28 +178,25 @@ async function evaluateOnce(
     created.push(instance);
   }
 
-  // Triggers nothing listens to (the cascade of a last task, say) change nothing: they are only
-  // marked applied, one small write each instead of a transaction that rewrites the head.
-  if (head && !changes) {
-    await store.markApplied(
-      sessionId,
-      pending.map((e) => e.eventId),
-      at,
-    );
-    return pending.length;
-  }
-
+  // The head records what is applied (the position of the last event), so applying events
+  // that change nothing else, a trigger nothing listens to say, is one write of the head.
+  const last = pending[pending.length - 1] as DeliveredEvent;
   await store.commitEvaluation({
     sessionId,
     expectedVersion: head?.version,
     state,
     applied: pending.map((e) => e.eventId),
+    mark: {
+      ...last.position,
+      count: (head?.applied?.count ?? 0) + pending.length,
+      at,
+    },
     created,
     updated,
     events,
     at,
   });
-  return pending.length;
+  return { rest: candidates.slice(pending.length), committed: true };
 }
 
 interface Collector {
@@ -298,10 +296,15 @@ export function cloneEventRecord(
 }
 
 /**
- * Applies a session's events, given in the order the store accepted them (the stream order),
- * and commits the new head, the applied marks, new and changed instances and cascade events
- * atomically, in as few commits as the store's transaction size allows. A commit that lost a
- * race is re-read and retried; events found already applied are dropped, never applied twice.
+ * Applies a session's events, given in stream order (the order the store accepted them), and
+ * commits the new head (with the position of the last applied event), new and changed
+ * instances and cascade events atomically, in as few commits as the store's transaction size
+ * allows. Events at or before the head's position are already applied and are dropped: a
+ * re-delivered event is never applied twice. A commit that lost a race is re-read and retried.
+ *
+ * A session's events must come in stream order, each delivery a run of them that may start
+ * again at any earlier point (as Lambda's stream sources deliver: in order per partition key,
+ * retried from the failed record). That order is also what makes evaluation deterministic.
  *
  * @example
  * await evaluateSession(deps, 's1', eventsFromTheStream);
@@ -309,20 +312,18 @@ export function cloneEventRecord(
 export async function evaluateSession(
   deps: EvaluatorDeps,
   sessionId: string,
-  events: readonly EventRecord[],
+  events: readonly DeliveredEvent[],
 ): Promise<void> {
   const maxAttempts = deps.maxAttempts ?? 20;
-  let remaining = events.filter((e) => e.sessionId === sessionId && e.appliedAt === undefined);
+  let remaining = events.filter((e) => e.sessionId === sessionId);
   let conflicts = 0;
   while (remaining.length > 0) {
     try {
-      const applied = await evaluateOnce(deps, sessionId, remaining);
-      remaining = remaining.slice(applied);
-      deps.faults?.('evaluator.afterCommit', { sessionId });
+      const pass = await evaluateOnce(deps, sessionId, remaining);
+      remaining = pass.rest;
+      if (pass.committed) deps.faults?.('evaluator.afterCommit', { sessionId });
     } catch (err) {
       if (!(err instanceof ConflictError) || ++conflicts >= maxAttempts) throw err;
-      const done = new Set(err.appliedEvents);
-      remaining = remaining.filter((e) => !done.has(e.eventId));
     }
   }
 }

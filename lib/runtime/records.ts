@@ -10,17 +10,36 @@ export type ControlRequest =
   | { kind: 'replay'; instance: string; kwargs?: Record<string, Kwargs> }
   | { kind: 'skip'; instance: string; cascade: boolean; result?: Kwargs };
 
+/**
+ * Where an event sits in the change stream that delivered it: the stream's identity and the
+ * record's sequence number (a decimal string). The evaluator applies a session's events in
+ * this order and remembers, in the session head, the position of the last one it applied.
+ */
+export interface StreamPosition {
+  stream: string;
+  sequence: string;
+}
+
+/**
+ * Orders stream sequence numbers: decimal strings (up to 40 digits on DynamoDB Streams), so
+ * compared by length first, then as text.
+ */
+export function compareSequence(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+}
+
 /** A stored event: a fired trigger or a control request, applied once by the evaluator. */
 export type EventRecord = {
   sessionId: string;
   eventId: string;
-  /** Set by the store: the order in which it accepted the session's events. */
+  /** Set by the in-memory store: the order in which it accepted the session's events. */
   seq?: number;
+  /** Set by the stream that delivers it to the evaluator (never stored). */
+  position?: StreamPosition;
   source: EventSource;
   /** The workflow to create the session with, when this event creates it. */
   workflow?: string;
   firedAt: string;
-  appliedAt?: string;
 } & (
   | { kind: 'fire'; trigger: string; kwargs: Kwargs }
   | {
@@ -54,11 +73,37 @@ export interface InstanceRecord extends TaskInstance {
   leaseUntil?: string;
 }
 
-/** The session head: the engine state and the version that guards it. */
+/**
+ * What the evaluator has applied of a session: the stream position of the last event it
+ * applied (every event of the session up to there is applied, none after), and how many.
+ */
+export interface AppliedMark extends StreamPosition {
+  count: number;
+  /** When the evaluation that applied the last one committed. */
+  at: string;
+}
+
+/** The session head: the engine state, what is applied, and the version that guards both. */
 export interface HeadRecord {
   sessionId: string;
   state: SessionState;
   version: number;
+  /** Absent only on heads written before applied marks moved into the head. */
+  applied?: AppliedMark;
+}
+
+/**
+ * Whether the head says an event is applied: it is at or before the head's mark in the same
+ * stream. A different stream (a table whose stream was re-created) holds only writes made after
+ * the old one's records, so none of its events is applied yet.
+ */
+export function isApplied(head: HeadRecord | undefined, position: StreamPosition): boolean {
+  const mark = head?.applied;
+  return (
+    mark !== undefined &&
+    mark.stream === position.stream &&
+    compareSequence(position.sequence, mark.sequence) <= 0
+  );
 }
 
 /** A change to an instance's record, written only if its status is one of `expect`. */
@@ -77,8 +122,10 @@ export interface EvaluationCommit {
   /** The head version read; undefined when the session had no head. */
   expectedVersion: number | undefined;
   state: SessionState;
-  /** Events applied by this evaluation (each must not be applied yet). */
+  /** Events applied by this evaluation, in stream order (for observers; not written). */
   applied: string[];
+  /** The head's new applied mark: the position of the last of `applied`. */
+  mark: AppliedMark;
   /** New instance records (each must not exist yet). */
   created: InstanceRecord[];
   /** Changes to existing instances. */
@@ -108,12 +155,14 @@ export interface SessionStore {
   getEvents(sessionId: string, eventIds: readonly string[]): Promise<Map<string, EventRecord>>;
   /** Every event of the session (for inspection: a query, not on any hot path). */
   listEvents(sessionId: string): Promise<EventRecord[]>;
-  /** The most items one commit may write (head, marks, instances, events together). */
+  /** The most items one commit may write (head, instances, events together). */
   readonly maxCommitItems: number;
   getHead(sessionId: string): Promise<HeadRecord | undefined>;
-  /** Marks events applied that changed nothing; an event already marked is left as it is. */
-  markApplied(sessionId: string, eventIds: readonly string[], at: string): Promise<void>;
-  /** Commits an evaluation; throws `ConflictError` when any condition fails. */
+  /**
+   * Commits an evaluation: the head (only if its version is still `expectedVersion`) with its
+   * new mark, new and changed instances, new events, all or nothing. A commit that changes the
+   * head alone is a single conditional write. Throws `ConflictError` when any condition fails.
+   */
   commitEvaluation(commit: EvaluationCommit): Promise<void>;
   getInstance(sessionId: string, name: string): Promise<InstanceRecord | undefined>;
   listInstances(sessionId: string): Promise<InstanceRecord[]>;

@@ -4,9 +4,9 @@ import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 
 import { eventFromItem, instanceFromItem } from '../store/dynamo-store.ts';
 import { keys } from '../wiring.ts';
 import { becameScheduled, dispatchInstance, type SendTask } from './dispatcher.ts';
-import { type EvaluatorDeps, evaluateSession } from './evaluator.ts';
+import { type DeliveredEvent, type EvaluatorDeps, evaluateSession } from './evaluator.ts';
 import type { FaultHook } from './faults.ts';
-import type { EventRecord } from './records.ts';
+import { compareSequence } from './records.ts';
 
 type Image = Record<string, AttributeValue>;
 
@@ -25,36 +25,28 @@ function sortKey(record: DynamoDBRecord): string | undefined {
 
 /**
  * The event inserts of a stream batch, grouped by session, each group in stream order (the
- * order the store accepted them). Each carries the sequence number of its record.
+ * order the store accepted them). Each carries its position: the stream and its record's
+ * sequence number.
  */
-export function eventsBySession(
-  records: readonly DynamoDBRecord[],
-): Map<string, Array<{ event: EventRecord; sequenceNumber: string }>> {
-  const out = new Map<string, Array<{ event: EventRecord; sequenceNumber: string }>>();
+export function eventsBySession(records: readonly DynamoDBRecord[]): Map<string, DeliveredEvent[]> {
+  const out = new Map<string, DeliveredEvent[]>();
   for (const record of records) {
     if (record.eventName !== 'INSERT' || !sortKey(record)?.startsWith(keys.eventPrefix)) continue;
     const item = image(record, 'NewImage');
-    if (!item) continue;
+    const sequence = record.dynamodb?.SequenceNumber;
+    if (!item || sequence === undefined) continue;
     const event = eventFromItem(item);
     const list = out.get(event.sessionId) ?? [];
-    list.push({ event, sequenceNumber: record.dynamodb?.SequenceNumber ?? '' });
+    list.push({ ...event, position: { stream: record.eventSourceARN ?? '', sequence } });
     out.set(event.sessionId, list);
   }
   return out;
 }
 
-/**
- * Compares stream sequence numbers: decimal strings of up to 40 digits, so compared by length
- * first, then as text.
- */
-function bySequence(a: string, b: string): number {
-  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
-}
-
 /** The earliest failed record: a stream source resumes there (and re-delivers what follows). */
 function firstFailure(failed: string[]): DynamoDBBatchResponse {
   if (failed.length === 0) return { batchItemFailures: [] };
-  const first = [...failed].sort(bySequence)[0] as string;
+  const first = [...failed].sort(compareSequence)[0] as string;
   return { batchItemFailures: [{ itemIdentifier: first }] };
 }
 
@@ -73,11 +65,7 @@ export async function handleEvaluatorBatch(
   const failed: string[] = [];
   for (const [sessionId, list] of eventsBySession(event.Records)) {
     try {
-      await evaluateSession(
-        deps,
-        sessionId,
-        list.map((x) => x.event),
-      );
+      await evaluateSession(deps, sessionId, list);
     } catch (err) {
       deps.log({
         level: 'error',
@@ -86,7 +74,7 @@ export async function handleEvaluatorBatch(
         sessionId,
         error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
       });
-      failed.push((list[0] as { sequenceNumber: string }).sequenceNumber);
+      failed.push((list[0] as DeliveredEvent).position.sequence);
     }
   }
   return firstFailure(failed);

@@ -102,13 +102,14 @@ export async function readSession(
 }
 
 /** The public form of a stored event. */
-function toSessionEvent(e: EventRecord, seq: number): SessionEvent {
+function toSessionEvent(e: EventRecord, seq: number, applied: boolean): SessionEvent {
   const out: SessionEvent = {
     eventId: e.eventId,
     seq,
     kind: e.kind,
     source: e.source,
     firedAt: e.firedAt,
+    applied,
   };
   if (e.kind === 'fire') {
     out.trigger = e.trigger;
@@ -124,13 +125,17 @@ function toSessionEvent(e: EventRecord, seq: number): SessionEvent {
       if (e.result !== undefined) out.result = e.result;
     }
   }
-  if (e.appliedAt !== undefined) out.appliedAt = e.appliedAt;
   return out;
 }
 
 /**
  * Reads a session's timeline: every event it accepted (fired triggers, cascades, retry clones,
  * replay and skip requests), in accept order. Undefined when the session has no event.
+ *
+ * The head counts the events applied, which are the first ones in stream order. The in-memory
+ * store lists events in exactly that order; DynamoDB keeps no sequence number on the items, so
+ * its list is in acceptance-time order, which differs from stream order only for events
+ * accepted within the same few milliseconds by different writers.
  *
  * @example
  * const timeline = await readEvents({ store }, 's1');
@@ -139,9 +144,18 @@ export async function readEvents(
   deps: { store: SessionStore },
   sessionId: string,
 ): Promise<SessionEvents | undefined> {
-  const events = await deps.store.listEvents(sessionId);
+  const [events, head] = await Promise.all([
+    deps.store.listEvents(sessionId),
+    deps.store.getHead(sessionId),
+  ]);
   if (events.length === 0) return undefined;
-  return { sessionId, events: events.map((e, i) => toSessionEvent(e, i + 1)) };
+  const appliedCount = Math.min(head?.applied?.count ?? 0, events.length);
+  return {
+    sessionId,
+    events: events.map((e, i) => toSessionEvent(e, i + 1, i < appliedCount)),
+    appliedCount,
+    ...(head?.applied ? { appliedAt: head.applied.at } : {}),
+  };
 }
 
 /**

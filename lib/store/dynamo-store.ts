@@ -18,6 +18,7 @@ import {
 import type { SessionState } from '../engine/session.ts';
 import { ConflictError } from '../errors.ts';
 import type {
+  AppliedMark,
   EvaluationCommit,
   EventRecord,
   HeadRecord,
@@ -207,10 +208,12 @@ export class DynamoStore implements SessionStore {
     );
     this.record('getHead', 'read', res.ConsumedCapacity);
     if (!res.Item) return undefined;
+    const applied = parseJson<AppliedMark>(res.Item.applied);
     return {
       sessionId,
       version: res.Item.v as number,
       state: JSON.parse(res.Item.state as string) as SessionState,
+      ...(applied ? { applied } : {}),
     };
   }
 
@@ -251,82 +254,60 @@ export class DynamoStore implements SessionStore {
     };
   }
 
-  /** Marks an event applied, only if it exists and is not marked yet. */
-  private appliedMark(sessionId: string, eventId: string, at: string) {
-    return {
-      TableName: this.tableName,
-      Key: this.key(sessionId, keys.event(eventId)),
-      UpdateExpression: 'SET #applied = :at',
-      ConditionExpression: 'attribute_exists(#sk) AND attribute_not_exists(#applied)',
-      ExpressionAttributeNames: { '#applied': 'appliedAt', '#sk': TABLE.sortKey },
-      ExpressionAttributeValues: { ':at': at },
-    };
-  }
-
-  async markApplied(sessionId: string, eventIds: readonly string[], at: string): Promise<void> {
-    for (const id of eventIds) {
-      try {
-        const res = await this.doc.send(
-          new UpdateCommand({
-            ...this.appliedMark(sessionId, id, at),
-            ReturnConsumedCapacity: 'TOTAL',
-          }),
-        );
-        this.record('markApplied', 'write', res.ConsumedCapacity);
-      } catch (err) {
-        if (!(err instanceof ConditionalCheckFailedException)) throw err;
-      }
-    }
-  }
-
   async commitEvaluation(c: EvaluationCommit): Promise<void> {
     const expiresAt = this.expiresAt();
-    const items: NonNullable<TransactWriteCommandInput['TransactItems']> = [];
     const headItem = {
       ...this.key(c.sessionId, keys.head),
       v: (c.expectedVersion ?? 0) + 1,
       workflow: c.state.workflow,
       state: JSON.stringify(c.state),
+      applied: JSON.stringify(c.mark),
       expiresAt,
     };
-    items.push({
-      Put:
-        c.expectedVersion === undefined
-          ? this.putNew(headItem)
-          : {
-              TableName: this.tableName,
-              Item: headItem,
-              ConditionExpression: '#v = :v',
-              ExpressionAttributeNames: { '#v': 'v' },
-              ExpressionAttributeValues: { ':v': c.expectedVersion },
-            },
-    });
-    const markStart = items.length;
-    for (const id of c.applied) {
-      items.push({ Update: this.appliedMark(c.sessionId, id, c.at) });
-    }
+    const headPut =
+      c.expectedVersion === undefined
+        ? this.putNew(headItem)
+        : {
+            TableName: this.tableName,
+            Item: headItem,
+            ConditionExpression: '#v = :v',
+            ExpressionAttributeNames: { '#v': 'v' },
+            ExpressionAttributeValues: { ':v': c.expectedVersion },
+          };
+    const others: NonNullable<TransactWriteCommandInput['TransactItems']> = [];
     for (const r of c.created) {
-      items.push({ Put: this.putNew(instanceToItem(r, expiresAt)) });
+      others.push({ Put: this.putNew(instanceToItem(r, expiresAt)) });
     }
-    for (const u of c.updated) items.push({ Update: this.updateItem(u) });
+    for (const u of c.updated) others.push({ Update: this.updateItem(u) });
     for (const e of c.events) {
-      items.push({ Put: this.putNew(eventToItem(e, expiresAt)) });
+      others.push({ Put: this.putNew(eventToItem(e, expiresAt)) });
+    }
+    const lost = (cause: unknown) =>
+      new ConflictError(`evaluation of session '${c.sessionId}' lost a race`, { cause });
+    if (others.length === 0) {
+      // The head alone (applied marks live in it): one conditional write, not a transaction.
+      try {
+        const res = await this.doc.send(
+          new PutCommand({ ...headPut, ReturnConsumedCapacity: 'TOTAL' }),
+        );
+        this.record('commitEvaluation', 'write', res.ConsumedCapacity);
+        return;
+      } catch (err) {
+        if (err instanceof ConditionalCheckFailedException) throw lost(err);
+        throw err;
+      }
     }
     try {
       const res = await this.doc.send(
-        new TransactWriteCommand({ TransactItems: items, ReturnConsumedCapacity: 'TOTAL' }),
+        new TransactWriteCommand({
+          TransactItems: [{ Put: headPut }, ...others],
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
       );
       this.record('commitEvaluation', 'write', res.ConsumedCapacity);
     } catch (err) {
-      if (!(err instanceof TransactionCanceledException)) throw err;
-      const reasons = err.CancellationReasons ?? [];
-      const applied = c.applied.filter(
-        (_, i) => reasons[markStart + i]?.Code === 'ConditionalCheckFailed',
-      );
-      throw new ConflictError(`evaluation of session '${c.sessionId}' lost a race`, {
-        cause: err,
-        appliedEvents: applied,
-      });
+      if (err instanceof TransactionCanceledException) throw lost(err);
+      throw err;
     }
   }
 

@@ -12,7 +12,12 @@ import {
   type RunningEmulators,
   startEmulators,
 } from '../../lib/runtime/local/emulators.ts';
-import type { EventRecord, InstanceRecord, SessionStore } from '../../lib/runtime/records.ts';
+import type {
+  AppliedMark,
+  EventRecord,
+  InstanceRecord,
+  SessionStore,
+} from '../../lib/runtime/records.ts';
 import { DynamoStore } from '../../lib/store/dynamo-store.ts';
 import { createSessionTable } from '../../lib/store/provision.ts';
 import { MemoryStore } from '../../lib/testing/memory/store.ts';
@@ -68,6 +73,11 @@ function instance(
     createdAt: AT,
     updatedAt: AT,
   };
+}
+
+/** The head mark after applying events up to stream sequence `sequence`, `count` in all. */
+function mark(sequence: number, count = sequence): AppliedMark {
+  return { stream: 'test-stream', sequence: String(sequence), count, at: AT };
 }
 
 function state(): SessionState {
@@ -136,6 +146,7 @@ describe.each(stores)('the %s store', (_name, make) => {
       expectedVersion: undefined,
       state: state(),
       applied: ['e1'],
+      mark: mark(1),
     });
     await expect(
       store.commitEvaluation({
@@ -143,29 +154,49 @@ describe.each(stores)('the %s store', (_name, make) => {
         expectedVersion: undefined,
         state: state(),
         applied: ['e2'],
+        mark: mark(2),
       }),
     ).rejects.toBeInstanceOf(ConflictError);
-    await store.commitEvaluation({ ...base, expectedVersion: 1, state: state(), applied: ['e2'] });
+    await store.commitEvaluation({
+      ...base,
+      expectedVersion: 1,
+      state: state(),
+      applied: ['e2'],
+      mark: mark(2),
+    });
 
     const head = await store.getHead(s);
     expect(head?.version).toBe(2);
     expect(head?.state).toEqual(state());
   });
 
-  it('names the events a commit found already applied', async () => {
+  it('keeps the applied mark in the head, written alone as one conditional write', async () => {
     const s = session();
     await store.putEvent(fire(s, 'e1'));
     await store.putEvent(fire(s, 'e2'));
     const base = { sessionId: s, created: [], updated: [], events: [], at: AT, state: state() };
-    await store.commitEvaluation({ ...base, expectedVersion: undefined, applied: ['e1'] });
+    await store.commitEvaluation({
+      ...base,
+      expectedVersion: undefined,
+      applied: ['e1'],
+      mark: mark(1),
+    });
+    expect((await store.getHead(s))?.applied).toEqual(mark(1));
 
-    const err = await store
-      .commitEvaluation({ ...base, expectedVersion: 1, applied: ['e1', 'e2'] })
-      .catch((e: unknown) => e);
+    // A head-only commit on a stale version loses, as a transaction would.
+    await expect(
+      store.commitEvaluation({
+        ...base,
+        expectedVersion: undefined,
+        applied: ['e2'],
+        mark: mark(2),
+      }),
+    ).rejects.toBeInstanceOf(ConflictError);
+    await store.commitEvaluation({ ...base, expectedVersion: 1, applied: ['e2'], mark: mark(2) });
 
-    expect(err).toBeInstanceOf(ConflictError);
-    expect((err as ConflictError).appliedEvents).toEqual(['e1']);
-    expect((await store.getHead(s))?.version).toBe(1);
+    const head = await store.getHead(s);
+    expect(head?.version).toBe(2);
+    expect(head?.applied).toEqual(mark(2));
   });
 
   it('writes nothing of a commit when any one of its conditions fails', async () => {
@@ -177,6 +208,7 @@ describe.each(stores)('the %s store', (_name, make) => {
       ...base,
       expectedVersion: undefined,
       applied: ['e1'],
+      mark: mark(1),
       created: [instance(s, 't#0', 'scheduled')],
       updated: [],
     });
@@ -186,6 +218,7 @@ describe.each(stores)('the %s store', (_name, make) => {
         ...base,
         expectedVersion: 1,
         applied: ['e2'],
+        mark: mark(2),
         created: [instance(s, 't#1', 'scheduled')],
         // t#0 is scheduled, not failed: this condition fails, so nothing may be written.
         updated: [
@@ -209,6 +242,7 @@ describe.each(stores)('the %s store', (_name, make) => {
       ...base,
       expectedVersion: 1,
       applied: ['e2'],
+      mark: mark(2),
       created: [],
       updated: [],
     });
@@ -223,6 +257,7 @@ describe.each(stores)('the %s store', (_name, make) => {
       expectedVersion: undefined,
       state: state(),
       applied: ['e1'],
+      mark: mark(1),
       created,
       updated: [],
       events: [],
@@ -241,6 +276,7 @@ describe.each(stores)('the %s store', (_name, make) => {
         expectedVersion: undefined,
         state: state(),
         applied: ['e1'],
+        mark: mark(1),
         created: [instance(s, name, 'scheduled')],
         updated: [],
         events: [],

@@ -79,8 +79,8 @@ export async function firesOf(
   sessionId: string,
   trigger: string,
 ): Promise<Array<Extract<EventRecord, { kind: 'fire' }>>> {
-  const pending = await store.pendingEvents(sessionId);
-  return pending.filter(
+  const events = await store.listEvents(sessionId);
+  return events.filter(
     (e): e is Extract<EventRecord, { kind: 'fire' }> => e.kind === 'fire' && e.trigger === trigger,
   );
 }

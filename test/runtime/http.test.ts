@@ -278,7 +278,7 @@ describe('GET /sessions/{sessionId}: what unstarted instances wait for', () => {
 });
 
 describe('GET /sessions/{sessionId}/events', () => {
-  it('answers the timeline in accept order: fires, cascades, control requests, with applied times', async () => {
+  it('answers the timeline in accept order: fires, cascades, control requests, each applied', async () => {
     const w = world();
     await fireAndSettle(w, 's1', { trigger: 'go', kwargs: { fail: true }, eventId: 'e-go' });
     await post(w, '/sessions/s1/instances/t_a%230/skip', { cascade: true, result: { score: 1 } });
@@ -300,8 +300,9 @@ describe('GET /sessions/{sessionId}/events', () => {
     expect(body.events[2]).toMatchObject({ kwargs: { score: 1 } });
     for (const e of body.events) {
       expect(typeof e.firedAt).toBe('string');
-      expect(typeof e.appliedAt).toBe('string');
+      expect(e.applied).toBe(true);
     }
+    expect(body).toMatchObject({ appliedCount: 3, appliedAt: expect.any(String) });
   });
 
   it('shows a retry clone request and a replay request with its replacement kwargs', async () => {

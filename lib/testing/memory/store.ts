@@ -1,12 +1,15 @@
 import { ConflictError } from '../../errors.ts';
-import type {
-  EvaluationCommit,
-  EventRecord,
-  HeadRecord,
-  InstanceRecord,
-  InstanceUpdate,
-  OutcomeCommit,
-  SessionStore,
+import type { DeliveredEvent } from '../../runtime/evaluator.ts';
+import {
+  type EvaluationCommit,
+  type EventRecord,
+  type HeadRecord,
+  type InstanceRecord,
+  type InstanceUpdate,
+  isApplied,
+  type OutcomeCommit,
+  type SessionStore,
+  type StreamPosition,
 } from '../../runtime/records.ts';
 import type { InstanceStatus } from '../../types.ts';
 import { MAX_TRANSACTION_ITEMS } from '../../wiring.ts';
@@ -29,6 +32,14 @@ interface SessionData {
 }
 
 const copy = <T>(value: T): T => structuredClone(value);
+
+/** The identity of every in-memory store's change stream. */
+export const MEMORY_STREAM = 'memory';
+
+/** An event's position in the in-memory change stream: its accept number. */
+export function memoryPosition(seq: number): StreamPosition {
+  return { stream: MEMORY_STREAM, sequence: String(seq) };
+}
 
 /**
  * An in-memory `SessionStore` with the guarantees of the DynamoDB one: conditional puts,
@@ -86,14 +97,17 @@ export class MemoryStore implements SessionStore {
     return [...s.events.values()].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)).map(copy);
   }
 
-  /** The session's events not applied yet, in accept order (what a stream would deliver). */
-  async pendingEvents(sessionId: string): Promise<EventRecord[]> {
+  /**
+   * The session's events not applied yet, in accept order, each with its position in this
+   * store's change stream: what a stream would deliver to the evaluator.
+   */
+  async pendingEvents(sessionId: string): Promise<DeliveredEvent[]> {
     const s = this.sessions.get(sessionId);
     if (!s) return [];
     return [...s.events.values()]
-      .filter((e) => e.appliedAt === undefined)
       .sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0))
-      .map(copy);
+      .map((e) => ({ ...copy(e), position: memoryPosition(e.seq ?? 0) }))
+      .filter((e) => !isApplied(s.head, e.position));
   }
 
   async getHead(sessionId: string): Promise<HeadRecord | undefined> {
@@ -101,27 +115,10 @@ export class MemoryStore implements SessionStore {
     return head ? copy(head) : undefined;
   }
 
-  async markApplied(sessionId: string, eventIds: readonly string[], at: string): Promise<void> {
-    const s = this.sessions.get(sessionId);
-    for (const id of eventIds) {
-      const e = s?.events.get(id);
-      if (e && e.appliedAt === undefined) e.appliedAt = at;
-    }
-  }
-
   async commitEvaluation(c: EvaluationCommit): Promise<void> {
     const s = this.session(c.sessionId);
     if (s.head?.version !== c.expectedVersion) {
       throw new ConflictError(`session '${c.sessionId}' head moved on`);
-    }
-    const applied = c.applied.filter((id) => s.events.get(id)?.appliedAt !== undefined);
-    if (applied.length > 0) {
-      throw new ConflictError(`events already applied: ${applied.join(', ')}`, {
-        appliedEvents: applied,
-      });
-    }
-    for (const id of c.applied) {
-      if (!s.events.has(id)) throw new ConflictError(`event '${id}' does not exist`);
     }
     for (const r of c.created) {
       if (s.instances.has(r.name)) throw new ConflictError(`instance '${r.name}' already exists`);
@@ -136,8 +133,8 @@ export class MemoryStore implements SessionStore {
       sessionId: c.sessionId,
       state: copy(c.state),
       version: (c.expectedVersion ?? 0) + 1,
+      applied: copy(c.mark),
     };
-    for (const id of c.applied) (s.events.get(id) as EventRecord).appliedAt = c.at;
     for (const r of c.created) {
       s.instances.set(r.name, copy(r));
       changes.push({
