@@ -11,6 +11,7 @@ import { TriggersClient } from '../client.ts';
 import { TriggersError } from '../errors.ts';
 import type { InstanceStatus, Kwargs, SessionEvent, SessionView, Workflow } from '../types.ts';
 import { CliError, EXIT, usageError } from './errors.ts';
+import { exploreCommand } from './explore.ts';
 import { graphOf, toDot, toMermaid } from './graph.ts';
 import { jsonObjectArg } from './input.ts';
 import { eventSummary, renderSession, statusText, timeOf } from './inspect.ts';
@@ -40,13 +41,18 @@ Commands:
   graph [workflow] [--app path] [--format mermaid|dot]
                   (the app module, default the survey example; with --api-url and
                   no --app, the workflows the API serves)
+  explore [workflow] --events JSON|@file|a,b,c [--app path] [--duplicates]
+                  [--runs N] [--seed S] [--fail-on-race]
+                  (every order of the events, or a seeded sample, on the memory
+                  backend: each distinct outcome with its smallest order)
 
 Global options:
   --api-url URL   the HTTP API (default: $TRIGGERS_API_URL or http://127.0.0.1:3000)
   --json          machine-readable output
   -h, --help      this help
 
-Exit codes: 0 ok, 1 usage error, 2 refused by the API, 3 API unreachable or failing.
+Exit codes: 0 ok, 1 usage error, 2 refused by the API, 3 API unreachable or failing
+(or an explore run failing), 4 explore --fail-on-race found more than one outcome.
 `;
 
 const OPTIONS = {
@@ -63,6 +69,11 @@ const OPTIONS = {
   format: { type: 'string' },
   interval: { type: 'string' },
   'until-settled': { type: 'boolean' },
+  events: { type: 'string' },
+  duplicates: { type: 'boolean' },
+  runs: { type: 'string' },
+  seed: { type: 'string' },
+  'fail-on-race': { type: 'boolean' },
 } as const;
 
 type Values = {
@@ -79,6 +90,11 @@ const COMMANDS: Record<string, { options: string[]; args: string[]; optional?: s
   replay: { options: ['kwargs'], args: ['session', 'instance'] },
   skip: { options: ['cascade', 'result'], args: ['session', 'instance'] },
   graph: { options: ['app', 'format'], args: [], optional: ['workflow'] },
+  explore: {
+    options: ['app', 'events', 'duplicates', 'runs', 'seed', 'fail-on-race'],
+    args: [],
+    optional: ['workflow'],
+  },
 };
 
 const DEFAULT_API_URL = 'http://127.0.0.1:3000';
@@ -330,6 +346,7 @@ const RUN: Record<string, (ctx: Context) => Promise<void>> = {
   replay,
   skip,
   graph,
+  explore: (ctx) => exploreCommand(ctx, DEFAULT_APP),
 };
 
 /** Turns any failure into a one-line message and an exit code. */

@@ -36,6 +36,15 @@ export interface TestRuntimeOptions {
 }
 
 export { crashOnce, type FaultHook, type FaultPoint, InjectedFault } from '../runtime/faults.ts';
+export {
+  type ExploreEvent,
+  type ExploreOptions,
+  type ExploreOutcome,
+  type ExploreResult,
+  ExploreRunError,
+  explore,
+  MAX_EXPLORE_EVENTS,
+} from './explore.ts';
 
 /** A running test runtime. */
 export interface TestRuntime {
