@@ -14,6 +14,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { TriggersApp } from '../lib/runtime/lambda-env.ts';
 
@@ -78,6 +79,26 @@ export const handler = ${factory}(runtimeFromEnv(${JSON.stringify(definition)}))
 }
 
 /**
+ * The source of an EventBridge ingestion function's entry: `createEventBridgeHandler` over the
+ * workflows, inlined as JSON; the mapping comes from the function's environment.
+ *
+ * @example
+ * eventBridgeEntrySource({ workflows: [orders] });
+ * // ... export const handler = createEventBridgeHandler(eventBridgeRuntimeFromEnv({"workflows":[...]}));
+ */
+export function eventBridgeEntrySource(app: TriggersApp): string {
+  const definition = {
+    workflows: app.workflows,
+    ...(app.defaultWorkflow !== undefined ? { defaultWorkflow: app.defaultWorkflow } : {}),
+  };
+  return `import { createEventBridgeHandler } from ${sourceFile('lambdas/eventbridge.ts')};
+import { eventBridgeRuntimeFromEnv } from ${sourceFile('lib/runtime/eventbridge-env.ts')};
+
+export const handler = createEventBridgeHandler(eventBridgeRuntimeFromEnv(${JSON.stringify(definition)}));
+`;
+}
+
+/**
  * The source of a task function's entry: `createTaskHandler` over an app module.
  *
  * @example
@@ -126,6 +147,11 @@ export interface TriggersFunctionProps extends TriggersFunctionOptions {
   readonly entrySource: string;
   /** What the function does, for the console. */
   readonly description: string;
+  /**
+   * Where asynchronous invocations go once their retries are spent.
+   * @default - none
+   */
+  readonly deadLetterQueue?: sqs.IQueue;
 }
 
 /**
@@ -154,6 +180,7 @@ export class TriggersFunction extends NodejsFunction {
       memorySize: props.memorySize ?? 512,
       tracing: props.tracing ?? lambda.Tracing.DISABLED,
       logGroup,
+      ...(props.deadLetterQueue !== undefined ? { deadLetterQueue: props.deadLetterQueue } : {}),
       projectRoot: PACKAGE_ROOT,
       depsLockFilePath: join(PACKAGE_ROOT, 'package-lock.json'),
       bundling: {

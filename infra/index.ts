@@ -11,6 +11,8 @@ import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -24,6 +26,13 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { checkHandlers, compileWorkflow } from '../lib/engine/workflow.ts';
+import {
+  compileEventMapping,
+  EVENTBRIDGE_WIRING,
+  type EventMapping,
+  EventMappingError,
+} from '../lib/runtime/eventbridge.ts';
+import type { TriggersApp } from '../lib/runtime/lambda-env.ts';
 import type { Workflow } from '../lib/types.ts';
 import {
   DISPATCHER_SOURCE,
@@ -32,7 +41,14 @@ import {
   TABLE,
   TASK_QUEUE,
 } from '../lib/wiring.ts';
-import { coreEntrySource, TriggersFunction } from './functions.ts';
+import {
+  coreEntrySource,
+  eventBridgeEntrySource,
+  TriggersFunction,
+  type TriggersFunctionOptions,
+} from './functions.ts';
+
+export type { EventMapping } from '../lib/runtime/eventbridge.ts';
 
 export {
   TaskHandlerFunction,
@@ -55,6 +71,50 @@ export interface TriggersApiOptions {
    * @default - IAM authorization
    */
   readonly authorizer?: apigwv2.IHttpRouteAuthorizer;
+}
+
+/**
+ * Events from an EventBridge bus, fired into sessions: a rule with `pattern` on `bus`, whose
+ * target is a small function that maps each event with `mapping` and fires it through the same
+ * ingest flow, validation and idempotency as the HTTP API.
+ *
+ * @example
+ * const orders: EventBridgeIngestion = {
+ *   pattern: { source: ['shop.orders'], detailType: ['OrderPlaced'] },
+ *   mapping: { sessionId: '$.detail.orderId', trigger: 'orderPlaced' },
+ * };
+ */
+export interface EventBridgeIngestion {
+  /**
+   * The bus the rule listens on.
+   * @default - the account's default event bus
+   */
+  readonly bus?: events.IEventBus;
+  /** The events to fire: an EventBridge event pattern, matching at least one field. */
+  readonly pattern: events.EventPattern;
+  /**
+   * Where the session id, trigger, kwargs and event id come from in each event: paths into the
+   * event (`$.detail.orderId`, `$.detail-type`, `$.id`) or literals (anything that does not
+   * begin with `$`). Checked at synth time.
+   */
+  readonly mapping: EventMapping;
+  /**
+   * The workflow a session gets when one of these events creates it.
+   * @default - the construct's `defaultWorkflow`
+   */
+  readonly workflow?: string;
+}
+
+/** What `addEventBridgeIngestion` created for an ingestion. */
+export interface EventBridgeIngestionResources {
+  readonly rule: events.Rule;
+  readonly fn: lambda.Function;
+  /**
+   * Events that could not be fired: events the target could not deliver (EventBridge's own
+   * dead-letter queue), invocations whose retries are spent (the function's), and events whose
+   * mapped fire is invalid (sent by the function). Each message's body is the event.
+   */
+  readonly deadLetterQueue: sqs.Queue;
 }
 
 /** Props of `Triggers`. */
@@ -112,6 +172,12 @@ export interface TriggersProps {
    * @default Duration.minutes(5)
    */
   readonly iteratorAgeThreshold?: Duration;
+  /**
+   * Events from EventBridge to fire into sessions, each with its rule, function and dead-letter
+   * queue, as with `addEventBridgeIngestion`.
+   * @default - none
+   */
+  readonly eventBridge?: EventBridgeIngestion | EventBridgeIngestion[];
 }
 
 /** Options of `Triggers.addTaskHandler`. */
@@ -157,6 +223,8 @@ const TABLE_ACTIONS = {
     'dynamodb:UpdateItem',
     'dynamodb:ConditionCheckItem',
   ],
+  /** Fires only: one conditional put per event. */
+  eventBridge: ['dynamodb:PutItem'],
 } as const;
 
 /** The contract's routes, plus the read-only timeline and workflows routes. */
@@ -222,6 +290,8 @@ export class Triggers extends Construct {
   readonly alarms: cloudwatch.Alarm[] = [];
   /** The dashboard, when `alarms` is on. */
   readonly dashboard?: cloudwatch.Dashboard;
+  /** The EventBridge ingestions, in the order they were added. */
+  readonly eventBridgeIngestions: EventBridgeIngestionResources[] = [];
 
   private readonly taskHandlers = new Map<string, TaskHandlerResources>();
   private readonly queueUrls: Record<string, string> = {};
@@ -229,6 +299,9 @@ export class Triggers extends Construct {
   private readonly sessionTtl: Duration | undefined;
   private readonly iamAuth: boolean;
   private readonly alarmsOn: boolean;
+  private readonly app: TriggersApp;
+  private readonly functionOptions: TriggersFunctionOptions;
+  private eventsMayUseKey = false;
 
   constructor(scope: Construct, id: string, props: TriggersProps) {
     super(scope, id);
@@ -255,7 +328,7 @@ export class Triggers extends Construct {
     this.sessionTtl = props.sessionTtl;
     this.alarmsOn = props.alarms ?? true;
     this.iamAuth = props.api?.authorizer === undefined && (props.api?.auth ?? 'iam') === 'iam';
-    const functionOptions = {
+    const functionOptions: TriggersFunctionOptions = {
       removalPolicy,
       ...(props.logRetention !== undefined ? { logRetention: props.logRetention } : {}),
       ...(props.tracing !== undefined ? { tracing: props.tracing } : {}),
@@ -281,6 +354,8 @@ export class Triggers extends Construct {
       workflows: props.workflows,
       ...(props.defaultWorkflow !== undefined ? { defaultWorkflow: props.defaultWorkflow } : {}),
     };
+    this.app = app;
+    this.functionOptions = functionOptions;
     this.ingest = new TriggersFunction(this, 'Ingest', {
       ...functionOptions,
       entrySource: coreEntrySource('ingest', app),
@@ -350,6 +425,8 @@ export class Triggers extends Construct {
       this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard');
       this.addCoreMonitoring(props.iteratorAgeThreshold ?? Duration.minutes(5));
     }
+    for (const ingestion of [props.eventBridge ?? []].flat())
+      this.addEventBridgeIngestion(ingestion);
 
     this.node.addValidation({
       validate: () => {
@@ -428,6 +505,95 @@ export class Triggers extends Construct {
     this.taskHandlers.set(name, { fn, queue, deadLetterQueue });
     if (this.alarmsOn) this.addTaskMonitoring(name, queue, deadLetterQueue);
     return queue;
+  }
+
+  /**
+   * Fires the events of an EventBridge rule into sessions: a rule with the ingestion's pattern
+   * on its bus, targeting a function that maps each event and fires it through the HTTP API's
+   * ingest flow (same validation, limits and idempotency: the same event id twice is applied
+   * once). The target retries for a day, the function's invocations twice; what still fails,
+   * and every event whose mapped fire is invalid, lands in the ingestion's dead-letter queue,
+   * which has an alarm. The mapping and the workflow are checked here, at synth time.
+   *
+   * @example
+   * triggers.addEventBridgeIngestion({
+   *   bus: ordersBus,
+   *   pattern: { source: ['shop.orders'], detailType: ['OrderPlaced'] },
+   *   mapping: { sessionId: '$.detail.orderId', trigger: 'orderPlaced' },
+   * });
+   */
+  addEventBridgeIngestion(ingestion: EventBridgeIngestion): EventBridgeIngestionResources {
+    const index = this.eventBridgeIngestions.length;
+    const option = `Triggers '${this.node.id}': eventBridge[${index}]`;
+    try {
+      compileEventMapping(ingestion.mapping);
+    } catch (err) {
+      if (err instanceof EventMappingError) throw new Error(`${option}.${err.message}`);
+      throw err;
+    }
+    const workflows = this.app.workflows.map((wf) => wf.name);
+    if (ingestion.workflow !== undefined && !workflows.includes(ingestion.workflow)) {
+      throw new Error(
+        `${option}.workflow '${ingestion.workflow}' is not one of the workflows (${workflows.join(', ')})`,
+      );
+    }
+    if (Object.values(ingestion.pattern ?? {}).every((value) => value === undefined)) {
+      throw new Error(
+        `${option}.pattern must match on at least one field (source, detailType, ...)`,
+      );
+    }
+
+    const deadLetterQueue = new sqs.Queue(this, `EventBridgeDlq${index}`, {
+      retentionPeriod: Duration.days(TASK_QUEUE.dlqRetentionDays),
+      ...this.queueEncryption(),
+    });
+    const fn = new TriggersFunction(this, `EventBridgeIngest${index}`, {
+      ...this.functionOptions,
+      entrySource: eventBridgeEntrySource(this.app),
+      description: `Fires the events of EventBridge rule ${index} into their sessions`,
+      deadLetterQueue,
+    });
+    this.configure(fn, TABLE_ACTIONS.eventBridge);
+    fn.addEnvironment(EVENTBRIDGE_WIRING.env.mapping, JSON.stringify(ingestion.mapping));
+    if (ingestion.workflow !== undefined) {
+      fn.addEnvironment(EVENTBRIDGE_WIRING.env.workflow, ingestion.workflow);
+    }
+    fn.addEnvironment(EVENTBRIDGE_WIRING.env.deadLetterQueueUrl, deadLetterQueue.queueUrl);
+    deadLetterQueue.grantSendMessages(fn);
+    fn.configureAsyncInvoke({
+      retryAttempts: EVENTBRIDGE_WIRING.asyncRetryAttempts,
+      maxEventAge: Duration.seconds(EVENTBRIDGE_WIRING.asyncMaxEventAgeSeconds),
+    });
+
+    const rule = new events.Rule(this, `EventBridgeRule${index}`, {
+      description: `serverless-triggers: events fired into sessions by ${fn.node.id}`,
+      eventPattern: ingestion.pattern,
+      ...(ingestion.bus !== undefined ? { eventBus: ingestion.bus } : {}),
+    });
+    rule.addTarget(
+      new targets.LambdaFunction(fn, {
+        deadLetterQueue,
+        retryAttempts: EVENTBRIDGE_WIRING.targetRetryAttempts,
+        maxEventAge: Duration.seconds(EVENTBRIDGE_WIRING.targetMaxEventAgeSeconds),
+      }),
+    );
+    if (this.encryptionKey !== undefined && !this.eventsMayUseKey) {
+      // EventBridge dead-letters into a queue under this key: SQS needs the key for it.
+      this.encryptionKey.addToResourcePolicy(
+        new iam.PolicyStatement({
+          principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          resources: ['*'],
+          conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+        }),
+      );
+      this.eventsMayUseKey = true;
+    }
+
+    const resources = { rule, fn, deadLetterQueue };
+    this.eventBridgeIngestions.push(resources);
+    if (this.alarmsOn) this.addEventBridgeMonitoring(index, resources);
+    return resources;
   }
 
   /**
@@ -573,6 +739,26 @@ export class Triggers extends Construct {
       new cloudwatch.GraphWidget({
         title: 'Stream failures',
         left: [this.streamFailureQueue.metricApproximateNumberOfMessagesVisible()],
+      }),
+    );
+  }
+
+  private addEventBridgeMonitoring(index: number, res: EventBridgeIngestionResources): void {
+    this.dlqAlarm(
+      `EventBridgeDlq${index}Alarm`,
+      res.deadLetterQueue,
+      `The dead-letter queue of EventBridge ingestion ${index}`,
+    );
+    this.dashboard?.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: `EventBridge ingestion ${index}: events and dead letters`,
+        left: [
+          res.fn.metricInvocations({ label: 'events' }),
+          res.fn.metricErrors({ label: 'errors' }),
+        ],
+        right: [
+          res.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ label: 'dead letters' }),
+        ],
       }),
     );
   }
