@@ -24,6 +24,12 @@ export interface UnstartedInstance {
  */
 export interface SessionState {
   workflow: string;
+  /**
+   * The version (a content hash) of the workflow the session was created with: it keeps
+   * running under those rules when a changed workflow is deployed. Set by the I/O shell when
+   * it creates the session; absent on sessions created before versions were pinned.
+   */
+  version?: string;
   /** Per trigger the workflow mentions: how often it fired and the event holding its latest kwargs. */
   fired: Record<string, { count: number; last: string }>;
   /** Per task: the number of the next instance (so also how many instances it has). */
@@ -176,6 +182,7 @@ export function retryEventId(instance: string): string {
 function copyState(s: SessionState): SessionState {
   return {
     workflow: s.workflow,
+    ...(s.version !== undefined ? { version: s.version } : {}),
     fired: { ...s.fired },
     next: { ...s.next },
     unstarted: { ...s.unstarted },
