@@ -233,7 +233,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
       burst: pages.burst,
       note:
         'Each row is one `page` event fired alone on a session with nothing in flight, measured from its ' +
-        'ingest to its cascade\'s evaluation; the ratio is to the 10th page. "paced" rows had every earlier ' +
+        'ingest to its outcome (and the evaluation of a cascade, if anything listens to it); the ratio is to the 10th page. "paced" rows had every earlier ' +
         'page fired the same way; "burst-filled" rows had the pages since the last measured one fired in bursts ' +
         `of up to ${plan.pages.burst} to reach the length sooner (history is history either way).` +
         (mode === 'quick' ? ' Quick run: lengths 10, 100 and 1,000 only.' : ''),

@@ -7,7 +7,6 @@
 import { cpus } from 'node:os';
 import type { WorkloadCost } from './cost.ts';
 import type { FlatnessPoint } from './flatness.ts';
-import { LAMBDA_ASSUMPTIONS, PRICES } from './prices.ts';
 import type { ThroughputLevel } from './throughput.ts';
 
 /** One target's verdict. */
@@ -48,49 +47,6 @@ function opsLine(w: WorkloadCost, key: 'writeUnits' | 'readUnits'): string {
 }
 
 /**
- * The simple session's cost after the two changes the profile points to, projected from its
- * measured calls (not measured): no cascade for a task nothing listens to, and applied marks
- * kept in the head so that an evaluation that schedules nothing writes the head alone.
- */
-function projectedSimpleCost(simple: WorkloadCost): {
-  writeUnits: number;
-  readUnits: number;
-  perMillion: number;
-} {
-  const op = (name: string) =>
-    simple.usage.dynamodb[name] ?? {
-      calls: 0,
-      readUnits: 0,
-      writeUnits: 0,
-      awsWriteUnits: 0,
-      transactions: 0,
-    };
-  const outcome = op('commitOutcome');
-  const marks = op('markApplied');
-  const evaluation = op('commitEvaluation');
-  const head = op('getHead');
-  const cascadeSaved = outcome.writeUnits - outcome.calls + marks.writeUnits;
-  const headOnlySaved = evaluation.calls > 1 ? evaluation.writeUnits / evaluation.calls - 1 : 0;
-  const writeUnits = simple.totals.writeUnits - cascadeSaved - headOnlySaved;
-  const readUnits =
-    simple.totals.readUnits - (head.calls > 0 ? head.readUnits / head.calls : 0) * marks.calls;
-  const invocations = simple.totals.lambdaInvocations - marks.calls;
-  const a = LAMBDA_ASSUMPTIONS;
-  const savedMs =
-    marks.calls * (a.invocationOverheadMs + 2 * a.dynamodbCallMs) +
-    outcome.transactions * (a.transactionMs - a.dynamodbCallMs) +
-    (evaluation.calls > 1 ? a.transactionMs - a.dynamodbCallMs : 0);
-  const perSession =
-    writeUnits * PRICES.dynamodbWriteRequestUnit.usd +
-    readUnits * PRICES.dynamodbReadRequestUnit.usd +
-    simple.totals.sqsRequests * PRICES.sqsStandardRequest.usd +
-    invocations * PRICES.lambdaRequest.usd +
-    (simple.perMillion.lambdaDuration / 1e6 -
-      (savedMs / 1000) * a.memoryGb * PRICES.lambdaArmGbSecond.usd);
-  return { writeUnits, readUnits, perMillion: perSession * 1e6 };
-}
-
-/**
  * Judges the targets.
  *
  * @example
@@ -120,7 +76,7 @@ export function judgeTargets(r: {
     ...(w <= 24
       ? {}
       : {
-          fix: 'Move the applied mark out of the event item and skip cascades nothing listens to.',
+          fix: 'Fewer items per commit: see the levers in docs/performance.md (what bounds cost).',
         }),
   });
   const rd = s.totals.readUnits;
@@ -208,10 +164,9 @@ export function judgeTargets(r: {
       ? {}
       : {
           fix:
-            'Make fewer and lighter calls per session, which is what each session costs in CPU locally and in money on AWS: the ' +
-            'two write-path changes proposed for the cost target turn two transactions into single-item writes and remove ' +
-            'a getHead and a markApplied per session, and a short batching window on the evaluator source (MaximumBatchingWindowInSeconds) lets ' +
-            'both triggers of a session be applied by one evaluation. (Evaluating the sessions of a stream batch ' +
+            'Make fewer and lighter calls per session, which is what each session costs in CPU locally: a short batching ' +
+            'window on the evaluator source (MaximumBatchingWindowInSeconds) lets the triggers of a session be applied by ' +
+            'one evaluation. (Evaluating the sessions of a stream batch ' +
             "concurrently was tried: it lowered the evaluator lanes' utilisation but not the throughput.)",
         }),
   });
@@ -219,8 +174,6 @@ export function judgeTargets(r: {
   const costRatio = s.ratios.stepFunctions;
   const needed = s.stepFunctions.perMillion.total / 10;
   const parts = s.perMillion;
-  const projected = projectedSimpleCost(s);
-  const projectedRatio = s.stepFunctions.perMillion.total / projected.perMillion;
   out.push({
     id: 'cost-vs-step-functions',
     description: 'Step Functions Standard estimate over our cost, per million simple sessions',
@@ -243,13 +196,7 @@ export function judgeTargets(r: {
     ...(costRatio >= 10
       ? {}
       : {
-          fix:
-            '(1) Do not write a cascade event for a task nothing listens to (no after/andEvery/unless, timer or finalize ' +
-            "trigger names it): the outcome becomes one UpdateItem instead of a two-item transaction, and the cascade's " +
-            'evaluation (getHead, markApplied, one evaluator invocation) disappears. (2) Keep applied marks in the head ' +
-            '(the last applied stream sequence number per session) instead of in each event item, so an evaluation that ' +
-            `schedules nothing writes the head alone. Projected from this run's calls (not measured): ${+projected.writeUnits.toFixed(2)} write and ` +
-            `${+projected.readUnits.toFixed(2)} read units, $${projected.perMillion.toFixed(2)} per million, ${projectedRatio.toFixed(1)}× below Step Functions.`,
+          fix: 'DynamoDB writes are the bulk (see the bound): the levers left are in docs/performance.md (what bounds cost).',
         }),
   });
   return out;
