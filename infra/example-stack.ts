@@ -5,7 +5,7 @@
  * @module
  */
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { type CfnElement, CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { defaultWorkflow, handlers, workflows } from '../examples/survey/app.ts';
 import { TaskHandlerFunction, Triggers } from './index.ts';
@@ -76,6 +76,20 @@ export function acknowledgeTriggersFindings(triggers: Triggers): void {
       reason:
         'dynamodb:ListStreams has no resource-level permissions, so it can only be granted on "*"; the table stream event source needs it. Every other statement of this role names its resources.',
     });
+  }
+  // Once the table has an index (the stale index, keys only), every table grant also covers
+  // `<table>/index/*`.
+  if (triggers.staleSessions !== undefined) {
+    const table = Stack.of(triggers).getLogicalId(triggers.table.node.defaultChild as CfnElement);
+    const fns = [triggers.ingest, triggers.evaluator, ...triggers.taskHandlerFunctions.values()];
+    for (const fn of fns) {
+      if (fn.role === undefined) continue;
+      Validations.of(fn.role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${table}.Arn>/index/*]`,
+        reason:
+          "Table grants cover the table's indexes once it has one (the stale index, keys only); the ingest function queries it for GET /stale, the other actions do nothing on an index.",
+      });
+    }
   }
   Validations.of(triggers.streamFailureQueue).acknowledge({
     id: 'AwsSolutions-SQS3',

@@ -50,13 +50,14 @@ function writeEntry(key: string, source: string): string {
 const RUNTIME_PRELUDE = `import { runtimeFromEnv } from ${sourceFile('lib/runtime/lambda-env.ts')};
 `;
 
-/** The three functions every deployment has. */
-export type CoreFunctionKind = 'ingest' | 'evaluator' | 'dispatcher';
+/** The three functions every deployment has, and the timers' (when a workflow has timers). */
+export type CoreFunctionKind = 'ingest' | 'evaluator' | 'dispatcher' | 'timer';
 
 const FACTORIES: Record<CoreFunctionKind, string> = {
   ingest: 'createIngestHandler',
   evaluator: 'createEvaluatorHandler',
   dispatcher: 'createDispatcherHandler',
+  timer: 'createTimerHandler',
 };
 
 /**
@@ -95,6 +96,26 @@ export function eventBridgeEntrySource(app: TriggersApp): string {
 import { eventBridgeRuntimeFromEnv } from ${sourceFile('lib/runtime/eventbridge-env.ts')};
 
 export const handler = createEventBridgeHandler(eventBridgeRuntimeFromEnv(${JSON.stringify(definition)}));
+`;
+}
+
+/**
+ * The source of the stale-sessions function's entry: `createStaleMonitorHandler` over the
+ * runtime and the settings of its environment (the age, the stale index).
+ *
+ * @example
+ * staleEntrySource({ workflows: [survey] });
+ * // ... export const handler = createStaleMonitorHandler(runtimeFromEnv({...}), settingsFromEnv(process.env));
+ */
+export function staleEntrySource(app: TriggersApp): string {
+  const definition = {
+    workflows: app.workflows,
+    ...(app.defaultWorkflow !== undefined ? { defaultWorkflow: app.defaultWorkflow } : {}),
+  };
+  return `import { createStaleMonitorHandler } from ${sourceFile('lambdas/stale.ts')};
+import { runtimeFromEnv, settingsFromEnv } from ${sourceFile('lib/runtime/lambda-env.ts')};
+
+export const handler = createStaleMonitorHandler(runtimeFromEnv(${JSON.stringify(definition)}), settingsFromEnv(process.env));
 `;
 }
 

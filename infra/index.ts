@@ -24,8 +24,9 @@ import {
 } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { checkHandlers, compileWorkflow } from '../lib/engine/workflow.ts';
+import { checkHandlers, compileWorkflow, TIMER_QUEUE } from '../lib/engine/workflow.ts';
 import {
   compileEventMapping,
   EVENTBRIDGE_WIRING,
@@ -33,6 +34,8 @@ import {
   EventMappingError,
 } from '../lib/runtime/eventbridge.ts';
 import type { TriggersApp } from '../lib/runtime/lambda-env.ts';
+import { STALE_INDEX, STALE_METRIC } from '../lib/runtime/stale.ts';
+import { workflowVersion, workflowVersionPutItem } from '../lib/runtime/versions.ts';
 import type { Workflow } from '../lib/types.ts';
 import {
   DISPATCHER_SOURCE,
@@ -44,6 +47,7 @@ import {
 import {
   coreEntrySource,
   eventBridgeEntrySource,
+  staleEntrySource,
   TriggersFunction,
   type TriggersFunctionOptions,
 } from './functions.ts';
@@ -117,6 +121,59 @@ export interface EventBridgeIngestionResources {
   readonly deadLetterQueue: sqs.Queue;
 }
 
+/**
+ * Stale sessions: a metric of the sessions whose unstarted instances have waited longer than
+ * `olderThan`, and optionally an alarm on it. Turns on the table's stale index (heads with
+ * unstarted instances carry its keys), `GET /stale`, and a function that counts them on a
+ * schedule and publishes the `StaleSessions` metric.
+ *
+ * @example
+ * const stale: StaleSessionsOptions = { olderThan: Duration.hours(24), alarm: { threshold: 10 } };
+ */
+export interface StaleSessionsOptions {
+  /** How long an unstarted instance may wait before its session counts as stale. */
+  readonly olderThan: Duration;
+  /**
+   * An alarm when at least `threshold` sessions are stale (and one when the count fails).
+   * Needs `alarms` on.
+   * @default false
+   */
+  readonly alarm?: boolean | StaleSessionsAlarmOptions;
+  /**
+   * How often the stale sessions are counted: whole minutes. Also the metric's period.
+   * @default Duration.minutes(5)
+   */
+  readonly schedule?: Duration;
+}
+
+/** Options of the stale-sessions alarm. */
+export interface StaleSessionsAlarmOptions {
+  /**
+   * How many stale sessions set it off.
+   * @default 1
+   */
+  readonly threshold?: number;
+  /**
+   * How many schedule periods in a row the count must reach `threshold`.
+   * @default 1
+   */
+  readonly evaluationPeriods?: number;
+}
+
+/** What the `staleSessions` option created. */
+export interface StaleSessionsResources {
+  /** Counts the stale sessions and publishes the metric. */
+  readonly fn: lambda.Function;
+  /** Invokes `fn` on the schedule. */
+  readonly rule: events.Rule;
+  /** `StaleSessions` (namespace `ServerlessTriggers`, dimension `TableName`), maximum per period. */
+  readonly metric: cloudwatch.Metric;
+  /** `OldestStaleAgeSeconds`: how long the oldest stale instance has waited, 0 when none. */
+  readonly oldestAgeMetric: cloudwatch.Metric;
+  /** The alarm on `metric`, when `alarm` is set. */
+  readonly alarm?: cloudwatch.Alarm;
+}
+
 /** Props of `Triggers`. */
 export interface TriggersProps {
   /** The workflows sessions can run. Each is validated at synth time. */
@@ -178,6 +235,23 @@ export interface TriggersProps {
    * @default - none
    */
   readonly eventBridge?: EventBridgeIngestion | EventBridgeIngestion[];
+  /**
+   * A metric, and optionally an alarm, for sessions whose unstarted instances have waited longer
+   * than an age; also `GET /stale`. Session heads then carry the stale index's keys while they
+   * have unstarted instances (a few index writes per session).
+   * @default - off: no index, no extra write
+   */
+  readonly staleSessions?: StaleSessionsOptions;
+}
+
+/** What the construct created to store a deployed workflow version. */
+export interface WorkflowVersionResources {
+  /** The workflow's name. */
+  readonly workflow: string;
+  /** Its version: `workflowVersion` of the definition deployed. */
+  readonly version: string;
+  /** Puts the definition into the table at deploy time; removes nothing. */
+  readonly resource: cr.AwsCustomResource;
 }
 
 /** Options of `Triggers.addTaskHandler`. */
@@ -245,6 +319,9 @@ const ROUTES = [
   },
 ] as const;
 
+/** `GET /stale`, routed when `staleSessions` is on. */
+const STALE_ROUTE = { path: '/stale', method: apigwv2.HttpMethod.GET, id: 'GetStale' } as const;
+
 function streamSourceProps(
   settings: StreamSourceSettings,
   onFailure: sqs.IQueue,
@@ -292,7 +369,21 @@ export class Triggers extends Construct {
   readonly dashboard?: cloudwatch.Dashboard;
   /** The EventBridge ingestions, in the order they were added. */
   readonly eventBridgeIngestions: EventBridgeIngestionResources[] = [];
+  /**
+   * The deployed version of each workflow, stored in the table at deploy time so that sessions
+   * pinned to it can be evaluated by any later deployment.
+   */
+  readonly workflowVersions: WorkflowVersionResources[] = [];
+  /** The stale-sessions function, schedule, metric and alarm, when `staleSessions` is set. */
+  readonly staleSessions?: StaleSessionsResources;
 
+  /**
+   * The timers' function and queue (with its dead-letter queue), when a workflow has timers: a
+   * timer is a built-in task, scheduled with its delay when its `from` trigger first fires, and
+   * run by this function, which fires the timer's trigger. Delays over SQS's 15 minutes are
+   * sent on until due.
+   */
+  readonly timers?: TaskHandlerResources;
   private readonly taskHandlers = new Map<string, TaskHandlerResources>();
   private readonly queueUrls: Record<string, string> = {};
   private readonly encryptionKey: kms.IKey | undefined;
@@ -374,6 +465,7 @@ export class Triggers extends Construct {
 
     this.configure(this.ingest, TABLE_ACTIONS.ingest);
     this.configure(this.evaluator, TABLE_ACTIONS.evaluator);
+    this.storeWorkflowVersions(props.workflows);
     this.configure(this.dispatcher, []);
     this.dispatcher.addEnvironment(
       'TRIGGERS_QUEUE_URLS',
@@ -413,13 +505,24 @@ export class Triggers extends Construct {
     const authorizer: apigwv2.IHttpRouteAuthorizer =
       props.api?.authorizer ??
       (this.iamAuth ? new HttpIamAuthorizer() : new apigwv2.HttpNoneAuthorizer());
+
     const integration = new HttpLambdaIntegration('Ingest', this.ingest);
-    for (const route of ROUTES) {
+    for (const route of [...ROUTES, ...(props.staleSessions ? [STALE_ROUTE] : [])]) {
       this.api.addRoutes({ path: route.path, methods: [route.method], integration, authorizer });
     }
     this.apiUrl = this.api.apiEndpoint;
 
     for (const [name, fn] of Object.entries(props.handlers ?? {})) this.addTaskHandler(name, fn);
+    // Timers are built-in tasks: the construct's own function runs them from the timers queue.
+    if (props.workflows.some((wf) => compileWorkflow(wf).timers.size > 0)) {
+      const fn = new TriggersFunction(this, 'Timer', {
+        ...functionOptions,
+        entrySource: coreEntrySource('timer', app),
+        description: 'Fires the timers of sessions when they fall due',
+      });
+      this.addTaskHandler(TIMER_QUEUE, fn);
+      this.timers = this.taskHandlers.get(TIMER_QUEUE);
+    }
 
     if (this.alarmsOn) {
       this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard');
@@ -427,6 +530,9 @@ export class Triggers extends Construct {
     }
     for (const ingestion of [props.eventBridge ?? []].flat())
       this.addEventBridgeIngestion(ingestion);
+    if (props.staleSessions !== undefined) {
+      this.staleSessions = this.addStaleSessions(id, props.staleSessions);
+    }
 
     this.node.addValidation({
       validate: () => {
@@ -596,6 +702,11 @@ export class Triggers extends Construct {
     return resources;
   }
 
+  /** The functions of the task handlers added so far (the timers' included), by name. */
+  get taskHandlerFunctions(): ReadonlyMap<string, lambda.IFunction> {
+    return new Map([...this.taskHandlers].map(([name, r]) => [name, r.fn]));
+  }
+
   /**
    * The queue of the task handler `name`; throws when there is none.
    *
@@ -625,14 +736,16 @@ export class Triggers extends Construct {
 
   /**
    * Lets `grantee` read sessions and the workflows served: `execute-api:Invoke` on
-   * `GET /sessions/{sessionId}`, `GET /sessions/{sessionId}/events` and `GET /workflows`.
+   * `GET /sessions/{sessionId}`, `GET /sessions/{sessionId}/events` and `GET /workflows` (and
+   * `GET /stale` with `staleSessions`).
    * Only for IAM authorization.
    *
    * @example
    * triggers.grantRead(dashboardRole);
    */
   grantRead(grantee: iam.IGrantable): iam.Grant {
-    return this.grantInvoke(grantee, 'GET', '/sessions/*', '/workflows');
+    const stale = this.staleSessions !== undefined ? [STALE_ROUTE.path] : [];
+    return this.grantInvoke(grantee, 'GET', '/sessions/*', '/workflows', ...stale);
   }
 
   private grantInvoke(grantee: iam.IGrantable, method: string, ...paths: string[]): iam.Grant {
@@ -664,12 +777,149 @@ export class Triggers extends Construct {
     }
   }
 
+  /**
+   * Stores each workflow's deployed version in the table: a custom resource per workflow whose
+   * create and update put the definition unless it is there, and whose delete does nothing, so
+   * every version ever deployed stays. The evaluator, the one function that pins sessions to a
+   * version, is updated only after its versions are stored, so whichever code a function runs
+   * during a rollout (or after a rollback), the versions sessions are pinned to are in the table.
+   */
+  private storeWorkflowVersions(workflows: readonly Workflow[]): void {
+    const policy = cr.AwsCustomResourcePolicy.fromStatements([
+      new iam.PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [this.table.tableArn] }),
+    ]);
+    for (const workflow of workflows) {
+      const version = workflowVersion(workflow);
+      const put: cr.AwsSdkCall = {
+        service: 'DynamoDB',
+        action: 'PutItem',
+        parameters: workflowVersionPutItem(this.table.tableName, workflow),
+        physicalResourceId: cr.PhysicalResourceId.of(`${workflow.name}@${version}`),
+        ignoreErrorCodesMatching: 'ConditionalCheckFailedException',
+      };
+      const resource = new cr.AwsCustomResource(this, `WorkflowVersion-${workflow.name}`, {
+        resourceType: 'Custom::TriggersWorkflowVersion',
+        onCreate: put,
+        onUpdate: put,
+        policy,
+        installLatestAwsSdk: false,
+      });
+      this.encryptionKey?.grantEncryptDecrypt(resource);
+      this.evaluator.node.addDependency(resource);
+      this.workflowVersions.push({ workflow: workflow.name, version, resource });
+    }
+  }
+
   private configure(fn: lambda.Function, tableActions: readonly string[]): void {
     this.setRuntimeEnvironment(fn);
     if (tableActions.length > 0) {
       this.table.grant(fn, ...tableActions);
       this.encryptionKey?.grantEncryptDecrypt(fn);
     }
+  }
+
+  /**
+   * The stale index on the table (keys only: heads enter it with their first unstarted
+   * instance and leave with their last), its name in the environment of the functions that
+   * write heads or serve `GET /stale` (routed in the constructor), and a scheduled function that counts stale
+   * sessions from the index alone, with its metric, alarm and dashboard widget.
+   */
+  private addStaleSessions(id: string, opts: StaleSessionsOptions): StaleSessionsResources {
+    const option = `Triggers '${id}': staleSessions`;
+    const olderThan = opts.olderThan.toMilliseconds() / 1000;
+    const schedule = opts.schedule ?? Duration.minutes(5);
+    const minutes = schedule.toMilliseconds() / 60_000;
+    if (!Number.isInteger(olderThan) || olderThan < 1) {
+      throw new Error(`${option}.olderThan must be a whole number of seconds, at least 1`);
+    }
+    if (!Number.isInteger(minutes) || minutes < 1) {
+      throw new Error(
+        `${option}.schedule must be a whole number of minutes (it is ${schedule.toHumanString()})`,
+      );
+    }
+    const alarm = opts.alarm === true ? {} : opts.alarm || undefined;
+    if (alarm !== undefined && !this.alarmsOn) {
+      throw new Error(`${option}.alarm contradicts alarms: false; turn one of them around`);
+    }
+    const threshold = alarm?.threshold ?? 1;
+    if (!Number.isInteger(threshold) || threshold < 1) {
+      throw new Error(`${option}.alarm.threshold must be a whole number, at least 1`);
+    }
+
+    this.table.addGlobalSecondaryIndex({
+      indexName: STALE_INDEX.name,
+      partitionKey: { name: STALE_INDEX.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: STALE_INDEX.sortKey, type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+    });
+    for (const fn of [this.evaluator, this.ingest]) {
+      fn.addEnvironment(STALE_METRIC.env.index, STALE_INDEX.name);
+    }
+
+    const fn = new TriggersFunction(this, 'StaleSessions', {
+      ...this.functionOptions,
+      entrySource: staleEntrySource(this.app),
+      description: `Counts the sessions with instances unstarted for more than ${opts.olderThan.toHumanString()}`,
+      timeout: Duration.minutes(1),
+    });
+    fn.addEnvironment('TRIGGERS_TABLE_NAME', this.table.tableName);
+    fn.addEnvironment(STALE_METRIC.env.index, STALE_INDEX.name);
+    fn.addEnvironment(STALE_METRIC.env.olderThan, String(olderThan));
+    iam.Grant.addToPrincipal({
+      grantee: fn,
+      actions: ['dynamodb:Query'],
+      resourceArns: [`${this.table.tableArn}/index/${STALE_INDEX.name}`],
+    });
+    this.encryptionKey?.grantDecrypt(fn);
+    const rule = new events.Rule(this, 'StaleSessionsSchedule', {
+      description: 'serverless-triggers: counts stale sessions',
+      schedule: events.Schedule.rate(schedule),
+    });
+    // A missed count is made good by the next one: retrying an old one would only report late.
+    rule.addTarget(new targets.LambdaFunction(fn, { retryAttempts: 0 }));
+
+    const metricProps = {
+      namespace: STALE_METRIC.namespace,
+      dimensionsMap: { [STALE_METRIC.dimension]: this.table.tableName },
+      statistic: cloudwatch.Stats.MAXIMUM,
+      period: schedule,
+    };
+    const metric = new cloudwatch.Metric({
+      ...metricProps,
+      metricName: STALE_METRIC.staleSessions,
+    });
+    const oldestAgeMetric = new cloudwatch.Metric({
+      ...metricProps,
+      metricName: STALE_METRIC.oldestAge,
+    });
+    let staleAlarm: cloudwatch.Alarm | undefined;
+    if (alarm !== undefined) {
+      staleAlarm = this.addAlarm('StaleSessionsAlarm', {
+        alarmDescription: `Sessions have instances unstarted for more than ${opts.olderThan.toHumanString()}: list them with triggers stale`,
+        metric,
+        threshold,
+        evaluationPeriods: alarm.evaluationPeriods ?? 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      // Missing data is not breaching, so a count that keeps failing would silence the alarm.
+      this.addAlarm('StaleSessionsErrorsAlarm', {
+        alarmDescription: 'The stale-sessions count fails: the stale-sessions alarm is blind',
+        metric: fn.metricErrors({ period: schedule, statistic: cloudwatch.Stats.SUM }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    }
+    this.dashboard?.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: `Stale sessions (instances unstarted for more than ${opts.olderThan.toHumanString()})`,
+        left: [metric],
+        right: [oldestAgeMetric],
+      }),
+    );
+    return { fn, rule, metric, oldestAgeMetric, ...(staleAlarm ? { alarm: staleAlarm } : {}) };
   }
 
   private addAlarm(id: string, props: cloudwatch.AlarmProps): cloudwatch.Alarm {

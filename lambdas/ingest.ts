@@ -61,6 +61,7 @@ export function toHttpRequest(event: APIGatewayProxyEventV2): HttpRequest {
     headers: { ...event.headers },
     body: event.body,
     isBase64Encoded: event.isBase64Encoded === true,
+    query: { ...event.queryStringParameters },
   };
 }
 

@@ -6,16 +6,23 @@
  * @module
  */
 import { z } from 'zod';
-import type { ClientBackend, FireOptions, SkipOptions, TableClientOptions } from './client.ts';
+import type {
+  ClientBackend,
+  FireOptions,
+  SkipOptions,
+  StaleOptions,
+  TableClientOptions,
+} from './client.ts';
 import { NotAvailableError, ValidationError } from './errors.ts';
 import { systemClock } from './runtime/clock.ts';
 import { MAX_BODY_BYTES } from './runtime/http.ts';
 import { fireEvent, type IngestDeps, requestReplay, requestSkip } from './runtime/ingest.ts';
 import { WorkflowRegistry } from './runtime/registry.ts';
+import { readStale } from './runtime/stale.ts';
 import { parseInput, sessionIdSchema } from './runtime/validation.ts';
 import { describeWorkflows, readEvents, readSession } from './runtime/view.ts';
 import { DynamoStore } from './store/dynamo-store.ts';
-import type { Kwargs, SessionEvent, SessionView, WorkflowsView } from './types.ts';
+import type { Kwargs, SessionEvent, SessionView, StaleSessions, WorkflowsView } from './types.ts';
 
 const sessionSchema = z.strictObject({ sessionId: sessionIdSchema });
 
@@ -37,6 +44,8 @@ function registryWithoutWorkflows(): WorkflowRegistry {
     },
     has: refuse,
     engine: refuse,
+    engineFor: refuse,
+    version: refuse,
     workflow: refuse,
     all: refuse,
   } as unknown as WorkflowRegistry;
@@ -59,6 +68,7 @@ function checkSize(body: unknown): void {
  */
 export class TableBackend implements ClientBackend {
   private readonly deps: IngestDeps;
+  private readonly hasWorkflows: boolean;
 
   constructor(opts: TableClientOptions) {
     if (opts.workflows === undefined && opts.defaultWorkflow !== undefined) {
@@ -70,6 +80,7 @@ export class TableBackend implements ClientBackend {
         : new WorkflowRegistry(opts.workflows, opts.defaultWorkflow);
     const store = new DynamoStore({
       tableName: opts.tableName,
+      ...(opts.staleIndex === true ? { staleIndex: true } : {}),
       ...(opts.client !== undefined
         ? { client: opts.client }
         : {
@@ -81,6 +92,7 @@ export class TableBackend implements ClientBackend {
           }),
     });
     this.deps = { store, registry, clock: systemClock };
+    this.hasWorkflows = opts.workflows !== undefined;
   }
 
   async fire(
@@ -107,6 +119,12 @@ export class TableBackend implements ClientBackend {
 
   async getWorkflows(): Promise<WorkflowsView> {
     return describeWorkflows(this.deps.registry);
+  }
+
+  async getStale(opts: StaleOptions): Promise<StaleSessions> {
+    // Without workflows the sessions are still listed, only without what each instance waits for.
+    const { store, clock } = this.deps;
+    return readStale(this.hasWorkflows ? this.deps : { store, clock }, opts);
   }
 
   async replayFailed(

@@ -1,16 +1,24 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { TableBackend } from './client-table.ts';
-import { InstanceStateError, NotFoundError, TriggersError, ValidationError } from './errors.ts';
+import {
+  InstanceStateError,
+  NotAvailableError,
+  NotFoundError,
+  TriggersError,
+  ValidationError,
+} from './errors.ts';
 import {
   ApiRequestSigner,
   type AwsCredentials,
   type AwsCredentialsProvider,
 } from './runtime/sigv4.ts';
 import type {
+  Duration,
   Kwargs,
   SessionEvent,
   SessionEvents,
   SessionView,
+  StaleSessions,
   Workflow,
   WorkflowsView,
 } from './types.ts';
@@ -53,6 +61,12 @@ export interface TableClientOptions {
   credentials?: AwsCredentials | AwsCredentialsProvider;
   /** A DynamoDB client to use instead of creating one from `region`, `endpoint`, `credentials`. */
   client?: DynamoDBClient;
+  /**
+   * The table has the stale index (the construct's `staleSessions` is on): needed by
+   * `getStale`. Fires never write the index, so this changes nothing else.
+   * @default false
+   */
+  staleIndex?: boolean;
 }
 
 /** Options of `TriggersClient.fire`. */
@@ -69,6 +83,14 @@ export interface SkipOptions {
   cascade?: boolean;
   /** The result the cascade carries. */
   result?: Kwargs;
+}
+
+/** Options of `TriggersClient.getStale`. */
+export interface StaleOptions {
+  /** How long an unstarted instance must have waited. @default '24h' */
+  olderThan?: Duration;
+  /** The most sessions to return, 1 to 1000. @default 100 */
+  limit?: number;
 }
 
 /** What a `TriggersClient` talks to: the HTTP API or the table. */
@@ -88,6 +110,7 @@ export interface ClientBackend {
     replacementKwargs: Record<string, Kwargs> | undefined,
   ): Promise<void>;
   skipFailed(sessionId: string, instance: string, opts: SkipOptions): Promise<void>;
+  getStale(opts: StaleOptions): Promise<StaleSessions>;
 }
 
 function errorFor(
@@ -101,6 +124,7 @@ function errorFor(
     return new InstanceStateError(message, { instance });
   }
   if (status === 400 || status === 413) return new ValidationError(message);
+  if (status === 501 && code === 'NOT_AVAILABLE') return new NotAvailableError(message);
   return new TriggersError(message, { code, status });
 }
 
@@ -207,6 +231,14 @@ class HttpBackend implements ClientBackend {
     return (await this.request('GET', '/workflows')).json as WorkflowsView;
   }
 
+  async getStale(opts: StaleOptions): Promise<StaleSessions> {
+    const query = new URLSearchParams();
+    if (opts.olderThan !== undefined) query.set('olderThan', String(opts.olderThan));
+    if (opts.limit !== undefined) query.set('limit', String(opts.limit));
+    const text = query.toString();
+    return (await this.request('GET', `/stale${text ? `?${text}` : ''}`)).json as StaleSessions;
+  }
+
   async replayFailed(
     sessionId: string,
     instance: string,
@@ -283,6 +315,19 @@ export class TriggersClient {
   /** The workflows served, each task with its directives, and the default workflow. */
   getWorkflows(): Promise<WorkflowsView> {
     return this.backend.getWorkflows();
+  }
+
+  /**
+   * Sessions whose unstarted instances have waited longer than `olderThan` (default 24 hours),
+   * oldest first, each with those instances and the triggers they still wait for. Needs a
+   * deployment with `staleSessions` on (`NotAvailableError` otherwise); in table mode,
+   * `staleIndex: true`.
+   *
+   * @example
+   * const { sessions, truncated } = await client.getStale({ olderThan: '24h', limit: 50 });
+   */
+  getStale(opts: StaleOptions = {}): Promise<StaleSessions> {
+    return this.backend.getStale(opts);
   }
 
   /** Replays a failed instance, with replacement kwargs when given. */

@@ -8,6 +8,7 @@ export {
   type ApiClientOptions,
   type FireOptions,
   type SkipOptions,
+  type StaleOptions,
   type TableClientOptions,
   TriggersClient,
 } from './client.ts';
@@ -24,12 +25,23 @@ export {
 } from './errors.ts';
 export { Retry, Skip } from './handler.ts';
 export { EnvironmentError, runtimeFromEnv, type TriggersApp } from './runtime/lambda-env.ts';
-export { WorkflowRegistry } from './runtime/registry.ts';
+export {
+  type VersionedEngine,
+  WorkflowRegistry,
+  type WorkflowRegistryOptions,
+} from './runtime/registry.ts';
 export {
   type TaskHandlerOptions,
   type TaskLambdaRuntime,
   taskHandler,
 } from './runtime/task-handler.ts';
+export {
+  publishWorkflowVersions,
+  WorkflowVersionNotFoundError,
+  type WorkflowVersionSource,
+  type WorkflowVersionStore,
+  workflowVersion,
+} from './runtime/versions.ts';
 export type {
   Duration,
   InstanceError,
@@ -39,12 +51,18 @@ export type {
   SessionEvent,
   SessionEvents,
   SessionView,
+  StaleInstance,
+  StaleSession,
+  StaleSessions,
   TaskConfig,
   TaskContext,
   TaskHandler,
   TaskInstance,
   TaskLogger,
   TaskSummary,
+  TimerConfig,
+  TimerView,
   Workflow,
+  WorkflowOptions,
   WorkflowsView,
 } from './types.ts';

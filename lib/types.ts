@@ -38,8 +38,29 @@ export interface TaskConfig {
   [directive: string]: unknown;
 }
 
+/**
+ * A timer: its trigger (the timer's name) fires by itself, once, `after` this long from when
+ * the `from` trigger first fired, with kwargs `{ armedAt, dueAt, by }` (`by`: the id of the
+ * event that armed it).
+ */
+export interface TimerConfig {
+  after: Duration;
+  from: string;
+}
+
+/** Workflow-level options: timers and the finalize trigger. */
+export interface WorkflowOptions {
+  /** Triggers that fire by themselves, by name. */
+  timers?: Record<string, TimerConfig>;
+  /**
+   * A trigger fired once, by itself, when every task of the session is resolved (tasks that
+   * wait for this trigger, or for tasks that do, are not counted).
+   */
+  finalizeTrigger?: string;
+}
+
 /** A named set of tasks, as returned by `defineWorkflow`. */
-export interface Workflow {
+export interface Workflow extends WorkflowOptions {
   name: string;
   tasks: Record<string, TaskConfig>;
 }
@@ -143,6 +164,12 @@ export type TaskHandler = (ctx: TaskContext) => Kwargs | void | Promise<Kwargs |
 export interface SessionView {
   sessionId: string;
   workflow: string;
+  /**
+   * The workflow version the session is pinned to (`workflowVersion(workflow)` of the
+   * definition it was created with): it runs under those rules whatever is deployed later.
+   * Absent for sessions created before versions were pinned.
+   */
+  workflowVersion?: string;
   /** Per trigger the workflow mentions: how often it fired. */
   fired: Record<string, { count: number }>;
   instances: TaskInstance[];
@@ -150,6 +177,16 @@ export interface SessionView {
   unresolvedTasks: string[];
   /** Instances not resolved; sorted. */
   unresolvedInstances: string[];
+  /** The session's timers that have been armed, by due time (absent when none). */
+  timers?: TimerView[];
+}
+
+/** A timer of a session: armed when its `from` trigger first fired, fired once due. */
+export interface TimerView {
+  name: string;
+  status: 'armed' | 'fired';
+  armedAt: string;
+  dueAt: string;
 }
 
 /** One event of a session's timeline (`GET /sessions/{sessionId}/events`). */
@@ -157,15 +194,21 @@ export interface SessionEvent {
   eventId: string;
   /** Position in the timeline, from 1: the order events were accepted in. */
   seq: number;
-  /** A fired trigger, a retry's clone request, or a replay or skip request. */
-  kind: 'fire' | 'clone' | 'replay' | 'skip';
-  /** Who put it in: the API, a handler's `fire`, a cascade, a `Retry`, a control request. */
-  source: 'api' | 'handler' | 'cascade' | 'retry' | 'control';
+  /**
+   * A fired trigger, a retry's clone request, a replay or skip request, or a notice that an
+   * instance was resolved without a cascade (workflows with a finalize trigger).
+   */
+  kind: 'fire' | 'clone' | 'replay' | 'skip' | 'resolved';
+  /**
+   * Who put it in: the API, a handler's `fire`, a cascade, a `Retry`, a control request, a
+   * timer, the finalize trigger, or the task runner (a `resolved` notice).
+   */
+  source: 'api' | 'handler' | 'cascade' | 'retry' | 'control' | 'timer' | 'finalize' | 'runner';
   /** `fire`: the trigger. */
   trigger?: string;
   /** `fire`: its kwargs; `replay`: the replacement kwargs, keyed by trigger. */
   kwargs?: Kwargs;
-  /** `replay` and `skip`: the instance; `clone`: the instance it clones. */
+  /** `replay`, `skip` and `resolved`: the instance; `clone`: the instance it clones. */
   instance?: string;
   /** `clone`: the task of the instance it clones. */
   task?: string;
@@ -204,4 +247,36 @@ export interface TaskSummary {
 export interface WorkflowsView {
   defaultWorkflow: string;
   workflows: Array<{ name: string; tasks: TaskSummary[] }>;
+}
+
+/** An unstarted instance that has waited longer than the age asked for. */
+export interface StaleInstance {
+  /** Instance name, e.g. `'t_score#0'`. */
+  instance: string;
+  task: string;
+  /** The `after` / `andEvery` triggers it is still waiting for, in definition order. */
+  waitingFor: string[];
+  /** When it was created: it has waited since. */
+  createdAt: string;
+}
+
+/** A session with unstarted instances older than the age asked for (`GET /stale`). */
+export interface StaleSession {
+  sessionId: string;
+  workflow: string;
+  /** When its oldest unstarted instance was created. */
+  oldestUnstartedAt: string;
+  /** Its unstarted instances created before the cutoff, oldest first. */
+  waiting: StaleInstance[];
+}
+
+/** The answer of `GET /stale`: stale sessions, oldest first. */
+export interface StaleSessions {
+  /** The age asked for, in seconds. */
+  olderThanSeconds: number;
+  /** Now minus that age: instances created before this are stale. */
+  cutoff: string;
+  sessions: StaleSession[];
+  /** True when more sessions are stale than `limit` let through. */
+  truncated: boolean;
 }

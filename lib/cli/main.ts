@@ -15,6 +15,7 @@ import { exploreCommand } from './explore.ts';
 import { graphOf, toDot, toMermaid } from './graph.ts';
 import { jsonObjectArg } from './input.ts';
 import { eventSummary, renderSession, statusText, timeOf } from './inspect.ts';
+import { staleCommand } from './stale.ts';
 
 /** Where the CLI writes, what it fetches with, and the environment it reads. */
 export interface CliIo {
@@ -45,6 +46,9 @@ Commands:
                   [--runs N] [--seed S] [--fail-on-race]
                   (every order of the events, or a seeded sample, on the memory
                   backend: each distinct outcome with its smallest order)
+  stale [--older-than 24h] [--limit N]
+                  (sessions whose unstarted instances waited longer than the age,
+                  oldest first; needs the deployment's staleSessions option)
 
 Global options:
   --api-url URL   the HTTP API (default: $TRIGGERS_API_URL or http://127.0.0.1:3000)
@@ -74,6 +78,8 @@ const OPTIONS = {
   runs: { type: 'string' },
   seed: { type: 'string' },
   'fail-on-race': { type: 'boolean' },
+  'older-than': { type: 'string' },
+  limit: { type: 'string' },
 } as const;
 
 type Values = {
@@ -95,6 +101,7 @@ const COMMANDS: Record<string, { options: string[]; args: string[]; optional?: s
     args: [],
     optional: ['workflow'],
   },
+  stale: { options: ['older-than', 'limit'], args: [] },
 };
 
 const DEFAULT_API_URL = 'http://127.0.0.1:3000';
@@ -347,6 +354,7 @@ const RUN: Record<string, (ctx: Context) => Promise<void>> = {
   skip,
   graph,
   explore: (ctx) => exploreCommand(ctx, DEFAULT_APP),
+  stale: (ctx) => staleCommand({ values: ctx.values, stdout: ctx.io.stdout }, client(ctx)),
 };
 
 /** Turns any failure into a one-line message and an exit code. */

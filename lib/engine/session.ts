@@ -2,7 +2,7 @@ import { notFailedMessage } from '../errors.ts';
 import type { InstanceError, InstanceStatus, Kwargs, LogLevel } from '../types.ts';
 import { getOwn, isPlainObject, setOwn } from './kwargs.ts';
 import { instanceName, parseInstanceName } from './names.ts';
-import type { CompiledTask, CompiledWorkflow } from './workflow.ts';
+import type { CompiledTask, CompiledTimer, CompiledWorkflow } from './workflow.ts';
 
 /**
  * An instance still waiting for triggers. Kwargs are references: trigger → id of the event
@@ -36,6 +36,13 @@ export interface SessionState {
   next: Record<string, number>;
   /** Per task that has any: its unstarted instances, by number. */
   unstarted: Record<string, UnstartedInstance[]>;
+  /**
+   * Workflows with a finalize trigger only: instances scheduled and not known to be resolved
+   * (scheduled, running or failed), sorted.
+   */
+  open?: string[];
+  /** Workflows with a finalize trigger only: set once the finalize trigger has been fired. */
+  finalized?: true;
 }
 
 /** Where a new instance's kwargs come from. */
@@ -116,11 +123,28 @@ export interface OutcomeEvent {
   at: string;
 }
 
+/**
+ * A notice that an instance was resolved without a cascade (a handler's `Skip`), written only
+ * for workflows with a finalize trigger, which must know when every instance is resolved.
+ */
+export interface ResolvedEvent {
+  type: 'resolved';
+  eventId: string;
+  instance: string;
+  at: string;
+}
+
 /** Everything that can happen to a session. */
-export type SessionEvent = FireEvent | CloneEvent | ReplayEvent | SkipEvent | OutcomeEvent;
+export type SessionEvent =
+  | FireEvent
+  | CloneEvent
+  | ReplayEvent
+  | SkipEvent
+  | ResolvedEvent
+  | OutcomeEvent;
 
 /** Events that change the session state and so go through the evaluator, one at a time. */
-export type SessionStateEvent = FireEvent | CloneEvent | ReplayEvent | SkipEvent;
+export type SessionStateEvent = FireEvent | CloneEvent | ReplayEvent | SkipEvent | ResolvedEvent;
 
 /** What the I/O shell must do after an event. */
 export type Effect =
@@ -143,8 +167,19 @@ export type Effect =
       logLevel?: LogLevel;
       at: string;
     }
-  /** Fire `trigger` into the same session with `kwargs`, as event `eventId` (idempotent). */
-  | { type: 'cascade'; eventId: string; trigger: string; kwargs: Kwargs }
+  /**
+   * Fire `trigger` into the same session with `kwargs`, as event `eventId` (idempotent): a
+   * finished task's name, or the finalize trigger (`source: 'finalize'`).
+   */
+  | {
+      type: 'cascade';
+      eventId: string;
+      trigger: string;
+      kwargs: Kwargs;
+      source?: 'finalize' | 'timer';
+    }
+  /** Tell the session that an instance was resolved without a cascade (see `ResolvedEvent`). */
+  | { type: 'notice'; eventId: string; instance: string }
   /** Insert this clone event into the session (a handler's `Retry`). */
   | { type: 'retry'; event: CloneEvent }
   /** The event was refused and changes nothing. */
@@ -179,6 +214,14 @@ export function retryEventId(instance: string): string {
   return internalEventId('retry', instance);
 }
 
+/** The id of the notice an instance resolved without a cascade writes. */
+export function resolvedEventId(instance: string): string {
+  return internalEventId('resolved', instance);
+}
+
+/** The id of a session's finalize event (there is at most one). */
+export const FINALIZE_EVENT_ID = internalEventId('finalize', 'session');
+
 function copyState(s: SessionState): SessionState {
   return {
     workflow: s.workflow,
@@ -186,6 +229,8 @@ function copyState(s: SessionState): SessionState {
     fired: { ...s.fired },
     next: { ...s.next },
     unstarted: { ...s.unstarted },
+    ...(s.open !== undefined ? { open: [...s.open] } : {}),
+    ...(s.finalized ? { finalized: true as const } : {}),
   };
 }
 
@@ -272,7 +317,9 @@ function applyFire(workflow: CompiledWorkflow, state: SessionState, event: FireE
       if (canAbandon(inst, task)) {
         effects.push({ type: 'abandon', instance: seedOf(task.name, inst) });
       } else if (canRun(inst, task)) {
-        effects.push({ type: 'schedule', instance: seedOf(task.name, inst), delaySeconds: 0 });
+        // A timer is a built-in task that waits out its delay before it runs (and fires).
+        const delaySeconds = 'timer' in task ? (task as CompiledTimer).timer.afterSeconds : 0;
+        effects.push({ type: 'schedule', instance: seedOf(task.name, inst), delaySeconds });
       } else {
         waiting.push(inst);
       }
@@ -390,7 +437,7 @@ function applySkip(workflow: CompiledWorkflow, state: SessionState, e: SkipEvent
       at: e.at,
     },
   ];
-  if (e.cascade && workflow.listeners.has(target.task)) {
+  if (e.cascade && cascades(workflow, target.task)) {
     effects.push({
       type: 'cascade',
       eventId: cascadeEventId(e.instance),
@@ -436,7 +483,7 @@ export function findUnstarted(
  * | throws | failed | record |
  */
 export function decideOutcome(workflow: CompiledWorkflow, e: OutcomeEvent): Effect[] {
-  const task = workflow.tasks.get(e.task);
+  const task = workflow.allTasks.get(e.task);
   const base = {
     type: 'record' as const,
     instance: e.instance,
@@ -464,16 +511,32 @@ export function decideOutcome(workflow: CompiledWorkflow, e: OutcomeEvent): Effe
       }
       const finished: Effect = { ...base, status: 'finished', result: value };
       // A cascade nothing listens to would change nothing: it is not written at all.
-      if (!workflow.listeners.has(e.task)) return [finished];
+      if (!cascades(workflow, e.task)) return [finished];
       return [
         finished,
-        { type: 'cascade', eventId: cascadeEventId(e.instance), trigger: e.task, kwargs: value },
+        {
+          type: 'cascade',
+          eventId: cascadeEventId(e.instance),
+          trigger: e.task,
+          kwargs: value,
+          ...(workflow.timers.has(e.task) ? { source: 'timer' as const } : {}),
+        },
       ];
     }
     case 'threw':
       return [{ ...base, status: 'failed', error: o.error }];
-    case 'skip':
-      return [{ ...base, status: 'skipped', ...(o.metadata ? { metadata: o.metadata } : {}) }];
+    case 'skip': {
+      const skipped: Effect = {
+        ...base,
+        status: 'skipped',
+        ...(o.metadata ? { metadata: o.metadata } : {}),
+      };
+      if (workflow.finalizeTrigger === undefined) return [skipped];
+      return [
+        skipped,
+        { type: 'notice', eventId: resolvedEventId(e.instance), instance: e.instance },
+      ];
+    }
     case 'retry': {
       const maxRetries = task?.maxRetries ?? 0;
       if (e.attempt >= maxRetries) {
@@ -523,6 +586,88 @@ export function apply(
   state: SessionState,
   event: SessionEvent,
 ): Applied {
+  if (event.type === 'outcome') return { state, effects: decideOutcome(workflow, event) };
+  const applied = applyStateEvent(workflow, state, event);
+  return workflow.finalizeTrigger === undefined
+    ? applied
+    : trackResolution(workflow, event, applied);
+}
+
+/**
+ * Whether a finished (or cascading skipped) instance of `task` writes its cascade: when a task
+ * or timer listens to it, or the workflow has a finalize trigger (the cascade then also tells
+ * the session that the instance is resolved).
+ */
+function cascades(workflow: CompiledWorkflow, task: string): boolean {
+  return workflow.listeners.has(task) || workflow.finalizeTrigger !== undefined;
+}
+
+/** The instance a cascade event comes from, when the event is a cascade. */
+function cascadeSource(eventId: string): string | undefined {
+  const prefix = cascadeEventId('');
+  return eventId.startsWith(prefix) ? eventId.slice(prefix.length) : undefined;
+}
+
+/**
+ * Workflows with a finalize trigger: keeps the set of open instances (scheduled and not known
+ * to be resolved) and fires the finalize trigger, once, when every counted task has instances
+ * and none of them is unstarted or open.
+ */
+function trackResolution(
+  workflow: CompiledWorkflow,
+  event: SessionStateEvent,
+  applied: Applied,
+): Applied {
+  const state = copyState(applied.state);
+  const open = new Set(state.open ?? []);
+  const closed =
+    event.type === 'fire'
+      ? cascadeSource(event.eventId)
+      : event.type === 'resolved'
+        ? event.instance
+        : event.type === 'clone'
+          ? event.parent
+          : undefined;
+  if (closed !== undefined) open.delete(closed);
+  for (const effect of applied.effects) {
+    if (effect.type === 'schedule') open.add(effect.instance.name);
+    if (effect.type === 'record' && effect.status !== 'failed') open.delete(effect.instance);
+  }
+  state.open = [...open].sort();
+  const effects = [...applied.effects];
+  if (!state.finalized && allResolved(workflow, state, open)) {
+    state.finalized = true;
+    effects.push({
+      type: 'cascade',
+      eventId: FINALIZE_EVENT_ID,
+      trigger: workflow.finalizeTrigger as string,
+      kwargs: {},
+      source: 'finalize',
+    });
+  }
+  return { state, effects };
+}
+
+function allResolved(
+  workflow: CompiledWorkflow,
+  state: SessionState,
+  open: ReadonlySet<string>,
+): boolean {
+  const openTasks = new Set([...open].map((name) => parseInstanceName(name)?.task));
+  for (const task of workflow.tasks.keys()) {
+    if (workflow.finalizeExempt.has(task)) continue;
+    if ((getOwn(state.next, task) ?? 0) === 0) return false;
+    if ((getOwn(state.unstarted, task)?.length ?? 0) > 0) return false;
+    if (openTasks.has(task)) return false;
+  }
+  return true;
+}
+
+function applyStateEvent(
+  workflow: CompiledWorkflow,
+  state: SessionState,
+  event: SessionStateEvent,
+): Applied {
   switch (event.type) {
     case 'fire':
       return applyFire(workflow, state, event);
@@ -540,7 +685,7 @@ export function apply(
       return applyReplay(workflow, state, event);
     case 'skip':
       return applySkip(workflow, state, event);
-    case 'outcome':
-      return { state, effects: decideOutcome(workflow, event) };
+    case 'resolved':
+      return { state, effects: [] };
   }
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { WorkflowError } from '../errors.ts';
-import type { Kwargs, TaskConfig, Workflow } from '../types.ts';
+import type { Duration, Kwargs, TaskConfig, Workflow, WorkflowOptions } from '../types.ts';
+import { parseDuration } from './duration.ts';
 import { setOwn } from './kwargs.ts';
 import { NAME_PATTERN } from './names.ts';
 
@@ -33,12 +34,38 @@ export interface CompiledTask {
   readonly extras: Readonly<Kwargs>;
 }
 
+/** The handler name of the built-in task that fires a timer (user handler names never start with `#`). */
+export const TIMER_HANDLER = '#timer';
+
+/** The queue of timers: one for the whole deployment. */
+export const TIMER_QUEUE = '#timers';
+
+/**
+ * A timer, compiled as a built-in task: it waits for `from` and is scheduled with a delay of
+ * `afterSeconds`; when it runs it finishes at once, and its cascade fires the timer's name.
+ */
+export interface CompiledTimer extends CompiledTask {
+  readonly timer: { readonly afterSeconds: number; readonly from: string };
+}
+
 /** A validated workflow with, per trigger, the tasks that mention it. */
 export interface CompiledWorkflow {
   readonly name: string;
+  /** The workflow's tasks. */
   readonly tasks: ReadonlyMap<string, CompiledTask>;
-  /** Trigger name → tasks whose `after`, `andEvery` or `unless` mention it, in definition order. */
+  /** Its timers, as built-in tasks named after the timer. */
+  readonly timers: ReadonlyMap<string, CompiledTimer>;
+  /** Tasks and timers together: everything that has instances. */
+  readonly allTasks: ReadonlyMap<string, CompiledTask>;
+  /**
+   * Trigger name → tasks (and timers) whose `after`, `andEvery` or `unless` (or `from`) mention
+   * it, in definition order.
+   */
   readonly listeners: ReadonlyMap<string, readonly CompiledTask[]>;
+  /** The trigger fired once every counted task is resolved. */
+  readonly finalizeTrigger?: string;
+  /** Tasks the finalize trigger does not wait for: those that wait for it, directly or not. */
+  readonly finalizeExempt: ReadonlySet<string>;
   /** The definition it was compiled from. */
   readonly definition: Workflow;
 }
@@ -55,11 +82,18 @@ const plainObject = z.custom<Kwargs>(
 const taskSchema = z
   .object({
     after: z.array(nameSchema, { error: 'must be an array of trigger names' }),
-    run: z.string({ error: 'must be a string' }).min(1, { error: 'must name a task handler' }),
+    run: z
+      .string({ error: 'must be a string' })
+      .min(1, { error: 'must name a task handler' })
+      .refine((r) => !r.startsWith('#'), { error: "must not start with '#' (reserved)" }),
     andEvery: nameSchema.optional(),
     unless: z.array(nameSchema, { error: 'must be an array of trigger names' }).optional(),
     withParams: z.record(z.string(), plainObject, { error: 'must be an object' }).optional(),
-    using: z.string({ error: 'must be a string' }).min(1).optional(),
+    using: z
+      .string({ error: 'must be a string' })
+      .min(1)
+      .refine((r) => !r.startsWith('#'), { error: "must not start with '#' (reserved)" })
+      .optional(),
     maxRetries: z
       .number({ error: 'must be a number' })
       .int({ error: 'must be a whole number' })
@@ -153,15 +187,119 @@ export function compileWorkflow(workflow: Workflow): CompiledWorkflow {
     );
   }
 
+  const timers = compileTimers(name, workflow.timers, tasks);
+  const finalizeTrigger = compileFinalize(name, workflow.finalizeTrigger, tasks, timers);
+  const allTasks = new Map<string, CompiledTask>([...tasks, ...timers]);
   const listeners = new Map<string, CompiledTask[]>();
-  for (const task of tasks.values()) {
+  for (const task of allTasks.values()) {
     for (const trigger of new Set([...task.requires, ...task.unless])) {
       const list = listeners.get(trigger) ?? [];
       list.push(task);
       listeners.set(trigger, list);
     }
   }
-  return { name, tasks, listeners, definition: workflow };
+  return {
+    name,
+    tasks,
+    timers,
+    allTasks,
+    listeners,
+    ...(finalizeTrigger !== undefined ? { finalizeTrigger } : {}),
+    finalizeExempt: finalizeTrigger === undefined ? new Set() : exempt(finalizeTrigger, allTasks),
+    definition: workflow,
+  };
+}
+
+/** Validates the workflow's timers and compiles each into a built-in task. */
+function compileTimers(
+  workflow: string,
+  timers: WorkflowOptions['timers'],
+  tasks: ReadonlyMap<string, CompiledTask>,
+): Map<string, CompiledTimer> {
+  const out = new Map<string, CompiledTimer>();
+  if (timers === undefined) return out;
+  if (typeof timers !== 'object' || timers === null || Array.isArray(timers)) {
+    throw new WorkflowError(`workflow '${workflow}': timers must be an object of timer configs`);
+  }
+  for (const [timerName, config] of Object.entries(timers)) {
+    const where = `workflow '${workflow}': timer ${JSON.stringify(timerName)}`;
+    if (!NAME_PATTERN.test(timerName)) {
+      throw new WorkflowError(`${where}: a timer name must match ^[A-Za-z0-9_.:-]{1,128}$`);
+    }
+    if (tasks.has(timerName)) {
+      throw new WorkflowError(
+        `${where}: a task has the same name (a task's name fires when it finishes)`,
+      );
+    }
+    if (typeof config !== 'object' || config === null) {
+      throw new WorkflowError(`${where}: its config must be an object { after, from }`);
+    }
+    const { after, from } = config as { after?: unknown; from?: unknown };
+    if (typeof from !== 'string' || !NAME_PATTERN.test(from)) {
+      throw new WorkflowError(
+        `${where}: 'from' must be a trigger name matching ^[A-Za-z0-9_.:-]{1,128}$`,
+      );
+    }
+    if (from === timerName) throw new WorkflowError(`${where}: 'from' cannot be the timer itself`);
+    let seconds: number;
+    try {
+      seconds = parseDuration(after as Duration, { name: `'after'` });
+    } catch (err) {
+      throw new WorkflowError(`${where}: ${(err as Error).message}`, { cause: err });
+    }
+    if (seconds < 1) throw new WorkflowError(`${where}: 'after' must be at least 1 second`);
+    out.set(timerName, {
+      name: timerName,
+      requires: [from],
+      after: [from],
+      unless: [],
+      withParams: {},
+      run: TIMER_HANDLER,
+      using: TIMER_QUEUE,
+      maxRetries: 0,
+      extras: {},
+      timer: { afterSeconds: Math.ceil(seconds), from },
+    });
+  }
+  return out;
+}
+
+function compileFinalize(
+  workflow: string,
+  trigger: unknown,
+  tasks: ReadonlyMap<string, CompiledTask>,
+  timers: ReadonlyMap<string, CompiledTimer>,
+): string | undefined {
+  if (trigger === undefined) return undefined;
+  const where = `workflow '${workflow}': finalizeTrigger ${JSON.stringify(trigger)}`;
+  if (typeof trigger !== 'string' || !NAME_PATTERN.test(trigger)) {
+    throw new WorkflowError(`${where} must be a trigger name matching ^[A-Za-z0-9_.:-]{1,128}$`);
+  }
+  if (tasks.has(trigger) || timers.has(trigger)) {
+    throw new WorkflowError(`${where} is the name of a ${tasks.has(trigger) ? 'task' : 'timer'}`);
+  }
+  return trigger;
+}
+
+/**
+ * The tasks the finalize trigger does not wait for: those that mention it, and those that wait,
+ * through cascades or timers, for one that does (they cannot be resolved before it fires).
+ */
+function exempt(finalize: string, all: ReadonlyMap<string, CompiledTask>): Set<string> {
+  const out = new Set<string>();
+  const waitsFor = (t: string) => t === finalize || out.has(t);
+  let changed = true;
+  while (changed) {
+    changed = false;
+    for (const task of all.values()) {
+      if (out.has(task.name)) continue;
+      if ([...task.requires, ...task.unless].some(waitsFor)) {
+        out.add(task.name);
+        changed = true;
+      }
+    }
+  }
+  return out;
 }
 
 function compileTask(taskName: string, config: unknown): CompiledTask {
@@ -214,7 +352,9 @@ function compileTask(taskName: string, config: unknown): CompiledTask {
 /**
  * Defines a workflow: a name and its tasks. Validates every task (names, directive shapes,
  * duplicates, tasks that can never run) and throws `WorkflowError` with a message naming the
- * task. Whether each `run` names a known handler is checked where the handlers are known (the
+ * task. Timers and a finalize trigger are workflow fields beside `tasks`
+ * (`{ ...defineWorkflow(name, tasks), timers, finalizeTrigger }`), checked with the rest
+ * wherever the workflow is used (the test runtime, the registry, the CDK construct). Whether each `run` names a known handler is checked where the handlers are known (the
  * test runtime, the CDK construct).
  *
  * @example

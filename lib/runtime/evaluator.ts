@@ -59,6 +59,8 @@ function toSessionEvent(
         ...(record.kwargs !== undefined ? { kwargs: record.kwargs } : {}),
         at,
       };
+    case 'resolved':
+      return { type: 'resolved', eventId: record.eventId, instance: record.instance, at };
     case 'skip':
       return {
         type: 'skip',
@@ -96,7 +98,9 @@ async function evaluateOnce(
     (first.workflow !== undefined && registry.has(first.workflow)
       ? first.workflow
       : registry.defaultWorkflow);
-  const engine: SessionEngine = registry.engine(workflowName);
+  // A session runs under the workflow version it was created with; a new one is pinned to the
+  // current version (the registry's engines start their sessions pinned).
+  const engine: SessionEngine = await registry.engineFor(workflowName, head?.state.version, store);
   let state = head?.state ?? engine.initialState();
   const at = deps.clock.now().toISOString();
 
@@ -143,7 +147,7 @@ async function evaluateOnce(
 
   const wf = engine.workflow;
   for (const { seed, status, delaySeconds } of seeds) {
-    const task = wf.tasks.get(seed.task);
+    const task = wf.allTasks.get(seed.task);
     if (!task) continue;
     // Kwargs stay in their events: the instance keeps references (or, for replacement kwargs,
     // the kwargs themselves), so nothing is read here.
@@ -162,6 +166,7 @@ async function evaluateOnce(
     const instance: InstanceRecord = {
       sessionId,
       workflow: wf.name,
+      ...(state.version !== undefined ? { workflowVersion: state.version } : {}),
       name: seed.name,
       task: seed.task,
       status,
@@ -230,6 +235,9 @@ function collectEffect(effect: Effect, c: Collector): void {
     case 'cascade':
       c.events.push(cascadeEventRecord(c.sessionId, effect, c.at));
       return;
+    case 'notice':
+      c.events.push(resolvedEventRecord(c.sessionId, effect, c.at));
+      return;
     case 'retry':
       c.events.push(cloneEventRecord(c.sessionId, effect.event));
       return;
@@ -259,7 +267,7 @@ export function recordToUpdate(
   return { sessionId, name: effect.instance, expect: effect.expect, set };
 }
 
-/** The stored form of a cascade: the task name fired with its result. */
+/** The stored form of a cascade: the task name (or the finalize trigger) fired with its kwargs. */
 export function cascadeEventRecord(
   sessionId: string,
   effect: Extract<Effect, { type: 'cascade' }>,
@@ -271,7 +279,23 @@ export function cascadeEventRecord(
     kind: 'fire',
     trigger: effect.trigger,
     kwargs: effect.kwargs,
-    source: 'cascade',
+    source: effect.source ?? 'cascade',
+    firedAt: at,
+  };
+}
+
+/** The stored form of a notice that an instance was resolved without a cascade. */
+export function resolvedEventRecord(
+  sessionId: string,
+  effect: Extract<Effect, { type: 'notice' }>,
+  at: string,
+): EventRecord {
+  return {
+    sessionId,
+    eventId: effect.eventId,
+    kind: 'resolved',
+    instance: effect.instance,
+    source: 'runner',
     firedAt: at,
   };
 }

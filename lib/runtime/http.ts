@@ -1,7 +1,7 @@
 /**
  * The HTTP API as a platform-free core: `handle(request)` routes the contract's four routes (and
- * two read-only inspection routes: a session's timeline and the workflows served) to the ingest
- * flows and the session view, and turns every outcome into a JSON response. Lambda,
+ * read-only inspection routes: a session's timeline, the workflows served, stale sessions) to the
+ * ingest flows and the session view, and turns every outcome into a JSON response. Lambda,
  * the local stack and tests only translate their own request shapes into `HttpRequest`.
  *
  * @module
@@ -11,6 +11,7 @@ import { isPlainObject } from '../engine/kwargs.ts';
 import { NotFoundError, TriggersError, ValidationError } from '../errors.ts';
 import { fireEvent, type IngestDeps, requestReplay, requestSkip } from './ingest.ts';
 import { type LogSink, silentSink } from './log.ts';
+import { readStale } from './stale.ts';
 import {
   type FireInput,
   parseInput,
@@ -32,6 +33,11 @@ export interface HttpRequest {
   body: string | undefined;
   /** True when `body` is base64 (API Gateway sets it for binary payloads). @default false */
   isBase64Encoded?: boolean;
+  /**
+   * The query string's parameters, decoded.
+   * @default - those of a query string left on `path`, else none
+   */
+  query?: Readonly<Record<string, string | undefined>>;
 }
 
 /** A response of the HTTP API: always a JSON body. */
@@ -63,7 +69,11 @@ class HttpError extends TriggersError {
 }
 
 type Params = Readonly<Record<string, string>>;
-type RouteHandler = (params: Params, body: () => Record<string, unknown>) => Promise<HttpResponse>;
+type RouteHandler = (
+  params: Params,
+  body: () => Record<string, unknown>,
+  query: Params,
+) => Promise<HttpResponse>;
 
 interface Route {
   /** Literal segments, and `:name` for a parameter. */
@@ -162,6 +172,26 @@ function routes(deps: IngestDeps): Route[] {
       run: async () => jsonResponse(200, describeWorkflows(deps.registry)),
     },
     {
+      pattern: ['stale'],
+      method: 'GET',
+      run: async (_params, _body, query) => {
+        const unknown = Object.keys(query).filter((k) => k !== 'olderThan' && k !== 'limit');
+        if (unknown.length > 0) {
+          throw new ValidationError(
+            `unknown query parameter(s): ${unknown.join(', ')} (GET /stale takes olderThan and limit)`,
+          );
+        }
+        const { olderThan, limit } = query;
+        return jsonResponse(
+          200,
+          await readStale(deps, {
+            ...(olderThan !== undefined ? { olderThan } : {}),
+            ...(limit !== undefined ? { limit } : {}),
+          }),
+        );
+      },
+    },
+    {
       pattern: ['sessions', ':sessionId', 'instances', ':instance', 'replay'],
       method: 'POST',
       run: async (params, body) => {
@@ -192,6 +222,19 @@ function routes(deps: IngestDeps): Route[] {
       },
     },
   ];
+}
+
+/** The request's query parameters: `req.query`, else those of a query string left on the path. */
+function queryOf(req: HttpRequest): Params {
+  const out: Record<string, string> = {};
+  if (req.query !== undefined) {
+    for (const [key, value] of Object.entries(req.query)) if (value !== undefined) out[key] = value;
+    return out;
+  }
+  const at = req.path.indexOf('?');
+  if (at >= 0)
+    for (const [key, value] of new URLSearchParams(req.path.slice(at + 1))) out[key] = value;
+  return out;
 }
 
 /** Splits a path into its raw segments; the query string, if any, is ignored. */
@@ -287,7 +330,9 @@ function route(table: readonly Route[], req: HttpRequest): { route: Route; segme
 /**
  * Creates the HTTP API core: `POST /sessions/{sessionId}/events`, `GET /sessions/{sessionId}`,
  * `POST /sessions/{sessionId}/instances/{instance}/replay` and `.../skip`, plus
- * `GET /sessions/{sessionId}/events` (the timeline) and `GET /workflows`. Every refusal is
+ * `GET /sessions/{sessionId}/events` (the timeline), `GET /workflows` and
+ * `GET /stale?olderThan=24h&limit=100` (sessions whose unstarted instances waited longer than
+ * `olderThan`). Every refusal is
  * answered before anything is written; unexpected errors answer 500 with a generic message and
  * are logged.
  *
@@ -311,7 +356,7 @@ export function createHttpApi(deps: HttpApiDeps): HttpApi {
         const found = route(table, req);
         const text = found.route.method === 'POST' ? bodyText(req) : '';
         const params = paramsOf(found.route.pattern, found.segments);
-        return await found.route.run(params, () => parseObject(text));
+        return await found.route.run(params, () => parseObject(text), queryOf(req));
       } catch (err) {
         if (err instanceof HttpError) {
           return errorResponse(err.status, err.code, err.message, err.headers);

@@ -13,6 +13,8 @@
  * | `TRIGGERS_FUNCTION_TIMEOUT_SECONDS` | no | the task function's timeout; sets the claim lease |
  * | `TRIGGERS_LOG_LEVEL` | no | `debug`, `info` (default), `warn` or `error` |
  * | `TRIGGERS_SESSION_TTL_SECONDS` | no | how long items live after their last write (default 90 days) |
+ * | `TRIGGERS_STALE_INDEX` | no | the table's stale index: heads with unstarted instances are kept in it, `GET /stale` queries it |
+ * | `TRIGGERS_STALE_AFTER_SECONDS` | the stale-sessions function | the age after which an unstarted instance counts as stale |
  * | `AWS_REGION` | no | set by Lambda; else the SDK's own resolution |
  *
  * @module
@@ -123,6 +125,15 @@ const envSchema = z.object({
     .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })
     .optional(),
   TRIGGERS_SESSION_TTL_SECONDS: z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .int({ error: 'must be a whole number of seconds' })
+    .positive({ error: 'must be positive' })
+    .optional(),
+  TRIGGERS_STALE_INDEX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{3,255}$/, { error: 'must be a DynamoDB index name' })
+    .optional(),
+  TRIGGERS_STALE_AFTER_SECONDS: z.coerce
     .number({ error: 'must be a number of seconds' })
     .int({ error: 'must be a whole number of seconds' })
     .positive({ error: 'must be positive' })
@@ -312,6 +323,9 @@ export function runtimeFromEnv(
       client: dynamodb,
       ...(settings.TRIGGERS_SESSION_TTL_SECONDS !== undefined
         ? { ttlSeconds: settings.TRIGGERS_SESSION_TTL_SECONDS }
+        : {}),
+      ...(settings.TRIGGERS_STALE_INDEX !== undefined
+        ? { staleIndex: { name: settings.TRIGGERS_STALE_INDEX } }
         : {}),
     }),
     registry: new WorkflowRegistry(app.workflows, app.defaultWorkflow),

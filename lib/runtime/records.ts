@@ -1,9 +1,22 @@
 import { setOwn } from '../engine/kwargs.ts';
 import type { SessionState } from '../engine/session.ts';
 import type { InstanceStatus, Kwargs, TaskInstance } from '../types.ts';
+import type { WorkflowVersionStore } from './versions.ts';
 
-/** Who put an event into a session. */
-export type EventSource = 'api' | 'handler' | 'cascade' | 'retry' | 'control';
+/**
+ * Who put an event into a session: the API, a handler's `fire`, a finished task's cascade, a
+ * `Retry`, a replay or skip request, a timer, the finalize trigger, or the task runner's notice
+ * that an instance was resolved without a cascade.
+ */
+export type EventSource =
+  | 'api'
+  | 'handler'
+  | 'cascade'
+  | 'retry'
+  | 'control'
+  | 'timer'
+  | 'finalize'
+  | 'runner';
 
 /** A request to replay or skip a failed instance, as stored. */
 export type ControlRequest =
@@ -51,6 +64,7 @@ export type EventRecord = {
       delaySeconds?: number;
     }
   | ControlRequest
+  | { kind: 'resolved'; instance: string }
 );
 
 /** A stored instance: the public `TaskInstance` plus what the runners need. */
@@ -58,6 +72,11 @@ export interface InstanceRecord extends TaskInstance {
   sessionId: string;
   /** The workflow of the session it belongs to. */
   workflow: string;
+  /**
+   * The workflow version the session is pinned to (absent for sessions created before
+   * versions were pinned): the task runner decides outcomes under that version's rules.
+   */
+  workflowVersion?: string;
   /**
    * Where its kwargs are, when they are other events' kwargs: trigger → event id. The record's
    * `kwargs` is then empty until `resolveKwargs` fills it; this keeps the instance item small,
@@ -178,6 +197,47 @@ export interface SessionStore {
   ): Promise<InstanceRecord | undefined>;
   /** Commits an outcome; false when the instance is no longer ours (status or lease moved on). */
   commitOutcome(commit: OutcomeCommit): Promise<boolean>;
+  /**
+   * Heads whose oldest unstarted instance was created before `olderThan`, oldest first, at
+   * most `limit`. Optional: the DynamoDB store answers only with its stale index enabled.
+   */
+  listStale?(query: StaleQuery): Promise<StaleHeads>;
+  /** How many heads `listStale` would find without a limit, and the oldest of them. */
+  countStale?(olderThan: string): Promise<StaleCount>;
+  /** The definition of a stored workflow version (see `WorkflowVersionStore`). */
+  getWorkflowVersion?: WorkflowVersionStore['getWorkflowVersion'];
+  /** Stores a workflow version's definition unless stored (see `WorkflowVersionStore`). */
+  putWorkflowVersion?: WorkflowVersionStore['putWorkflowVersion'];
+}
+
+/** What `SessionStore.listStale` looks for. */
+export interface StaleQuery {
+  /** ISO 8601: heads whose oldest unstarted instance was created before this. */
+  olderThan: string;
+  /** The most heads to return. */
+  limit: number;
+}
+
+/** A head with unstarted instances older than the cutoff. */
+export interface StaleHead {
+  sessionId: string;
+  /** The createdAt of its oldest unstarted instance. */
+  oldestUnstartedAt: string;
+  state: SessionState;
+}
+
+/** The answer of `SessionStore.listStale`. */
+export interface StaleHeads {
+  heads: StaleHead[];
+  /** True when more heads are stale than `limit` let through. */
+  truncated: boolean;
+}
+
+/** The answer of `SessionStore.countStale`. */
+export interface StaleCount {
+  count: number;
+  /** The createdAt of the oldest unstarted instance of them all; absent when none is stale. */
+  oldestUnstartedAt?: string;
 }
 
 /**

@@ -1,11 +1,17 @@
 import { handlerKwargs, isPlainObject } from '../engine/kwargs.ts';
 import { type HandlerOutcome, internalEventId } from '../engine/session.ts';
+import type { CompiledTimer } from '../engine/workflow.ts';
 import { TriggersError } from '../errors.ts';
 import { Retry, Skip } from '../handler.ts';
 import type { InstanceError, Kwargs, TaskContext, TaskHandler } from '../types.ts';
 import type { Clock } from './clock.ts';
 import type { SendTask } from './dispatcher.ts';
-import { cascadeEventRecord, cloneEventRecord, recordToUpdate } from './evaluator.ts';
+import {
+  cascadeEventRecord,
+  cloneEventRecord,
+  recordToUpdate,
+  resolvedEventRecord,
+} from './evaluator.ts';
 import type { FaultHook } from './faults.ts';
 import { fireEvent } from './ingest.ts';
 import { type LogSink, RecordingLogger } from './log.ts';
@@ -126,6 +132,19 @@ function storable(outcome: HandlerOutcome, task: string): HandlerOutcome {
 }
 
 /**
+ * The built-in handler of a timer: its instance was scheduled with the timer's delay when the
+ * `from` trigger first fired, so running it means the timer is due. Its result, the kwargs its
+ * cascade fires the timer's trigger with, says when it was armed, when it fell due, and by
+ * which event.
+ */
+function timerHandler(instance: InstanceRecord, timer: CompiledTimer): TaskHandler {
+  const armedAt = instance.createdAt;
+  const dueAt = new Date(Date.parse(armedAt) + timer.timer.afterSeconds * 1000).toISOString();
+  const by = instance.kwargsRefs?.[timer.timer.from] ?? null;
+  return () => ({ armedAt, dueAt, by });
+}
+
+/**
  * Runs one delivered instance: claims it (scheduled → running, with a lease), runs its handler,
  * then commits the outcome together with its cascade (or its retry request) atomically. A
  * duplicate delivery finds the instance claimed or resolved and returns without running it.
@@ -169,8 +188,10 @@ export async function runInstance(deps: TaskRunnerDeps, message: TaskMessage): P
   const site = { sessionId: claimed.sessionId, instance: claimed.name };
   deps.faults?.('task.afterClaim', site);
 
-  const engine = deps.registry.engine(claimed.workflow);
-  const task = engine.workflow.tasks.get(claimed.task);
+  // Outcomes are decided under the rules of the version the session is pinned to (maxRetries,
+  // withParams, extras), whatever version is deployed now.
+  const engine = await deps.registry.engineFor(claimed.workflow, claimed.workflowVersion, store);
+  const task = engine.workflow.allTasks.get(claimed.task);
   const logger = new RecordingLogger(
     deps.log,
     { sessionId: claimed.sessionId, instance: claimed.name, task: claimed.task },
@@ -206,7 +227,8 @@ export async function runInstance(deps: TaskRunnerDeps, message: TaskMessage): P
   };
 
   let outcome: HandlerOutcome;
-  const handler = deps.handlerFor(claimed.handler);
+  const timer = engine.workflow.timers.get(claimed.task);
+  const handler = timer ? timerHandler(claim, timer) : deps.handlerFor(claimed.handler);
   if (!handler) {
     outcome = {
       kind: 'threw',
@@ -242,8 +264,11 @@ export async function runInstance(deps: TaskRunnerDeps, message: TaskMessage): P
     if (effect.type === 'record') update = recordToUpdate(claimed.sessionId, effect);
     else if (effect.type === 'cascade') {
       events.push(cascadeEventRecord(claimed.sessionId, effect, at));
-    } else if (effect.type === 'retry')
+    } else if (effect.type === 'retry') {
       events.push(cloneEventRecord(claimed.sessionId, effect.event));
+    } else if (effect.type === 'notice') {
+      events.push(resolvedEventRecord(claimed.sessionId, effect, at));
+    }
   }
   if (!update) throw new Error(`no outcome recorded for '${claimed.name}'`);
   const committed = await store.commitOutcome({ update, leaseUntil, events });

@@ -1,7 +1,7 @@
 import { getOwn, setOwn } from '../engine/kwargs.ts';
 import { instanceName, parseInstanceName } from '../engine/names.ts';
 import type { SessionState } from '../engine/session.ts';
-import type { CompiledWorkflow } from '../engine/workflow.ts';
+import type { CompiledTimer, CompiledWorkflow } from '../engine/workflow.ts';
 import {
   RESOLVED_STATUSES,
   type SessionEvent,
@@ -9,6 +9,7 @@ import {
   type SessionView,
   type TaskInstance,
   type TaskSummary,
+  type TimerView,
   type WorkflowsView,
 } from '../types.ts';
 import {
@@ -47,6 +48,26 @@ export function unresolved(
 }
 
 /**
+ * The workflow a session runs under: the version it is pinned to, the deployed one when that
+ * is it (or when the session predates pinned versions).
+ */
+async function pinnedWorkflow(
+  deps: { store: SessionStore; registry: WorkflowRegistry },
+  state: SessionState,
+): Promise<CompiledWorkflow> {
+  const { registry } = deps;
+  // Asked first: it answers for the deployed version without a lookup, and a registry that
+  // refuses questions (a client without workflows) refuses here, with its own message.
+  if (
+    registry.has(state.workflow) &&
+    (state.version === undefined || registry.version(state.workflow) === state.version)
+  ) {
+    return registry.workflow(state.workflow);
+  }
+  return (await registry.engineFor(state.workflow, state.version, deps.store)).workflow;
+}
+
+/**
  * Reads a session: its instances (unstarted ones from the head, the rest from their records),
  * fired counts, and what is unresolved. Undefined when no event of it has been applied yet.
  *
@@ -59,7 +80,7 @@ export async function readSession(
 ): Promise<SessionView | undefined> {
   const head = await deps.store.getHead(sessionId);
   if (!head) return undefined;
-  const workflow = deps.registry.workflow(head.state.workflow);
+  const workflow = await pinnedWorkflow(deps, head.state);
   // Unstarted instances live in the head with kwargs references, like stored records: one read
   // of the referenced events resolves both.
   const unstarted: Array<TaskInstance & Pick<InstanceRecord, 'sessionId' | 'kwargsRefs'>> =
@@ -83,11 +104,19 @@ export async function readSession(
     ...(await deps.store.listInstances(sessionId)),
     ...unstarted,
   ]);
-  const instances = records.map((r) =>
-    r.status === 'unstarted' && 'waitingFor' in r && Array.isArray(r.waitingFor)
-      ? { ...toTaskInstance(r), waitingFor: r.waitingFor }
-      : toTaskInstance(r),
-  );
+  // A timer's instance is how the runtime waits it out, not a task of the session: it is shown
+  // as a timer.
+  const timers = records
+    .filter((r) => workflow.timers.has(r.task))
+    .map((r) => timerView(r, workflow.timers.get(r.task) as CompiledTimer))
+    .sort((a, b) => (a.dueAt < b.dueAt ? -1 : a.dueAt > b.dueAt ? 1 : 0));
+  const instances = records
+    .filter((r) => !workflow.timers.has(r.task))
+    .map((r) =>
+      r.status === 'unstarted' && 'waitingFor' in r && Array.isArray(r.waitingFor)
+        ? { ...toTaskInstance(r), waitingFor: r.waitingFor }
+        : toTaskInstance(r),
+    );
   instances.sort((a, b) => compareInstanceNames(a.name, b.name));
   const fired: Record<string, { count: number }> = {};
   for (const [trigger, f] of Object.entries(head.state.fired))
@@ -95,9 +124,25 @@ export async function readSession(
   return {
     sessionId,
     workflow: workflow.name,
+    ...(head.state.version !== undefined ? { workflowVersion: head.state.version } : {}),
     fired,
     instances,
     ...unresolved(workflow, head.state, instances),
+    ...(timers.length > 0 ? { timers } : {}),
+  };
+}
+
+/** A timer as the session view shows it: armed (waiting out its delay) or fired. */
+function timerView(
+  r: Pick<InstanceRecord, 'task' | 'status' | 'createdAt'>,
+  timer: CompiledTimer,
+): TimerView {
+  const dueAt = new Date(Date.parse(r.createdAt) + timer.timer.afterSeconds * 1000).toISOString();
+  return {
+    name: r.task,
+    status: r.status === 'finished' ? 'fired' : 'armed',
+    armedAt: r.createdAt,
+    dueAt,
   };
 }
 

@@ -16,7 +16,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { SessionState } from '../engine/session.ts';
-import { ConflictError } from '../errors.ts';
+import { ConflictError, NotAvailableError } from '../errors.ts';
 import type {
   AppliedMark,
   EvaluationCommit,
@@ -26,7 +26,20 @@ import type {
   InstanceUpdate,
   OutcomeCommit,
   SessionStore,
+  StaleCount,
+  StaleHead,
+  StaleHeads,
+  StaleQuery,
 } from '../runtime/records.ts';
+import {
+  compareStale,
+  oldestUnstartedAt,
+  STALE_INDEX,
+  STALE_NOT_TRACKED,
+  staleShard,
+} from '../runtime/stale.ts';
+import { definitionFromItem, versionKeys, workflowVersionItem } from '../runtime/versions.ts';
+import type { Workflow } from '../types.ts';
 import { keys, MAX_TRANSACTION_ITEMS, TABLE } from '../wiring.ts';
 
 /** One DynamoDB call's consumed capacity, as `ReturnConsumedCapacity` reports it. */
@@ -47,6 +60,21 @@ export interface DynamoStoreOptions {
   ttlSeconds?: number;
   /** Receives the consumed capacity of every call (cost accounting). */
   meter?: (entry: CapacityEntry) => void;
+  /**
+   * Keep session heads with unstarted instances in the table's stale index (`STALE_INDEX`),
+   * which `listStale` and `countStale` query. The table must have the index. `true` uses the
+   * default name; an object names another.
+   * @default false - heads carry no index attributes and the store cannot list stale sessions
+   */
+  staleIndex?: boolean | StaleIndexOptions;
+}
+
+/** Options of the stale index of `DynamoStore`. */
+export interface StaleIndexOptions {
+  /** The index's name. @default STALE_INDEX.name */
+  name?: string;
+  /** How many partition-key values heads are spread over. @default STALE_INDEX.shards */
+  shards?: number;
 }
 
 type Item = Record<string, unknown>;
@@ -114,6 +142,7 @@ export class DynamoStore implements SessionStore {
   private readonly doc: DynamoDBDocumentClient;
   private readonly ttlSeconds: number;
   private readonly meter: ((entry: CapacityEntry) => void) | undefined;
+  private readonly staleIndex: Required<StaleIndexOptions> | undefined;
 
   constructor(opts: DynamoStoreOptions) {
     this.tableName = opts.tableName;
@@ -123,6 +152,11 @@ export class DynamoStore implements SessionStore {
     });
     this.ttlSeconds = opts.ttlSeconds ?? 90 * 24 * 3600;
     this.meter = opts.meter;
+    const stale = opts.staleIndex === true ? {} : opts.staleIndex || undefined;
+    this.staleIndex = stale && {
+      name: stale.name ?? STALE_INDEX.name,
+      shards: stale.shards ?? STALE_INDEX.shards,
+    };
   }
 
   private expiresAt(): number {
@@ -263,6 +297,7 @@ export class DynamoStore implements SessionStore {
       state: JSON.stringify(c.state),
       applied: JSON.stringify(c.mark),
       expiresAt,
+      ...this.staleIndexKeys(c.sessionId, c.state),
     };
     const headPut =
       c.expectedVersion === undefined
@@ -307,6 +342,42 @@ export class DynamoStore implements SessionStore {
       this.record('commitEvaluation', 'write', res.ConsumedCapacity);
     } catch (err) {
       if (err instanceof TransactionCanceledException) throw lost(err);
+      throw err;
+    }
+  }
+
+  /**
+   * A stored workflow version's definition (a `WF#<name>` / `V#<version>` item). Read once per
+   * process and version by the registry, which keeps what it loaded.
+   */
+  async getWorkflowVersion(name: string, version: string): Promise<Workflow | undefined> {
+    const res = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: {
+          [TABLE.partitionKey]: versionKeys.workflow(name),
+          [TABLE.sortKey]: versionKeys.version(version),
+        },
+        ConsistentRead: true,
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    this.record('getWorkflowVersion', 'read', res.ConsumedCapacity);
+    return definitionFromItem(res.Item);
+  }
+
+  /** Stores a workflow version's definition unless stored: no TTL, so it is never expired. */
+  async putWorkflowVersion(workflow: Workflow): Promise<{ version: string; created: boolean }> {
+    const item = workflowVersionItem(workflow);
+    const version = item.version as string;
+    try {
+      const res = await this.doc.send(
+        new PutCommand({ ...this.putNew(item), ReturnConsumedCapacity: 'TOTAL' }),
+      );
+      this.record('putWorkflowVersion', 'write', res.ConsumedCapacity);
+      return { version, created: true };
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return { version, created: false };
       throw err;
     }
   }
@@ -439,5 +510,143 @@ export class DynamoStore implements SessionStore {
       }
       throw err;
     }
+  }
+
+  /**
+   * The stale index's keys for a head of `state`: its shard and the `createdAt` of its oldest
+   * unstarted instance. None when the index is off, or the head has no unstarted instance
+   * (the put then drops them, and the head leaves the index).
+   */
+  private staleIndexKeys(sessionId: string, state: SessionState): Item {
+    const oldest = this.staleIndex && oldestUnstartedAt(state);
+    if (!this.staleIndex || oldest === undefined) return {};
+    return {
+      [STALE_INDEX.partitionKey]: `${STALE_INDEX.shardPrefix}${staleShard(sessionId, this.staleIndex.shards)}`,
+      [STALE_INDEX.sortKey]: oldest,
+    };
+  }
+
+  private requireStaleIndex(): Required<StaleIndexOptions> {
+    if (this.staleIndex === undefined) {
+      throw new NotAvailableError(STALE_NOT_TRACKED);
+    }
+    return this.staleIndex;
+  }
+
+  /**
+   * Pages through one shard of the stale index, oldest first, for heads older than `cutoff`;
+   * `visit` returns false to stop. Keys only: the index projects nothing else.
+   */
+  private async queryStaleShard(
+    operation: string,
+    shard: number,
+    cutoff: string,
+    pageSize: number | undefined,
+    visit: (item: Item) => boolean,
+  ): Promise<void> {
+    const index = this.requireStaleIndex();
+    let start: Item | undefined;
+    do {
+      const res = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: index.name,
+          KeyConditionExpression: '#shard = :shard AND #oldest < :cutoff',
+          ExpressionAttributeNames: {
+            '#shard': STALE_INDEX.partitionKey,
+            '#oldest': STALE_INDEX.sortKey,
+          },
+          ExpressionAttributeValues: {
+            ':shard': `${STALE_INDEX.shardPrefix}${shard}`,
+            ':cutoff': cutoff,
+          },
+          ...(pageSize !== undefined ? { Limit: pageSize } : {}),
+          ExclusiveStartKey: start,
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      this.record(operation, 'read', res.ConsumedCapacity);
+      for (const item of res.Items ?? []) if (!visit(item)) return;
+      start = res.LastEvaluatedKey;
+    } while (start);
+  }
+
+  /**
+   * Heads whose oldest unstarted instance was created before `query.olderThan`: the oldest
+   * `limit + 1` of each shard of the stale index, merged, then the heads themselves in one
+   * eventually consistent batch read. A head that moved on since the index saw it (its old
+   * instances started) is left out.
+   */
+  async listStale(query: StaleQuery): Promise<StaleHeads> {
+    const index = this.requireStaleIndex();
+    const found: Array<{ sessionId: string; oldestUnstartedAt: string }> = [];
+    const sessionPrefix = keys.session('');
+    for (let shard = 0; shard < index.shards; shard++) {
+      let taken = 0;
+      await this.queryStaleShard('listStale', shard, query.olderThan, query.limit + 1, (item) => {
+        found.push({
+          sessionId: String(item[TABLE.partitionKey]).slice(sessionPrefix.length),
+          oldestUnstartedAt: String(item[STALE_INDEX.sortKey]),
+        });
+        taken += 1;
+        return taken <= query.limit;
+      });
+    }
+    found.sort(compareStale);
+    const chosen = found.slice(0, query.limit);
+    const heads = await this.batchGetHeads(chosen.map((f) => f.sessionId));
+    const out: StaleHead[] = [];
+    for (const { sessionId } of chosen) {
+      const state = heads.get(sessionId);
+      const oldest = state && oldestUnstartedAt(state);
+      if (state && oldest !== undefined && oldest < query.olderThan) {
+        out.push({ sessionId, oldestUnstartedAt: oldest, state });
+      }
+    }
+    out.sort(compareStale);
+    return { heads: out, truncated: found.length > query.limit };
+  }
+
+  /** Counts the heads of the stale index older than `olderThan`; reads nothing but the index. */
+  async countStale(olderThan: string): Promise<StaleCount> {
+    const index = this.requireStaleIndex();
+    let count = 0;
+    let oldest: string | undefined;
+    for (let shard = 0; shard < index.shards; shard++) {
+      await this.queryStaleShard('countStale', shard, olderThan, undefined, (item) => {
+        const at = String(item[STALE_INDEX.sortKey]);
+        if (oldest === undefined || at < oldest) oldest = at;
+        count += 1;
+        return true;
+      });
+    }
+    return { count, ...(oldest !== undefined ? { oldestUnstartedAt: oldest } : {}) };
+  }
+
+  /** The states of these sessions' heads, eventually consistent (an inspection read). */
+  private async batchGetHeads(sessionIds: readonly string[]): Promise<Map<string, SessionState>> {
+    const out = new Map<string, SessionState>();
+    const prefix = keys.session('');
+    for (let i = 0; i < sessionIds.length; i += 100) {
+      let request: Record<string, { Keys: Item[]; [option: string]: unknown }> | undefined = {
+        [this.tableName]: {
+          Keys: sessionIds.slice(i, i + 100).map((id) => this.key(id, keys.head)),
+          ProjectionExpression: '#pk, #state',
+          ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#state': 'state' },
+        },
+      };
+      while (request && Object.keys(request).length > 0) {
+        const res = await this.doc.send(
+          new BatchGetCommand({ RequestItems: request, ReturnConsumedCapacity: 'TOTAL' }),
+        );
+        this.record('listStale', 'read', res.ConsumedCapacity);
+        for (const item of res.Responses?.[this.tableName] ?? []) {
+          const sessionId = String(item[TABLE.partitionKey]).slice(prefix.length);
+          out.set(sessionId, JSON.parse(item.state as string) as SessionState);
+        }
+        request = res.UnprocessedKeys as typeof request;
+      }
+    }
+    return out;
   }
 }

@@ -9,8 +9,10 @@ import {
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
   type DynamoDBClient,
+  type GlobalSecondaryIndex,
   ResourceInUseException,
   type TableDescription,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
@@ -24,12 +26,23 @@ import {
   SQSServiceException,
 } from '@aws-sdk/client-sqs';
 import { TriggersError } from '../errors.ts';
+import { STALE_INDEX } from '../runtime/stale.ts';
 import { TABLE, TASK_QUEUE } from '../wiring.ts';
 
 /** The session table as provisioned. */
 export interface ProvisionedTable {
   /** The ARN of the table's stream (`NEW_AND_OLD_IMAGES`). */
   readonly streamArn: string;
+}
+
+/** Options of `createSessionTable`. */
+export interface SessionTableOptions {
+  /**
+   * Give the table the stale index (`STALE_INDEX`) a `DynamoStore` with `staleIndex` writes
+   * and queries; an existing table without it gets it added. `true` uses the default name.
+   * @default false
+   */
+  readonly staleIndex?: boolean | { readonly name?: string };
 }
 
 /** Options of `createTaskQueue`. */
@@ -53,17 +66,21 @@ const SECONDS_PER_DAY = 86_400;
  * Creates the session table (`pk`/`sk` strings, on-demand, a `NEW_AND_OLD_IMAGES` stream),
  * waits until it is active, turns on TTL on `expiresAt` and returns the stream ARN. An
  * existing table with the same keys and stream is kept; one that differs is refused with a
- * `TriggersError` coded `TABLE_MISMATCH`.
+ * `TriggersError` coded `TABLE_MISMATCH`. With `staleIndex`, the table also gets the stale
+ * index (added to an existing table that lacks it, and waited for until active).
  *
  * Emulators that do not implement TTL are tolerated: the table is created without it.
  *
  * @example
  * const { streamArn } = await createSessionTable(new DynamoDBClient({}), 'triggers-sessions');
+ * await createSessionTable(client, 'triggers-sessions', { staleIndex: true });
  */
 export async function createSessionTable(
   client: DynamoDBClient,
   tableName: string,
+  opts: SessionTableOptions = {},
 ): Promise<ProvisionedTable> {
+  const staleIndex = opts.staleIndex ? staleIndexDefinition(opts.staleIndex) : undefined;
   try {
     await client.send(
       new CreateTableCommand({
@@ -71,6 +88,7 @@ export async function createSessionTable(
         AttributeDefinitions: [
           { AttributeName: TABLE.partitionKey, AttributeType: 'S' },
           { AttributeName: TABLE.sortKey, AttributeType: 'S' },
+          ...(staleIndex ? STALE_ATTRIBUTES : []),
         ],
         KeySchema: [
           { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
@@ -78,6 +96,7 @@ export async function createSessionTable(
         ],
         BillingMode: TABLE.billing,
         StreamSpecification: { StreamEnabled: true, StreamViewType: TABLE.streamView },
+        ...(staleIndex ? { GlobalSecondaryIndexes: [staleIndex] } : {}),
       }),
     );
   } catch (e) {
@@ -89,8 +108,68 @@ export async function createSessionTable(
   );
   const { Table: table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
   const streamArn = checkTable(tableName, table);
+  if (staleIndex) await ensureStaleIndex(client, tableName, table, staleIndex);
   await enableTtl(client, tableName);
   return { streamArn };
+}
+
+const STALE_ATTRIBUTES = [
+  { AttributeName: STALE_INDEX.partitionKey, AttributeType: 'S' },
+  { AttributeName: STALE_INDEX.sortKey, AttributeType: 'S' },
+] as const;
+
+/** The stale index as `CreateTable` and `UpdateTable` take it: keys only, sparse. */
+function staleIndexDefinition(option: true | { readonly name?: string }): GlobalSecondaryIndex {
+  return {
+    IndexName: (option === true ? undefined : option.name) ?? STALE_INDEX.name,
+    KeySchema: [
+      { AttributeName: STALE_INDEX.partitionKey, KeyType: 'HASH' },
+      { AttributeName: STALE_INDEX.sortKey, KeyType: 'RANGE' },
+    ],
+    Projection: { ProjectionType: 'KEYS_ONLY' },
+  };
+}
+
+const keySchemaText = (keys: GlobalSecondaryIndex['KeySchema']): string =>
+  (keys ?? []).map((k) => `${k.AttributeName}:${k.KeyType}`).join(', ');
+
+/** Adds the stale index to a table that lacks it; refuses an index of that name with other keys. */
+async function ensureStaleIndex(
+  client: DynamoDBClient,
+  tableName: string,
+  table: TableDescription | undefined,
+  index: GlobalSecondaryIndex,
+): Promise<void> {
+  const existing = table?.GlobalSecondaryIndexes?.find((i) => i.IndexName === index.IndexName);
+  if (existing !== undefined) {
+    if (keySchemaText(existing.KeySchema) !== keySchemaText(index.KeySchema)) {
+      throw new TriggersError(
+        `table '${tableName}' has an index '${index.IndexName}' with keys ${keySchemaText(existing.KeySchema)}; the stale index needs ${keySchemaText(index.KeySchema)}`,
+        { code: 'TABLE_MISMATCH', status: 409 },
+      );
+    }
+  } else {
+    await client.send(
+      new UpdateTableCommand({
+        TableName: tableName,
+        AttributeDefinitions: [...STALE_ATTRIBUTES],
+        GlobalSecondaryIndexUpdates: [{ Create: index }],
+      }),
+    );
+  }
+  const deadline = Date.now() + TABLE_WAIT_SECONDS * 1000;
+  for (;;) {
+    const { Table: now } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const status = now?.GlobalSecondaryIndexes?.find((i) => i.IndexName === index.IndexName);
+    if (status?.IndexStatus === 'ACTIVE') return;
+    if (Date.now() > deadline) {
+      throw new TriggersError(
+        `index '${index.IndexName}' of table '${tableName}' is still ${status?.IndexStatus ?? 'missing'} after ${TABLE_WAIT_SECONDS} s`,
+        { code: 'PROVISIONING', status: 504 },
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }
 
 /**

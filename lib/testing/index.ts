@@ -4,6 +4,8 @@
  *
  * @module
  */
+
+import { parseDuration } from '../engine/duration.ts';
 import { checkHandlers, compileWorkflow } from '../engine/workflow.ts';
 import { NotAvailableError, ValidationError, WorkflowError } from '../errors.ts';
 import type { Clock } from '../runtime/clock.ts';
@@ -16,7 +18,14 @@ import type { SessionStore } from '../runtime/records.ts';
 import { WorkflowRegistry } from '../runtime/registry.ts';
 import { readSession } from '../runtime/view.ts';
 import type { CapacityEntry } from '../store/dynamo-store.ts';
-import type { Kwargs, TaskConfig, TaskHandler, TaskInstance, Workflow } from '../types.ts';
+import type {
+  Duration,
+  Kwargs,
+  TaskConfig,
+  TaskHandler,
+  TaskInstance,
+  Workflow,
+} from '../types.ts';
 import { MemoryRunner } from './memory/runner.ts';
 
 /** Options of `createTestRuntime`. */
@@ -56,6 +65,12 @@ export interface TestRuntime {
    * `SettleTimeoutError` after `timeoutMs` (default 30 000).
    */
   settle(opts?: { timeoutMs?: number }): Promise<void>;
+  /**
+   * Moves the virtual clock forward by `by` (seconds, or `'30s'`, `'15m'`, `'24h'`, `'7d'`):
+   * timers and cooldowns that fall due fire in time order, each settled before the next; then
+   * settles. Timers fire only when the clock moves: `settle` alone never makes one due.
+   */
+  advance(by: Duration, opts?: { timeoutMs?: number }): Promise<void>;
   /** Stops everything it started; later fires, replays and skips reject with `NotAvailableError`. */
   close(): Promise<void>;
 }
@@ -81,6 +96,7 @@ interface Backend {
   readonly store: SessionStore;
   readonly clock: Clock;
   settle(timeoutMs: number): Promise<void>;
+  advance(seconds: number, timeoutMs: number): Promise<void>;
   close(): void | Promise<void>;
 }
 
@@ -188,6 +204,13 @@ export async function createTestRuntime(opts: TestRuntimeOptions): Promise<TestR
       };
     },
     settle: (settleOpts) => runner.settle(settleOpts?.timeoutMs ?? 30_000),
+    advance: async (by, advanceOpts) => {
+      open();
+      await runner.advance(
+        parseDuration(by, { name: 'advance(by)' }),
+        advanceOpts?.timeoutMs ?? 30_000,
+      );
+    },
     async close() {
       if (closed) return;
       closed = true;

@@ -424,3 +424,64 @@ describe('checkHandlers', () => {
     expect(() => checkHandlers(compiled, new Set(['h1', 'h2']))).not.toThrow();
   });
 });
+
+describe('compileWorkflow: timers and the finalize trigger', () => {
+  const tasks = { t: { after: ['a'], run: 'h' } };
+  const compile = (extra: object) => compileWorkflow({ name: 'w', tasks, ...extra });
+
+  it('compiles a timer into a built-in task that waits for its from trigger, delayed', () => {
+    const wf = compile({ timers: { late: { after: '1h', from: 'a' } } });
+
+    const timer = wf.timers.get('late');
+    expect(timer?.timer).toEqual({ afterSeconds: 3600, from: 'a' });
+    expect(timer?.requires).toEqual(['a']);
+    expect(wf.tasks.has('late')).toBe(false);
+    expect(wf.allTasks.has('late')).toBe(true);
+    expect(wf.listeners.get('a')?.map((t) => t.name)).toEqual(['t', 'late']);
+  });
+
+  it.each([
+    [{ late: { after: 'soon', from: 'a' } }, /timer "late": 'after': 'soon' is not a duration/],
+    [{ late: { after: 0, from: 'a' } }, /'after' must be at least 1 second/],
+    [{ late: { after: '1h', from: 'no space' } }, /'from' must be a trigger name/],
+    [{ late: { after: '1h', from: 'late' } }, /'from' cannot be the timer itself/],
+    [{ t: { after: '1h', from: 'a' } }, /a task has the same name/],
+    [{ 'bad#name': { after: '1h', from: 'a' } }, /a timer name must match/],
+    [{ late: 'tomorrow' }, /its config must be an object/],
+  ])('rejects a bad timer %j, naming it', (timers, message) => {
+    expect(workflowErrorOf(() => compile({ timers })).message).toMatch(message);
+  });
+
+  it('rejects a finalize trigger that is a task or a timer, or not a trigger name', () => {
+    expect(workflowErrorOf(() => compile({ finalizeTrigger: 't' })).message).toMatch(/a task/);
+    expect(
+      workflowErrorOf(() =>
+        compile({ finalizeTrigger: 'late', timers: { late: { after: 5, from: 'a' } } }),
+      ).message,
+    ).toMatch(/a timer/);
+    expect(workflowErrorOf(() => compile({ finalizeTrigger: 'x y' })).message).toMatch(
+      /must be a trigger name/,
+    );
+  });
+
+  it('exempts from finalization the tasks that wait for it, directly or through cascades', () => {
+    const wf = compileWorkflow({
+      name: 'w',
+      tasks: {
+        t_work: { after: ['go'], run: 'h' },
+        t_report: { after: ['done'], run: 'h' },
+        t_archive: { after: ['t_report'], run: 'h' },
+        t_nag: { after: ['go'], unless: ['done'], run: 'h' },
+      },
+      finalizeTrigger: 'done',
+    });
+
+    expect([...wf.finalizeExempt].sort()).toEqual(['t_archive', 't_nag', 't_report']);
+  });
+
+  it("refuses a handler name that starts with '#', which built-in tasks use", () => {
+    expect(workflowErrorOf(() => defineOne({ after: ['x'], run: '#timer' })).message).toMatch(
+      /reserved/,
+    );
+  });
+});

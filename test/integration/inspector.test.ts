@@ -202,12 +202,9 @@ describe('the session inspector at /ui', () => {
     await p.waitForSelector('svg.graph g.node[data-task="t_charge"][data-status="failed"]', WAIT);
 
     // The timeline lists every accepted event in order: the API's fires and the cascade.
-    // A string: it runs in the page, where the DOM is (this file is type-checked for Node).
-    await p.waitForFunction(
-      "document.querySelectorAll('table.timeline tr.event').length === 4",
-      undefined,
-      WAIT,
-    );
+    await expect
+      .poll(() => p.locator('table.timeline tr.event').count(), { timeout: WAIT.timeout })
+      .toBe(4);
     const timeline = await p.$$eval('table.timeline tr.event', (rows) =>
       rows.map((r) => `${r.getAttribute('data-kind')} ${r.querySelector('.subject')?.textContent}`),
     );
@@ -277,12 +274,16 @@ describe('the session inspector at /ui', () => {
       `${row('t_score#0', 'unstarted')} .waiting-for[data-trigger="sessionFinalized"]`,
       WAIT,
     );
-    await p.waitForFunction(
-      "document.querySelectorAll('table.timeline tr.event').length === 9 && " +
-        "document.querySelectorAll('table.timeline .pending').length === 0",
-      undefined,
-      WAIT,
-    );
+    // Five fires from the API and t_importSubject's cascade; the leaf tasks write none.
+    await expect
+      .poll(
+        async () => [
+          await p.locator('table.timeline tr.event').count(),
+          await p.locator('table.timeline .pending').count(),
+        ],
+        { timeout: WAIT.timeout },
+      )
+      .toEqual([6, 0]);
     await p.waitForSelector('#live[data-state="live"]', WAIT);
 
     await p.screenshot({ path: SCREENSHOT, fullPage: true });

@@ -128,6 +128,21 @@ describe('npm start', () => {
     expect(done.fired.step1?.count).toBe(1);
   });
 
+  it('lists a session whose instance waits as stale (the local stack keeps the stale index)', async () => {
+    // t_importSubject waits for step4: an unstarted instance from now on.
+    await post('/sessions/waiting-1/events', { trigger: 'step1', kwargs: { subjectId: 'w' } });
+
+    const stale = await until('the waiting session to be listed', async () => {
+      const res = await fetch(`${base}/stale?olderThan=1s`);
+      const body = (await res.json()) as { sessions?: Array<{ sessionId: string }> };
+      return res.status === 200 && body.sessions?.some((x) => x.sessionId === 'waiting-1')
+        ? body
+        : undefined;
+    });
+    expect(stale.sessions?.find((x) => x.sessionId === 'waiting-1')).toBeDefined();
+    expect((await fetch(`${base}/stale?olderThan=soon`)).status).toBe(400);
+  });
+
   it('is driven by the triggers CLI: fire, inspect, replay and skip', async () => {
     const f1 = await exec('npx', [
       'triggers',

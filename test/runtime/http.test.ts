@@ -219,6 +219,7 @@ describe('GET /sessions/{sessionId}', () => {
         'unresolvedInstances',
         'unresolvedTasks',
         'workflow',
+        'workflowVersion',
       ].sort(),
     );
     expect(v).toMatchObject({

@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { getOwn } from '../../engine/kwargs.ts';
+import { TIMER_QUEUE } from '../../engine/workflow.ts';
 import { SettleTimeoutError, TriggersError } from '../../errors.ts';
 import { type CapacityEntry, DynamoStore } from '../../store/dynamo-store.ts';
 import { createSessionTable, createTaskQueue } from '../../store/provision.ts';
@@ -17,6 +18,7 @@ import { DISPATCHER_SOURCE, EVALUATOR_SOURCE, TASK_QUEUE } from '../../wiring.ts
 import { VirtualClock } from '../clock.ts';
 import type { SendTask } from '../dispatcher.ts';
 import type { FaultHook } from '../faults.ts';
+import { splitDelay } from '../lambda-env.ts';
 import type { LogSink } from '../log.ts';
 import type { WorkflowRegistry } from '../registry.ts';
 import { handleDispatcherBatch, handleEvaluatorBatch } from '../stream.ts';
@@ -56,6 +58,9 @@ interface Delayed {
   message: TaskMessage;
   visibleAt: number;
 }
+
+/** A held message is a timer's when it goes to the timers queue: only `advance` makes it due. */
+const isTimer = (d: Delayed): boolean => d.queue === TIMER_QUEUE;
 
 /** One invocation of a local stand-in Lambda, as `DynamoRunner.start({ onInvoke })` reports it. */
 export interface LocalInvocation {
@@ -160,6 +165,11 @@ export class DynamoRunner {
        * with fresh names per start
        */
       persistDir?: string;
+      /**
+       * Give the table the stale index and have the store keep it (what `staleSessions` turns
+       * on in the construct), so that stale sessions can be listed. @default false
+       */
+      staleIndex?: boolean;
     } = {},
   ): Promise<DynamoRunner> {
     const emulators = await startEmulators(
@@ -171,17 +181,24 @@ export class DynamoRunner {
       const sqs = new SQSClient(localAwsConfig(emulators.sqsEndpoint));
       const run = opts.persistDir !== undefined ? 'local' : randomUUID().slice(0, 8);
       const tableName = `triggers-test-${run}`;
-      const { streamArn } = await createSessionTable(ddb, tableName);
+      const stale = opts.staleIndex === true ? { staleIndex: true } : {};
+      const { streamArn } = await createSessionTable(ddb, tableName, stale);
       const runner: DynamoRunner = new DynamoRunner(
-        new DynamoStore({ tableName, client: ddb, ...(opts.meter ? { meter: opts.meter } : {}) }),
+        new DynamoStore({
+          tableName,
+          client: ddb,
+          ...stale,
+          ...(opts.meter ? { meter: opts.meter } : {}),
+        }),
         emulators,
         sqs,
         opts.holdDelays ?? true,
         opts.onInvoke,
       );
 
+      // Timers are built-in tasks of the timers queue: it exists when a workflow has timers.
       const queueNames = new Set(
-        registry.all().flatMap((wf) => [...wf.tasks.values()].map((t) => t.using ?? t.run)),
+        registry.all().flatMap((wf) => [...wf.allTasks.values()].map((t) => t.using ?? t.run)),
       );
       for (const name of queueNames) {
         const q = await createTaskQueue(
@@ -253,6 +270,7 @@ export class DynamoRunner {
               processTaskBatch(
                 {
                   ...deps,
+                  send: runner.send,
                   handlerFor: (handler) => getOwn(handlers, handler),
                   leaseSeconds: TASK_QUEUE.leaseSeconds(FUNCTION_TIMEOUT_SECONDS),
                 },
@@ -285,13 +303,19 @@ export class DynamoRunner {
     if (!q) throw new TriggersError(`no queue for '${queue}'`, { code: 'NO_QUEUE', status: 500 });
     this.sending += 1;
     try {
+      // As on AWS: a delay over SQS's 15 minutes is sent on again by the task runner until
+      // the message's `notBefore`.
+      const split = splitDelay(delaySeconds, this.clock.now());
+      const body = {
+        sessionId: message.sessionId,
+        instance: message.instance,
+        ...(split.notBefore !== undefined ? { notBefore: split.notBefore } : {}),
+      };
       await this.sqs.send(
         new SendMessageCommand({
           QueueUrl: q.url,
-          MessageBody: JSON.stringify(message),
-          ...(delaySeconds > 0
-            ? { DelaySeconds: Math.min(delaySeconds, TASK_QUEUE.maxDelaySeconds) }
-            : {}),
+          MessageBody: JSON.stringify(body),
+          ...(split.delaySeconds > 0 ? { DelaySeconds: split.delaySeconds } : {}),
         }),
       );
       this.sends += 1;
@@ -349,16 +373,41 @@ export class DynamoRunner {
       stable = quiet && now === last ? stable + 1 : 0;
       last = now;
       if (stable < 3) continue;
-      if (this.delayed.length === 0) return;
-      const earliest = Math.min(...this.delayed.map((d) => d.visibleAt));
+      const waiting = this.delayed.filter((d) => !isTimer(d));
+      if (waiting.length === 0) return;
+      const earliest = Math.min(...waiting.map((d) => d.visibleAt));
       this.clock.advance(earliest - this.clock.now().getTime());
-      const due = this.delayed.filter((d) => d.visibleAt <= this.clock.now().getTime());
-      for (const d of due) {
-        this.delayed.splice(this.delayed.indexOf(d), 1);
-        await this.send(d.queue, d.message, 0);
-      }
+      await this.releaseDue();
       stable = 0;
     }
+  }
+
+  /** Sends every held message that is due on the virtual clock. */
+  private async releaseDue(): Promise<void> {
+    const due = this.delayed.filter((d) => d.visibleAt <= this.clock.now().getTime());
+    for (const d of due) {
+      this.delayed.splice(this.delayed.indexOf(d), 1);
+      await this.send(d.queue, d.message, 0);
+    }
+  }
+
+  /**
+   * Moves the virtual clock forward by `seconds`, a due timer or cooldown at a time (each
+   * settled before the next), so that what falls due fires in time order; then settles.
+   */
+  async advance(seconds: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const until = this.clock.now().getTime() + seconds * 1000;
+    await this.settle(Math.max(0, deadline - Date.now()));
+    for (;;) {
+      const next = Math.min(...this.delayed.map((d) => d.visibleAt));
+      if (!(next <= until)) break;
+      this.clock.advance(Math.max(0, next - this.clock.now().getTime()));
+      await this.releaseDue();
+      await this.settle(Math.max(0, deadline - Date.now()));
+    }
+    this.clock.advance(Math.max(0, until - this.clock.now().getTime()));
+    await this.settle(Math.max(0, deadline - Date.now()));
   }
 
   /** Local Lambda invocations (evaluator, dispatcher, task batches) under way right now. */

@@ -6,6 +6,7 @@ import { createHttpApi, MAX_BODY_BYTES } from '../http.ts';
 import type { TriggersApp } from '../lambda-env.ts';
 import type { LogSink } from '../log.ts';
 import { WorkflowRegistry } from '../registry.ts';
+import { publishWorkflowVersions } from '../versions.ts';
 import { DynamoRunner } from './runner.ts';
 import { createInspector } from './ui/server.ts';
 
@@ -81,8 +82,17 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   for (const wf of registry.all()) checkHandlers(wf, Object.keys(handlers));
   const runner = await DynamoRunner.start(registry, { ...handlers }, opts.log, {
     holdDelays: false,
+    // Local, the index costs nothing: `GET /stale` and `triggers stale` work as on a deployment
+    // with `staleSessions` on.
+    staleIndex: true,
     ...(opts.persistDir !== undefined ? { persistDir: opts.persistDir } : {}),
   });
+  // As the construct does on deploy: every version ever started keeps its definition, so a
+  // session kept with --persist finishes under its own version after the app changed.
+  await publishWorkflowVersions(
+    runner.store,
+    registry.all().map((wf) => wf.definition),
+  );
   const api = createHttpApi({
     store: runner.store,
     registry,
@@ -103,6 +113,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       const answer = await api.handle({
         method: req.method ?? 'GET',
         path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
         headers: Object.fromEntries(
           Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]),
         ),

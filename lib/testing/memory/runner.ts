@@ -1,4 +1,5 @@
 import { getOwn } from '../../engine/kwargs.ts';
+import { TIMER_QUEUE } from '../../engine/workflow.ts';
 import { SettleTimeoutError } from '../../errors.ts';
 import { VirtualClock } from '../../runtime/clock.ts';
 import { becameScheduled, dispatchInstance } from '../../runtime/dispatcher.ts';
@@ -46,6 +47,8 @@ interface Delayed {
   message: TaskMessage;
   visibleAt: number;
   receiveCount: number;
+  /** A timer's first delivery: only the clock's moving (`advance`) makes it due. */
+  timer?: boolean;
 }
 
 /** The function timeout the memory backend assumes for task handlers (virtual), in seconds. */
@@ -96,7 +99,8 @@ export class MemoryRunner {
       const record = change.record;
       this.pump.run(
         this.withRetries(
-          () => dispatchInstance((_q, m, d) => this.send(m, d), record, this.faults),
+          () =>
+            dispatchInstance((q, m, d) => this.send(m, d, q === TIMER_QUEUE), record, this.faults),
           DISPATCHER_SOURCE.retryAttempts,
         ),
       );
@@ -134,12 +138,13 @@ export class MemoryRunner {
     });
   }
 
-  private async send(message: TaskMessage, delaySeconds: number): Promise<void> {
+  private async send(message: TaskMessage, delaySeconds: number, timer = false): Promise<void> {
     if (delaySeconds > 0) {
       this.delayed.push({
         message,
         visibleAt: this.clock.now().getTime() + delaySeconds * 1000,
         receiveCount: 1,
+        ...(timer ? { timer } : {}),
       });
       return;
     }
@@ -195,7 +200,8 @@ export class MemoryRunner {
 
   /**
    * Waits until nothing is in flight; when only delayed messages are left, moves the virtual
-   * clock to the earliest and goes on. Rethrows the first error of a background job.
+   * clock to the earliest (a cooldown or a redelivery: never a timer, which only `advance`
+   * makes due) and goes on. Rethrows the first error of a background job.
    */
   async settle(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
@@ -203,11 +209,31 @@ export class MemoryRunner {
       await this.idleBefore(deadline);
       const err = this.pump.errors.shift();
       if (err !== undefined) throw err;
-      if (this.delayed.length === 0) return;
-      const earliest = Math.min(...this.delayed.map((d) => d.visibleAt));
+      const waiting = this.delayed.filter((d) => !d.timer);
+      if (waiting.length === 0) return;
+      const earliest = Math.min(...waiting.map((d) => d.visibleAt));
       this.clock.advance(earliest - this.clock.now().getTime());
       this.releaseDue();
     }
+  }
+
+  /**
+   * Moves the virtual clock forward by `seconds`, a due timer or cooldown at a time (each
+   * settled before the next), so that what falls due fires in time order; then settles.
+   */
+  async advance(seconds: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const until = this.clock.now().getTime() + seconds * 1000;
+    await this.settle(Math.max(0, deadline - Date.now()));
+    for (;;) {
+      const next = Math.min(...this.delayed.map((d) => d.visibleAt));
+      if (!(next <= until)) break;
+      this.clock.advance(Math.max(0, next - this.clock.now().getTime()));
+      this.releaseDue();
+      await this.settle(Math.max(0, deadline - Date.now()));
+    }
+    this.clock.advance(Math.max(0, until - this.clock.now().getTime()));
+    await this.settle(Math.max(0, deadline - Date.now()));
   }
 
   private async idleBefore(deadline: number): Promise<void> {

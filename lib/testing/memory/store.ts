@@ -9,10 +9,16 @@ import {
   isApplied,
   type OutcomeCommit,
   type SessionStore,
+  type StaleCount,
+  type StaleHead,
+  type StaleHeads,
+  type StaleQuery,
   type StreamPosition,
 } from '../../runtime/records.ts';
-import type { InstanceStatus } from '../../types.ts';
-import { MAX_TRANSACTION_ITEMS } from '../../wiring.ts';
+import { compareStale, oldestUnstartedAt } from '../../runtime/stale.ts';
+import { definitionFromItem, versionKeys, workflowVersionItem } from '../../runtime/versions.ts';
+import type { InstanceStatus, Workflow } from '../../types.ts';
+import { MAX_TRANSACTION_ITEMS, TABLE } from '../../wiring.ts';
 
 /** A change the store made, as its stream reports it. */
 export type ChangeRecord =
@@ -49,6 +55,8 @@ export function memoryPosition(seq: number): StreamPosition {
 export class MemoryStore implements SessionStore {
   readonly maxCommitItems = MAX_TRANSACTION_ITEMS;
   private readonly sessions = new Map<string, SessionData>();
+  /** Workflow version definitions as canonical JSON, by `WF#<name>` / `V#<version>` keys. */
+  private readonly workflowVersions = new Map<string, string>();
   private readonly listeners: Array<(change: ChangeRecord) => void> = [];
 
   /** Registers a listener for every change, in commit order. */
@@ -198,6 +206,21 @@ export class MemoryStore implements SessionStore {
     return copy(r);
   }
 
+  async getWorkflowVersion(name: string, version: string): Promise<Workflow | undefined> {
+    const key = `${versionKeys.workflow(name)}\n${versionKeys.version(version)}`;
+    return definitionFromItem({ definition: this.workflowVersions.get(key) });
+  }
+
+  /** Stores a version's definition unless stored; no change record (no stream source reads it). */
+  async putWorkflowVersion(workflow: Workflow): Promise<{ version: string; created: boolean }> {
+    const item = workflowVersionItem(workflow);
+    const version = item.version as string;
+    const key = `${item[TABLE.partitionKey]}\n${item[TABLE.sortKey]}`;
+    if (this.workflowVersions.has(key)) return { version, created: false };
+    this.workflowVersions.set(key, item.definition as string);
+    return { version, created: true };
+  }
+
   async commitOutcome(c: OutcomeCommit): Promise<boolean> {
     const s = this.sessions.get(c.update.sessionId);
     const r = s?.instances.get(c.update.name);
@@ -207,5 +230,28 @@ export class MemoryStore implements SessionStore {
     const changes = [this.applyUpdate(s, c.update), ...c.events.map((e) => this.insertEvent(s, e))];
     this.emit(changes);
     return true;
+  }
+
+  /** Every head whose oldest unstarted instance is older than `olderThan`, oldest first. */
+  private staleHeads(olderThan: string): StaleHead[] {
+    const out: StaleHead[] = [];
+    for (const [sessionId, s] of this.sessions) {
+      const oldest = s.head && oldestUnstartedAt(s.head.state);
+      if (s.head && oldest !== undefined && oldest < olderThan) {
+        out.push({ sessionId, oldestUnstartedAt: oldest, state: copy(s.head.state) });
+      }
+    }
+    return out.sort(compareStale);
+  }
+
+  async listStale(query: StaleQuery): Promise<StaleHeads> {
+    const all = this.staleHeads(query.olderThan);
+    return { heads: all.slice(0, query.limit), truncated: all.length > query.limit };
+  }
+
+  async countStale(olderThan: string): Promise<StaleCount> {
+    const all = this.staleHeads(olderThan);
+    const oldest = all[0]?.oldestUnstartedAt;
+    return { count: all.length, ...(oldest !== undefined ? { oldestUnstartedAt: oldest } : {}) };
   }
 }
