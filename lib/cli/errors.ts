@@ -10,6 +10,8 @@ export const EXIT = {
   usage: 1,
   refused: 2,
   unreachable: 3,
+  /** `explore --fail-on-race`: the workflow ended more than one way. */
+  orderDependent: 4,
 } as const;
 
 /** A failure the CLI reports as one line on stderr, exiting with `code`. */

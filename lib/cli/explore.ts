@@ -20,7 +20,7 @@ import { CliError, EXIT, usageError } from './errors.ts';
 import type { CliIo } from './main.ts';
 
 /** The exit code of `explore --fail-on-race` when the events end in more than one outcome. */
-export const EXIT_ORDER_DEPENDENT = 4;
+export const EXIT_ORDER_DEPENDENT = EXIT.orderDependent;
 
 /** What `explore` reads from the command line. */
 export interface ExploreCommandInput {

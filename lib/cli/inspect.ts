@@ -1,6 +1,7 @@
 /**
  * The text rendering of `triggers inspect` and `triggers watch`: a session's instances with
- * their statuses, kwargs, results, errors and what unstarted ones wait for, and its timeline.
+ * their statuses, kwargs, results, errors and what unstarted ones wait for, its timers, and its
+ * timeline.
  *
  * @module
  */
@@ -62,6 +63,12 @@ export function renderSession(
   }
   const tasks = view.unresolvedTasks;
   lines.push(`unresolved tasks: ${tasks.length > 0 ? tasks.join(', ') : '(none)'}`);
+  if (view.timers !== undefined && view.timers.length > 0) {
+    lines.push('timers:');
+    for (const t of view.timers) {
+      lines.push(`  ${t.name} ${t.status}, due ${t.dueAt} (armed ${t.armedAt})`);
+    }
+  }
   if (events !== undefined) {
     lines.push('timeline:');
     if (events.length === 0) lines.push('  (no events)');
