@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { parseInstanceName } from '../engine/names.ts';
 import { checkHandlers, compileWorkflow } from '../engine/workflow.ts';
-import { TriggersError, ValidationError, WorkflowError } from '../errors.ts';
+import { TriggersError, ValidationError } from '../errors.ts';
 import { fireInputSchema, parseInput } from '../runtime/validation.ts';
 import type {
   InstanceStatus,
@@ -20,6 +20,7 @@ import type {
   Workflow,
 } from '../types.ts';
 import { createTestRuntime } from './index.ts';
+import { asWorkflow } from './workflow-input.ts';
 
 /** One event of an exploration: a trigger and its kwargs. */
 export interface ExploreEvent {
@@ -141,17 +142,6 @@ const optionsSchema = z.object({
     .min(1, { error: 'must be at least 1' })
     .optional(),
 });
-
-function asWorkflow(input: ExploreOptions['workflow']): Workflow {
-  if (typeof input !== 'object' || input === null) {
-    throw new WorkflowError('workflow must be a Workflow or an object of task configs');
-  }
-  const maybe = input as Partial<Workflow>;
-  if (typeof maybe.name === 'string' && typeof maybe.tasks === 'object' && maybe.tasks !== null) {
-    return maybe as Workflow;
-  }
-  return { name: 'default', tasks: input as Record<string, TaskConfig> };
-}
 
 /** Triggers the workflow reacts to: task directives, and the `from` of its timers. */
 function triggersHeard(workflow: Workflow): Set<string> {

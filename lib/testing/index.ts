@@ -7,7 +7,7 @@
 
 import { parseDuration } from '../engine/duration.ts';
 import { checkHandlers, compileWorkflow } from '../engine/workflow.ts';
-import { NotAvailableError, ValidationError, WorkflowError } from '../errors.ts';
+import { NotAvailableError, ValidationError } from '../errors.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { FaultHook } from '../runtime/faults.ts';
 import type { IngestDeps } from '../runtime/ingest.ts';
@@ -27,6 +27,7 @@ import type {
   Workflow,
 } from '../types.ts';
 import { MemoryRunner } from './memory/runner.ts';
+import { asWorkflow } from './workflow-input.ts';
 
 /** Options of `createTestRuntime`. */
 export interface TestRuntimeOptions {
@@ -98,17 +99,6 @@ interface Backend {
   settle(timeoutMs: number): Promise<void>;
   advance(seconds: number, timeoutMs: number): Promise<void>;
   close(): void | Promise<void>;
-}
-
-function asWorkflow(input: TestRuntimeOptions['workflow']): Workflow {
-  if (typeof input !== 'object' || input === null) {
-    throw new WorkflowError('workflow must be a Workflow or an object of task configs');
-  }
-  const maybe = input as Partial<Workflow>;
-  if (typeof maybe.name === 'string' && typeof maybe.tasks === 'object' && maybe.tasks !== null) {
-    return maybe as Workflow;
-  }
-  return { name: 'default', tasks: input as Record<string, TaskConfig> };
 }
 
 /**

@@ -15,7 +15,7 @@ import { type CapacityEntry, DynamoStore } from '../../store/dynamo-store.ts';
 import { createSessionTable, createTaskQueue } from '../../store/provision.ts';
 import type { TaskHandler } from '../../types.ts';
 import { DISPATCHER_SOURCE, EVALUATOR_SOURCE, TASK_QUEUE } from '../../wiring.ts';
-import { VirtualClock } from '../clock.ts';
+import { advanceInSteps, VirtualClock } from '../clock.ts';
 import type { SendTask } from '../dispatcher.ts';
 import type { FaultHook } from '../faults.ts';
 import { splitDelay } from '../lambda-env.ts';
@@ -396,18 +396,11 @@ export class DynamoRunner {
    * settled before the next), so that what falls due fires in time order; then settles.
    */
   async advance(seconds: number, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    const until = this.clock.now().getTime() + seconds * 1000;
-    await this.settle(Math.max(0, deadline - Date.now()));
-    for (;;) {
-      const next = Math.min(...this.delayed.map((d) => d.visibleAt));
-      if (!(next <= until)) break;
-      this.clock.advance(Math.max(0, next - this.clock.now().getTime()));
-      await this.releaseDue();
-      await this.settle(Math.max(0, deadline - Date.now()));
-    }
-    this.clock.advance(Math.max(0, until - this.clock.now().getTime()));
-    await this.settle(Math.max(0, deadline - Date.now()));
+    await advanceInSteps(this.clock, seconds, timeoutMs, {
+      nextDue: () => Math.min(...this.delayed.map((d) => d.visibleAt)),
+      releaseDue: () => this.releaseDue(),
+      settle: (ms) => this.settle(ms),
+    });
   }
 
   /** Local Lambda invocations (evaluator, dispatcher, task batches) under way right now. */

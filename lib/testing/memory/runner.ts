@@ -1,7 +1,7 @@
 import { getOwn } from '../../engine/kwargs.ts';
 import { TIMER_QUEUE } from '../../engine/workflow.ts';
 import { SettleTimeoutError } from '../../errors.ts';
-import { VirtualClock } from '../../runtime/clock.ts';
+import { advanceInSteps, VirtualClock } from '../../runtime/clock.ts';
 import { becameScheduled, dispatchInstance } from '../../runtime/dispatcher.ts';
 import { evaluateSession } from '../../runtime/evaluator.ts';
 import type { FaultHook } from '../../runtime/faults.ts';
@@ -222,18 +222,11 @@ export class MemoryRunner {
    * settled before the next), so that what falls due fires in time order; then settles.
    */
   async advance(seconds: number, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    const until = this.clock.now().getTime() + seconds * 1000;
-    await this.settle(Math.max(0, deadline - Date.now()));
-    for (;;) {
-      const next = Math.min(...this.delayed.map((d) => d.visibleAt));
-      if (!(next <= until)) break;
-      this.clock.advance(Math.max(0, next - this.clock.now().getTime()));
-      this.releaseDue();
-      await this.settle(Math.max(0, deadline - Date.now()));
-    }
-    this.clock.advance(Math.max(0, until - this.clock.now().getTime()));
-    await this.settle(Math.max(0, deadline - Date.now()));
+    await advanceInSteps(this.clock, seconds, timeoutMs, {
+      nextDue: () => Math.min(...this.delayed.map((d) => d.visibleAt)),
+      releaseDue: () => this.releaseDue(),
+      settle: (ms) => this.settle(ms),
+    });
   }
 
   private async idleBefore(deadline: number): Promise<void> {
