@@ -35,18 +35,11 @@ import { DynamoStore } from '../../lib/store/dynamo-store.ts';
 import { createSessionTable } from '../../lib/store/provision.ts';
 import type { Kwargs } from '../../lib/types.ts';
 import { TABLE } from '../../lib/wiring.ts';
-import { rejectionOf } from '../runtime/fixtures.ts';
+import { ordersHandlers, ordersV1, ordersV2, rejectionOf } from '../runtime/fixtures.ts';
 
-const v1 = defineWorkflow('orders', {
-  t_pack: { after: ['paid'], run: 'ok' },
-  t_ship: { after: ['t_pack', 'addressed'], run: 'ok' },
-});
-const v2 = defineWorkflow('orders', {
-  t_pack: { after: ['paid'], run: 'ok' },
-  t_ship: { after: ['t_pack', 'addressed', 'approved'], run: 'ok' },
-  t_invoice: { after: ['paid'], run: 'ok' },
-});
-const handlers: Record<string, TaskHandler> = { ok: () => ({ ok: true }) };
+const v1 = ordersV1;
+const v2 = ordersV2;
+const handlers = ordersHandlers;
 
 let emulators: RunningEmulators | undefined;
 let ddb: DynamoDBClient | undefined;

@@ -3,7 +3,7 @@
  * `MemoryStore`, SQS events and a Lambda context as the task Lambda receives them.
  */
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { Workflow } from '../../lib/index.ts';
+import { defineWorkflow, type TaskHandler, type Workflow } from '../../lib/index.ts';
 import type { Clock } from '../../lib/runtime/clock.ts';
 import { evaluateSession } from '../../lib/runtime/evaluator.ts';
 import { fireEvent } from '../../lib/runtime/ingest.ts';
@@ -157,3 +157,19 @@ export function thrownBy(fn: () => unknown): Error {
   }
   throw new Error('expected the call to throw, but it returned');
 }
+
+/** Two versions of one workflow, for the pinned-version tests. v1: shipping needs the packing and an address. */
+export const ordersV1 = defineWorkflow('orders', {
+  t_pack: { after: ['paid'], run: 'ok' },
+  t_ship: { after: ['t_pack', 'addressed'], run: 'ok' },
+});
+
+/** v2: shipping also needs an approval, and there is an invoice task. */
+export const ordersV2 = defineWorkflow('orders', {
+  t_pack: { after: ['paid'], run: 'ok' },
+  t_ship: { after: ['t_pack', 'addressed', 'approved'], run: 'ok' },
+  t_invoice: { after: ['paid'], run: 'ok' },
+});
+
+/** The handler both versions run. */
+export const ordersHandlers: Record<string, TaskHandler> = { ok: () => ({ ok: true }) };

@@ -18,22 +18,11 @@ import {
 import { readSession } from '../../lib/runtime/view.ts';
 import { MemoryStore } from '../../lib/testing/memory/store.ts';
 import type { Kwargs } from '../../lib/types.ts';
-import { ManualClock, rejectionOf } from './fixtures.ts';
+import { ManualClock, ordersHandlers, ordersV1, ordersV2, rejectionOf } from './fixtures.ts';
 
-/** v1: shipping needs the packing and an address. */
-const v1 = defineWorkflow('orders', {
-  t_pack: { after: ['paid'], run: 'ok' },
-  t_ship: { after: ['t_pack', 'addressed'], run: 'ok' },
-});
-
-/** v2: shipping also needs an approval, and there is an invoice task. */
-const v2 = defineWorkflow('orders', {
-  t_pack: { after: ['paid'], run: 'ok' },
-  t_ship: { after: ['t_pack', 'addressed', 'approved'], run: 'ok' },
-  t_invoice: { after: ['paid'], run: 'ok' },
-});
-
-const handlers: Record<string, TaskHandler> = { ok: () => ({ ok: true }) };
+const v1 = ordersV1;
+const v2 = ordersV2;
+const handlers = ordersHandlers;
 
 /**
  * One deployment of `workflows` over `store`: a registry of its own (as a Lambda's cold start
