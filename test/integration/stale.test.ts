@@ -19,7 +19,7 @@ import {
   PutCommand,
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStaleMonitorHandler } from '../../lambdas/stale.ts';
 import {
   defineWorkflow,
@@ -30,7 +30,11 @@ import {
 import { type DeliveredEvent, evaluateSession } from '../../lib/runtime/evaluator.ts';
 import { fireEvent } from '../../lib/runtime/ingest.ts';
 import { runtimeFromEnv, settingsFromEnv } from '../../lib/runtime/lambda-env.ts';
-import { localAwsConfig } from '../../lib/runtime/local/emulators.ts';
+import {
+  localAwsConfig,
+  type RunningEmulator,
+  startDynamoDbLocal,
+} from '../../lib/runtime/local/emulators.ts';
 import type { SessionStore } from '../../lib/runtime/records.ts';
 import { WorkflowRegistry } from '../../lib/runtime/registry.ts';
 import { readStale, STALE_INDEX, STALE_METRIC, staleShard } from '../../lib/runtime/stale.ts';
@@ -332,8 +336,24 @@ describe('a DynamoStore without the stale index (the default)', () => {
 });
 
 describe('provisioning the stale index', () => {
+  // A DynamoDB Local of its own: adding an index to an existing table backfills it, which the
+  // suite's shared, busy DynamoDB Local can keep waiting for minutes.
+  let local: RunningEmulator;
+  let own: DynamoDBClient;
+  beforeAll(async () => {
+    local = await startDynamoDbLocal();
+    own = new DynamoDBClient(localAwsConfig(local.endpoint));
+  }, 120_000);
+  afterAll(async () => {
+    await local?.stop();
+  });
+  const table = async (opts: { staleIndex?: boolean } = {}): Promise<string> => {
+    const name = `stale-${randomUUID()}`;
+    await createSessionTable(own, name, opts);
+    return name;
+  };
   const indexOf = async (tableName: string) => {
-    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const { Table } = await own.send(new DescribeTableCommand({ TableName: tableName }));
     return Table?.GlobalSecondaryIndexes?.find((i) => i.IndexName === STALE_INDEX.name);
   };
 
@@ -351,15 +371,15 @@ describe('provisioning the stale index', () => {
     const tableName = await table();
     expect(await indexOf(tableName)).toBeUndefined();
 
-    await createSessionTable(client, tableName, { staleIndex: true });
-    await createSessionTable(client, tableName, { staleIndex: true });
+    await createSessionTable(own, tableName, { staleIndex: true });
+    await createSessionTable(own, tableName, { staleIndex: true });
 
     expect((await indexOf(tableName))?.IndexStatus).toBe('ACTIVE');
   });
 
   it('refuses a table whose index of that name has other keys', async () => {
     const tableName = `stale-${randomUUID()}`;
-    await client.send(
+    await own.send(
       new CreateTableCommand({
         TableName: tableName,
         AttributeDefinitions: [
@@ -382,9 +402,9 @@ describe('provisioning the stale index', () => {
         ],
       }),
     );
-    await waitUntilTableExists({ client, maxWaitTime: 60 }, { TableName: tableName });
+    await waitUntilTableExists({ client: own, maxWaitTime: 60 }, { TableName: tableName });
 
-    const err = await rejectionOf(createSessionTable(client, tableName, { staleIndex: true }));
+    const err = await rejectionOf(createSessionTable(own, tableName, { staleIndex: true }));
 
     expect(err).toBeInstanceOf(TriggersError);
     expect((err as TriggersError).code).toBe('TABLE_MISMATCH');
