@@ -11,7 +11,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
@@ -23,6 +23,7 @@ import { type EventBridgeIngestion, Triggers, type TriggersProps } from '../../i
 import { defineWorkflow } from '../../lib/engine/workflow.ts';
 import { EVENTBRIDGE_WIRING } from '../../lib/runtime/eventbridge.ts';
 import { TASK_QUEUE } from '../../lib/wiring.ts';
+import { inlineFunction, unbundledApp } from './stacks.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 type Statement = {
@@ -48,13 +49,9 @@ function synth(
   props: Partial<TriggersProps> = {},
   opts: { bundle?: boolean; configure?: (s: Stack) => Partial<TriggersProps> } = {},
 ) {
-  const app = new App(opts.bundle ? {} : { context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = opts.bundle ? new App() : unbundledApp();
   const stack = new Stack(app, 'Events');
-  const h = new lambda.Function(stack, 'H', {
-    runtime: lambda.Runtime.NODEJS_22_X,
-    handler: 'index.handler',
-    code: lambda.Code.fromInline('exports.handler = async () => ({})'),
-  });
+  const h = inlineFunction(stack);
   const triggers = new Triggers(stack, 'Triggers', {
     workflows,
     handlers: { h },

@@ -9,19 +9,19 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handlers } from '../../examples/survey/app.ts';
 import { SurveyStack } from '../../infra/example-stack.ts';
 import { Triggers } from '../../infra/index.ts';
 import { defineWorkflow } from '../../lib/engine/workflow.ts';
 import { TABLE } from '../../lib/wiring.ts';
+import { inlineFunction, unbundledApp } from './stacks.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
 
 /** An app that skips asset bundling: the template is all these tests read. */
-const unbundledApp = () => new App({ context: { 'aws:cdk:bundling-stacks': [] } });
 
 let stack: SurveyStack;
 let template: Template;
@@ -118,11 +118,7 @@ describe("each function's IAM actions, in full", () => {
 describe('API authorization', () => {
   const small = () => {
     const s = new Stack(unbundledApp(), 'Auth');
-    const h = new lambda.Function(s, 'H', {
-      runtime: lambda.Runtime.NODEJS_22_X,
-      handler: 'index.handler',
-      code: lambda.Code.fromInline('exports.handler = async () => ({})'),
-    });
+    const h = inlineFunction(s);
     return { s, h };
   };
   const workflows = [defineWorkflow('one', { t: { after: ['x'], run: 'h' } })];
@@ -192,11 +188,7 @@ describe('data at rest and in transit', () => {
   it('encrypts the table with a customer managed key when one is given', () => {
     const s = new Stack(unbundledApp(), 'Cmk');
     const key = new kms.Key(s, 'Key', { enableKeyRotation: true });
-    const h = new lambda.Function(s, 'H', {
-      runtime: lambda.Runtime.NODEJS_22_X,
-      handler: 'index.handler',
-      code: lambda.Code.fromInline('exports.handler = async () => ({})'),
-    });
+    const h = inlineFunction(s);
     new Triggers(s, 'Triggers', {
       workflows: [defineWorkflow('one', { t: { after: ['x'], run: 'h' } })],
       handlers: { h },
@@ -238,11 +230,7 @@ describe('session expiry', () => {
 
   it('hands a configured sessionTtl to every function that writes items', () => {
     const s = new Stack(unbundledApp(), 'Ttl');
-    const h = new lambda.Function(s, 'H', {
-      runtime: lambda.Runtime.NODEJS_22_X,
-      handler: 'index.handler',
-      code: lambda.Code.fromInline('exports.handler = async () => ({})'),
-    });
+    const h = inlineFunction(s);
     const triggers = new Triggers(s, 'Triggers', {
       workflows: [defineWorkflow('one', { t: { after: ['x'], run: 'h' } })],
       handlers: { h },

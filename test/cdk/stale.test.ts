@@ -5,11 +5,11 @@
  * with `dynamodb:Query` on that index and nothing else, its schedule, the metric's alarm on the
  * dashboard, the refusals of contradictory options, `grantRead`, and cdk-nag.
  */
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import {
@@ -19,6 +19,7 @@ import {
 import { Triggers, type TriggersProps } from '../../infra/index.ts';
 import { defineWorkflow } from '../../lib/engine/workflow.ts';
 import { STALE_INDEX, STALE_METRIC } from '../../lib/runtime/stale.ts';
+import { inlineFunction, unbundledApp } from './stacks.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
@@ -31,13 +32,9 @@ function build(
   props: Partial<TriggersProps> = {},
   configure?: (stack: Stack) => Partial<TriggersProps>,
 ) {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = unbundledApp();
   const stack = new Stack(app, 'Stale');
-  const h = new lambda.Function(stack, 'H', {
-    runtime: lambda.Runtime.NODEJS_22_X,
-    handler: 'index.handler',
-    code: lambda.Code.fromInline('exports.handler = async () => ({})'),
-  });
+  const h = inlineFunction(stack);
   const triggers = new Triggers(stack, 'Triggers', {
     workflows,
     handlers: { h },

@@ -3,13 +3,14 @@
  * function, fed by its own queue (with a dead-letter queue), which the dispatcher sends to and
  * the function sends long delays on to; a deployment without timers gets none of it.
  */
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { Triggers } from '../../infra/index.ts';
 import { TIMER_QUEUE } from '../../lib/engine/workflow.ts';
 import type { Workflow } from '../../lib/types.ts';
+import { inlineFunction, unbundledApp } from './stacks.ts';
 
 const reminder: Workflow = {
   name: 'reminder',
@@ -19,13 +20,9 @@ const reminder: Workflow = {
 const plain: Workflow = { name: 'plain', tasks: { t_a: { after: ['a'], run: 'h' } } };
 
 function synth(workflows: Workflow[]) {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = unbundledApp();
   const stack = new Stack(app, 'Timers');
-  const h = new lambda.Function(stack, 'H', {
-    runtime: lambda.Runtime.NODEJS_22_X,
-    handler: 'index.handler',
-    code: lambda.Code.fromInline('exports.handler = async () => ({})'),
-  });
+  const h = inlineFunction(stack);
   const triggers = new Triggers(stack, 'Triggers', { workflows, handlers: { h } });
   return { triggers, stack, template: Template.fromStack(stack) };
 }

@@ -1,7 +1,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handlers, workflows } from '../../examples/survey/app.ts';
 import { SurveyStack } from '../../infra/example-stack.ts';
@@ -15,6 +15,7 @@ import {
   TABLE,
   TASK_QUEUE,
 } from '../../lib/wiring.ts';
+import { inlineFunction, unbundledApp } from './stacks.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 
@@ -258,16 +259,6 @@ describe('the alarms', () => {
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 });
-
-/** An app that skips asset bundling: these stacks are never deployed. */
-const unbundledApp = () => new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-
-const inlineFunction = (scope: Stack, id: string) =>
-  new lambda.Function(scope, id, {
-    code: lambda.Code.fromInline('export const handler = async () => ({});'),
-    handler: 'index.handler',
-    runtime: lambda.Runtime.NODEJS_22_X,
-  });
 
 describe('synth-time validation', () => {
   it('fails synth naming the task and the handler when a handler is missing', () => {

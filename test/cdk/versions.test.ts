@@ -4,11 +4,11 @@
  * Local tests send for real) and removes nothing, with PutItem on the table as its only table
  * permission, stored before the evaluator runs code that pins sessions to it.
  */
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { coreEntrySource } from '../../infra/functions.ts';
 import { Triggers } from '../../infra/index.ts';
@@ -16,6 +16,7 @@ import { defineWorkflow } from '../../lib/engine/workflow.ts';
 import { WorkflowRegistry } from '../../lib/runtime/registry.ts';
 import { workflowVersion, workflowVersionPutItem } from '../../lib/runtime/versions.ts';
 import type { Workflow } from '../../lib/types.ts';
+import { inlineFunction, unbundledApp } from './stacks.ts';
 
 type Resource = {
   Type: string;
@@ -32,12 +33,8 @@ const returns = defineWorkflow('returns', { t_refund: { after: ['received'], run
 
 /** A stack with the construct; assets are not bundled: the template is all these tests read. */
 function synth(workflows: Workflow[], opts: { encryptionKey?: boolean } = {}) {
-  const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Versions');
-  const h = new lambda.Function(stack, 'H', {
-    runtime: lambda.Runtime.NODEJS_22_X,
-    handler: 'index.handler',
-    code: lambda.Code.fromInline('exports.handler = async () => ({})'),
-  });
+  const stack = new Stack(unbundledApp(), 'Versions');
+  const h = inlineFunction(stack);
   const key = opts.encryptionKey
     ? new kms.Key(stack, 'Key', { enableKeyRotation: true })
     : undefined;
