@@ -1,10 +1,3 @@
-/**
- * EventBridge ingestion: the mapping (paths, literals, defaults, synth-time checks), the checks
- * of each mapped fire (the HTTP path's schema and size limit), and the handler over a real
- * `MemoryStore` and the ingest flow: idempotent on redelivery, bad events dead-lettered with a
- * log line, storage errors thrown for Lambda to retry.
- */
-import { type SendMessageCommandInput, SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { createEventBridgeHandler } from '../../lambdas/eventbridge.ts';
 import { defineWorkflow, ValidationError } from '../../lib/index.ts';
@@ -30,7 +23,7 @@ import { type EventRecord, resolveKwargs } from '../../lib/runtime/records.ts';
 import { WorkflowRegistry } from '../../lib/runtime/registry.ts';
 import { fireInputSchema, parseInput } from '../../lib/runtime/validation.ts';
 import { MemoryStore } from '../../lib/testing/memory/store.ts';
-import { harness, ManualClock, rejectionOf, thrownBy } from './fixtures.ts';
+import { harness, ManualClock, recordingSqs, rejectionOf, thrownBy } from './fixtures.ts';
 
 const orders = defineWorkflow('orders', {
   t_ship: { after: ['orderPlaced'], run: 'ship' },
@@ -462,23 +455,6 @@ describe('the EventBridge Lambda', () => {
     expect(await firesOf(store, 'o-1', 'orderPlaced')).toHaveLength(1);
   });
 });
-
-/** A real SQS client whose calls stop before the network and are recorded. */
-function recordingSqs(): { sqs: SQSClient; sent: SendMessageCommandInput[] } {
-  const sent: SendMessageCommandInput[] = [];
-  const sqs = new SQSClient({
-    region: 'eu-west-1',
-    credentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' },
-  });
-  sqs.middlewareStack.add(
-    () => async (args) => {
-      sent.push(args.input as SendMessageCommandInput);
-      return { output: { $metadata: {} } as never, response: {} };
-    },
-    { step: 'initialize', name: 'recordSends' },
-  );
-  return { sqs, sent };
-}
 
 const QUEUE_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/eb-dlq';
 

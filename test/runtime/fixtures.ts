@@ -2,6 +2,7 @@
  * Shared fixtures of the runtime tests: a controllable clock, a runtime over a real
  * `MemoryStore`, SQS events and a Lambda context as the task Lambda receives them.
  */
+import { type SendMessageCommandInput, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { defineWorkflow, type TaskHandler, type Workflow } from '../../lib/index.ts';
 import type { Clock } from '../../lib/runtime/clock.ts';
@@ -173,3 +174,20 @@ export const ordersV2 = defineWorkflow('orders', {
 
 /** The handler both versions run. */
 export const ordersHandlers: Record<string, TaskHandler> = { ok: () => ({ ok: true }) };
+
+/** A real SQS client whose calls stop before the network and are recorded. */
+export function recordingSqs(): { sqs: SQSClient; sent: SendMessageCommandInput[] } {
+  const sent: SendMessageCommandInput[] = [];
+  const sqs = new SQSClient({
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' },
+  });
+  sqs.middlewareStack.add(
+    () => async (args) => {
+      sent.push(args.input as SendMessageCommandInput);
+      return { output: { $metadata: {} } as never, response: {} };
+    },
+    { step: 'initialize', name: 'recordSends' },
+  );
+  return { sqs, sent };
+}

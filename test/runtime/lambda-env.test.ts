@@ -1,8 +1,3 @@
-/**
- * The Lambdas' environment (`runtimeFromEnv`) and the thin entry points over it, wired over a
- * `MemoryStore` where the flows allow it.
- */
-import { type SendMessageCommandInput, SQSClient } from '@aws-sdk/client-sqs';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
@@ -29,6 +24,7 @@ import {
   harness,
   lambdaContext,
   ManualClock,
+  recordingSqs,
   rejectionOf,
   sqsEvent,
   sqsRecord,
@@ -44,23 +40,6 @@ const ENV = {
   TRIGGERS_QUEUE_URLS: JSON.stringify({ score: QUEUE_URL }),
   AWS_REGION: 'eu-west-1',
 };
-
-/** A real SQS client whose calls stop before the network and are recorded. */
-function recordingSqs(): { sqs: SQSClient; sent: SendMessageCommandInput[] } {
-  const sent: SendMessageCommandInput[] = [];
-  const sqs = new SQSClient({
-    region: 'eu-west-1',
-    credentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' },
-  });
-  sqs.middlewareStack.add(
-    () => async (args) => {
-      sent.push(args.input as SendMessageCommandInput);
-      return { output: { $metadata: {} } as never, response: {} };
-    },
-    { step: 'initialize', name: 'recordSends' },
-  );
-  return { sqs, sent };
-}
 
 function streamRecord(
   eventName: 'INSERT' | 'MODIFY',
