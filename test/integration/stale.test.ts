@@ -123,6 +123,23 @@ async function indexed(tableName: string, sessionId: string): Promise<string[]> 
   return (res.Items ?? []).map((i) => String(i.pk).slice(keys.session('').length));
 }
 
+/** Sessions each fired at its hour, out of order: five that will be stale, one that is young. */
+const SCHEDULE = [
+  [3, 'sh-d'],
+  [0, 'sh-a'],
+  [4, 'sh-e'],
+  [1, 'sh-b'],
+  [2, 'sh-c'],
+  [30, 'sh-young'],
+] as const;
+
+async function fireSchedule(f: ReturnType<typeof flows>): Promise<void> {
+  for (const [hours, id] of SCHEDULE) {
+    f.at(hours);
+    await f.fire(id, 'b');
+  }
+}
+
 describe('a DynamoStore with the stale index', () => {
   let tableName: string;
   let store: DynamoStore;
@@ -207,17 +224,7 @@ describe('listing and counting across the shards', () => {
     tableName = await table({ staleIndex: true });
     store = new DynamoStore({ tableName, client, staleIndex: true });
     const f = flows(store);
-    for (const [hours, id] of [
-      [3, 'sh-d'],
-      [0, 'sh-a'],
-      [4, 'sh-e'],
-      [1, 'sh-b'],
-      [2, 'sh-c'],
-      [30, 'sh-young'],
-    ] as const) {
-      f.at(hours);
-      await f.fire(id, 'b');
-    }
+    await fireSchedule(f);
   });
 
   it('puts the sessions in more than one shard', () => {
@@ -256,17 +263,7 @@ describe('listing and counting across the shards', () => {
   it('gives the same answers as the memory store for the same flows', async () => {
     const memory = new MemoryStore();
     const f = flows(memory);
-    for (const [hours, id] of [
-      [3, 'sh-d'],
-      [0, 'sh-a'],
-      [4, 'sh-e'],
-      [1, 'sh-b'],
-      [2, 'sh-c'],
-      [30, 'sh-young'],
-    ] as const) {
-      f.at(hours);
-      await f.fire(id, 'b');
-    }
+    await fireSchedule(f);
     const clock = new ManualClock(at(30));
 
     for (const input of [{ olderThan: '1d' }, { olderThan: '28h', limit: 2 }]) {
