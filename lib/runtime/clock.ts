@@ -3,6 +3,11 @@ export interface Clock {
   now(): Date;
 }
 
+/** The ISO 8601 time `seconds` after the ISO 8601 time `iso` (a timer's due time, say). */
+export function addSeconds(iso: string, seconds: number): string {
+  return new Date(Date.parse(iso) + seconds * 1000).toISOString();
+}
+
 /** The machine's clock. */
 export const systemClock: Clock = { now: () => new Date() };
 

@@ -4,7 +4,7 @@ import type { CompiledTimer } from '../engine/workflow.ts';
 import { TriggersError } from '../errors.ts';
 import { Retry, Skip } from '../handler.ts';
 import type { InstanceError, Kwargs, TaskContext, TaskHandler } from '../types.ts';
-import type { Clock } from './clock.ts';
+import { addSeconds, type Clock } from './clock.ts';
 import type { SendTask } from './dispatcher.ts';
 import {
   cascadeEventRecord,
@@ -139,7 +139,7 @@ function storable(outcome: HandlerOutcome, task: string): HandlerOutcome {
  */
 function timerHandler(instance: InstanceRecord, timer: CompiledTimer): TaskHandler {
   const armedAt = instance.createdAt;
-  const dueAt = new Date(Date.parse(armedAt) + timer.timer.afterSeconds * 1000).toISOString();
+  const dueAt = addSeconds(armedAt, timer.timer.afterSeconds);
   const by = instance.kwargsRefs?.[timer.timer.from] ?? null;
   return () => ({ armedAt, dueAt, by });
 }

@@ -12,6 +12,7 @@ import {
   type TimerView,
   type WorkflowsView,
 } from '../types.ts';
+import { addSeconds } from './clock.ts';
 import {
   type EventRecord,
   type InstanceRecord,
@@ -137,7 +138,7 @@ function timerView(
   r: Pick<InstanceRecord, 'task' | 'status' | 'createdAt'>,
   timer: CompiledTimer,
 ): TimerView {
-  const dueAt = new Date(Date.parse(r.createdAt) + timer.timer.afterSeconds * 1000).toISOString();
+  const dueAt = addSeconds(r.createdAt, timer.timer.afterSeconds);
   return {
     name: r.task,
     status: r.status === 'finished' ? 'fired' : 'armed',
