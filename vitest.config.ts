@@ -6,8 +6,8 @@ export default defineConfig({
       {
         test: {
           name: 'memory',
-          include: ['test/**/*.test.ts', 'lib/**/*.test.ts'],
-          exclude: ['test/integration/**'],
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/integration/**', 'test/package/**'],
           // CDK synths and child processes take seconds on a loaded 2-core machine.
           testTimeout: 30_000,
         },
@@ -22,6 +22,16 @@ export default defineConfig({
           globalSetup: ['test/integration/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
+        },
+      },
+      {
+        // The packed tarball, installed in projects outside this repository (npm registry and
+        // cache); `npm test` builds dist/ before vitest starts.
+        test: {
+          name: 'package',
+          include: ['test/package/**/*.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 600_000,
         },
       },
     ],

@@ -1,14 +1,25 @@
 /**
- * The Lambda functions of a deployment: `NodejsFunction`s bundled locally with esbuild (no
- * Docker) from entry files generated at synth time. Each entry imports a factory of this
- * package's `lambdas/` and builds its runtime once, at cold start, from the environment the
- * `Triggers` construct sets.
+ * The Lambda functions of a deployment.
+ *
+ * - The construct's own functions (ingest, evaluator, dispatcher, timer, EventBridge ingestion,
+ *   stale sessions) are pre-bundled in the package (`dist/functions/`, built by
+ *   `npm run build`): synth copies them into one asset per deployment, beside an `app.json`
+ *   with the deployment's workflows, which each function reads at cold start. No bundler, no
+ *   Docker.
+ * - A task handler's function (`TaskHandlerFunction`) bundles the user's own code with esbuild,
+ *   as `NodejsFunction` does, against the user's lock file.
+ *
+ * Imports aws-cdk-lib, the package's root and the deployment file's name.
  *
  * @module
  */
+
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -16,121 +27,81 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { DEPLOYMENT_FILE } from '../lambdas/prebuilt/deployment.ts';
+import { NotAvailableError } from '../lib/errors.ts';
+import { PACKAGE_NAME, packageRoot } from '../lib/package-root.ts';
 import type { TriggersApp } from '../lib/runtime/lambda-env.ts';
 
-/** The root of this package: the generated entries import its `lambdas/` and `lib/` from here. */
-export const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** The construct's own functions, each a pre-bundled ES module `dist/functions/<name>.mjs`. */
+export const PREBUILT_FUNCTIONS = [
+  'ingest',
+  'evaluator',
+  'dispatcher',
+  'timer',
+  'eventbridge',
+  'stale',
+] as const;
 
-const sourceFile = (relative: string): string => JSON.stringify(join(PACKAGE_ROOT, relative));
+/** One of the construct's own functions. */
+export type PrebuiltFunction = (typeof PREBUILT_FUNCTIONS)[number];
 
-let entriesDir: string | undefined;
+/** Where the package keeps the pre-bundled functions, from its root. */
+export const FUNCTIONS_DIST = 'dist/functions';
 
-/**
- * Writes a generated entry file into this process's temporary directory and returns its path.
- * The directory sits in the package's `node_modules/.cache`: esbuild bundles only entries under
- * the project root.
- */
-function writeEntry(key: string, source: string): string {
-  if (entriesDir === undefined) {
-    const cache = join(PACKAGE_ROOT, 'node_modules', '.cache', 'serverless-triggers');
-    mkdirSync(cache, { recursive: true });
-    const dir = mkdtempSync(join(cache, 'entries-'));
-    entriesDir = dir;
-    // Bundling runs while the function is constructed; the entries are not needed after that.
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+/** Where the package keeps the task Lambda factory a task function's entry imports. */
+const TASK_FACTORY_DIST = 'dist/lambda.mjs';
+
+/** The package file at `relative`, or a one-line error saying the package is not built. */
+function builtFile(relative: string): string {
+  const file = join(packageRoot(), relative);
+  if (!existsSync(file)) {
+    throw new NotAvailableError(
+      `${PACKAGE_NAME}: ${relative} is missing: the package is not built (in a checkout, run npm run build)`,
+    );
   }
-  const dir = join(entriesDir, createHash('sha256').update(key).digest('hex').slice(0, 16));
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, 'index.ts');
-  writeFileSync(file, source);
   return file;
 }
 
-/** What every generated entry builds its runtime with: `runtimeFromEnv`, once, at cold start. */
-const RUNTIME_PRELUDE = `import { runtimeFromEnv } from ${sourceFile('lib/runtime/lambda-env.ts')};
-`;
+/** The folders this process wrote for synth, by parent; deleted when the process ends. */
+const scratchDirs = new Map<string, string>();
 
-/** The three functions every deployment has, and the timers' (when a workflow has timers). */
-export type CoreFunctionKind = 'ingest' | 'evaluator' | 'dispatcher' | 'timer';
-
-const FACTORIES: Record<CoreFunctionKind, string> = {
-  ingest: 'createIngestHandler',
-  evaluator: 'createEvaluatorHandler',
-  dispatcher: 'createDispatcherHandler',
-  timer: 'createTimerHandler',
-};
-
-/**
- * The source of a core function's entry: its factory over the workflows, inlined as JSON.
- *
- * @example
- * coreEntrySource('evaluator', { workflows: [survey] });
- * // ... export const handler = createEvaluatorHandler(runtimeFromEnv({"workflows":[...]}));
- */
-export function coreEntrySource(kind: CoreFunctionKind, app: TriggersApp): string {
-  const factory = FACTORIES[kind];
-  const definition = {
-    workflows: app.workflows,
-    ...(app.defaultWorkflow !== undefined ? { defaultWorkflow: app.defaultWorkflow } : {}),
-  };
-  return `import { ${factory} } from ${sourceFile(`lambdas/${kind}.ts`)};
-${RUNTIME_PRELUDE}
-export const handler = ${factory}(runtimeFromEnv(${JSON.stringify(definition)}));
-`;
+/** A folder of this process's own under `parent`, with a subfolder per `key`. */
+function scratch(parent: string, key: string): string {
+  let dir = scratchDirs.get(parent);
+  if (dir === undefined) {
+    mkdirSync(parent, { recursive: true });
+    const made = mkdtempSync(join(parent, 'serverless-triggers-'));
+    if (scratchDirs.size === 0) {
+      process.once('exit', () => {
+        for (const d of scratchDirs.values()) rmSync(d, { recursive: true, force: true });
+      });
+    }
+    scratchDirs.set(parent, made);
+    dir = made;
+  }
+  const sub = join(dir, createHash('sha256').update(key).digest('hex').slice(0, 16));
+  mkdirSync(sub, { recursive: true });
+  return sub;
 }
 
 /**
- * The source of an EventBridge ingestion function's entry: `createEventBridgeHandler` over the
- * workflows, inlined as JSON; the mapping comes from the function's environment.
+ * The code of a deployment's own functions: the pre-bundled functions and an `app.json` with
+ * its workflows, in one folder that synth stages as one asset (its hash follows the workflows).
  *
  * @example
- * eventBridgeEntrySource({ workflows: [orders] });
- * // ... export const handler = createEventBridgeHandler(eventBridgeRuntimeFromEnv({"workflows":[...]}));
+ * const code = deploymentCode({ workflows: [survey] });
+ * new TriggersFunction(this, 'Evaluator', { code, function: 'evaluator', description: '...' });
  */
-export function eventBridgeEntrySource(app: TriggersApp): string {
-  const definition = {
+export function deploymentCode(app: TriggersApp): lambda.Code {
+  const bundles = builtFile(FUNCTIONS_DIST);
+  const definition = JSON.stringify({
     workflows: app.workflows,
     ...(app.defaultWorkflow !== undefined ? { defaultWorkflow: app.defaultWorkflow } : {}),
-  };
-  return `import { createEventBridgeHandler } from ${sourceFile('lambdas/eventbridge.ts')};
-import { eventBridgeRuntimeFromEnv } from ${sourceFile('lib/runtime/eventbridge-env.ts')};
-
-export const handler = createEventBridgeHandler(eventBridgeRuntimeFromEnv(${JSON.stringify(definition)}));
-`;
-}
-
-/**
- * The source of the stale-sessions function's entry: `createStaleMonitorHandler` over the
- * runtime and the settings of its environment (the age, the stale index).
- *
- * @example
- * staleEntrySource({ workflows: [survey] });
- * // ... export const handler = createStaleMonitorHandler(runtimeFromEnv({...}), settingsFromEnv(process.env));
- */
-export function staleEntrySource(app: TriggersApp): string {
-  const definition = {
-    workflows: app.workflows,
-    ...(app.defaultWorkflow !== undefined ? { defaultWorkflow: app.defaultWorkflow } : {}),
-  };
-  return `import { createStaleMonitorHandler } from ${sourceFile('lambdas/stale.ts')};
-import { runtimeFromEnv, settingsFromEnv } from ${sourceFile('lib/runtime/lambda-env.ts')};
-
-export const handler = createStaleMonitorHandler(runtimeFromEnv(${JSON.stringify(definition)}), settingsFromEnv(process.env));
-`;
-}
-
-/**
- * The source of a task function's entry: `createTaskHandler` over an app module.
- *
- * @example
- * taskEntrySource('/srv/app.ts', 'score');
- */
-export function taskEntrySource(appModule: string, handlerName: string): string {
-  return `import { createTaskHandler } from ${sourceFile('lambdas/task.ts')};
-import * as app from ${JSON.stringify(appModule)};
-
-export const handler = createTaskHandler(app, ${JSON.stringify(handlerName)});
-`;
+  });
+  const dir = scratch(tmpdir(), definition);
+  cpSync(bundles, dir, { recursive: true });
+  writeFileSync(join(dir, DEPLOYMENT_FILE), definition);
+  return lambda.Code.fromAsset(dir);
 }
 
 /** Options every function of a deployment shares. */
@@ -162,10 +133,34 @@ export interface TriggersFunctionOptions {
   readonly memorySize?: number;
 }
 
+/** What the functions of a deployment have in common: Node.js 22 on ARM64, their own log group. */
+function commonProps(
+  scope: Construct,
+  id: string,
+  props: TriggersFunctionOptions & { description: string; deadLetterQueue?: sqs.IQueue },
+) {
+  const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+    retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+    removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+  });
+  return {
+    description: props.description,
+    runtime: lambda.Runtime.NODEJS_22_X,
+    architecture: lambda.Architecture.ARM_64,
+    timeout: props.timeout ?? Duration.seconds(30),
+    memorySize: props.memorySize ?? 512,
+    tracing: props.tracing ?? lambda.Tracing.DISABLED,
+    logGroup,
+    ...(props.deadLetterQueue !== undefined ? { deadLetterQueue: props.deadLetterQueue } : {}),
+  };
+}
+
 /** Props of `TriggersFunction`. */
 export interface TriggersFunctionProps extends TriggersFunctionOptions {
-  /** The source of the generated entry file. */
-  readonly entrySource: string;
+  /** The deployment's code (`deploymentCode`), shared by its functions. */
+  readonly code: lambda.Code;
+  /** Which of the pre-bundled functions this is. */
+  readonly function: PrebuiltFunction;
   /** What the function does, for the console. */
   readonly description: string;
   /**
@@ -176,47 +171,61 @@ export interface TriggersFunctionProps extends TriggersFunctionOptions {
 }
 
 /**
- * A function of a deployment: Node.js 22 on ARM64, an ESM bundle built locally by esbuild from
- * a generated entry, its own log group.
+ * One of the construct's own functions: a pre-bundled ES module of the package, over the
+ * deployment's workflows.
  *
  * @example
  * new TriggersFunction(this, 'Evaluator', {
- *   entrySource: coreEntrySource('evaluator', { workflows }),
+ *   code: deploymentCode({ workflows }),
+ *   function: 'evaluator',
  *   description: 'Applies fired events',
  * });
  */
-export class TriggersFunction extends NodejsFunction {
+export class TriggersFunction extends lambda.Function {
   constructor(scope: Construct, id: string, props: TriggersFunctionProps) {
-    const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
-    });
     super(scope, id, {
-      entry: writeEntry(`${scope.node.path}/${id}\n${props.entrySource}`, props.entrySource),
-      handler: 'handler',
-      description: props.description,
-      runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: lambda.Architecture.ARM_64,
-      timeout: props.timeout ?? Duration.seconds(30),
-      memorySize: props.memorySize ?? 512,
-      tracing: props.tracing ?? lambda.Tracing.DISABLED,
-      logGroup,
-      ...(props.deadLetterQueue !== undefined ? { deadLetterQueue: props.deadLetterQueue } : {}),
-      projectRoot: PACKAGE_ROOT,
-      depsLockFilePath: join(PACKAGE_ROOT, 'package-lock.json'),
-      bundling: {
-        forceDockerBundling: false,
-        format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: false,
-        mainFields: ['module', 'main'],
-        // CommonJS dependencies of the bundle still call `require`, which an ES module lacks.
-        banner:
-          "import { createRequire as __triggersCreateRequire } from 'node:module'; const require = __triggersCreateRequire(import.meta.url);",
-      },
+      ...commonProps(scope, id, props),
+      code: props.code,
+      handler: `${props.function}.handler`,
     });
   }
+}
+
+/** The lock files `NodejsFunction` knows, in the order it looks for them. */
+const LOCK_FILES = ['pnpm-lock.yaml', 'yarn.lock', 'bun.lock', 'bun.lockb', 'package-lock.json'];
+
+/** The nearest lock file at or above `dir`, as `NodejsFunction` finds it. */
+export function findLockFile(dir: string): string | undefined {
+  for (let at = resolve(dir); ; at = dirname(at)) {
+    const found = LOCK_FILES.map((name) => join(at, name)).find((file) => existsSync(file));
+    if (found !== undefined) return found;
+    if (dirname(at) === at) return undefined;
+  }
+}
+
+/** Whether esbuild can be found the way `NodejsFunction` looks for it (its module, or the PATH). */
+function esbuildInstalled(): boolean {
+  try {
+    createRequire(createRequire(import.meta.url).resolve('aws-cdk-lib')).resolve('esbuild');
+    return true;
+  } catch {
+    const probe = spawnSync('esbuild', ['--version']);
+    return probe.status === 0 && probe.error === undefined;
+  }
+}
+
+/**
+ * The source of a task function's entry: `createTaskHandler` over the app module.
+ *
+ * @example
+ * taskEntrySource('/srv/app.ts', 'score');
+ */
+export function taskEntrySource(appModule: string, handlerName: string): string {
+  return `import { createTaskHandler } from ${JSON.stringify(builtFile(TASK_FACTORY_DIST))};
+import * as app from ${JSON.stringify(appModule)};
+
+export const handler = createTaskHandler(app.workflows ? app : app.default, ${JSON.stringify(handlerName)});
+`;
 }
 
 /** Props of `TaskHandlerFunction`. */
@@ -228,26 +237,72 @@ export interface TaskHandlerFunctionProps extends TriggersFunctionOptions {
   readonly app: string;
   /** The name of the task handler in the app's `handlers` this function runs. */
   readonly handler: string;
+  /**
+   * The lock file of the project the app module belongs to; its folder is the project root
+   * esbuild bundles from.
+   * @default - the nearest lock file at or above the working directory (as `NodejsFunction`)
+   */
+  readonly depsLockFilePath?: string;
 }
 
 /**
- * The function of one task handler of an app module, ready for `Triggers.addTaskHandler`.
+ * The function of one task handler of an app module, ready for `Triggers.addTaskHandler`: the
+ * app's code bundled by esbuild (an ES module, no Docker), which must be installed in the
+ * project (`npm install --save-dev esbuild`).
  *
  * @example
  * const score = new TaskHandlerFunction(this, 'Score', { app: '/srv/survey/app.ts', handler: 'score' });
  * triggers.addTaskHandler('score', score);
  */
-export class TaskHandlerFunction extends TriggersFunction {
+export class TaskHandlerFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: TaskHandlerFunctionProps) {
+    const where = `TaskHandlerFunction '${id}'`;
     const appModule = props.app.startsWith('file:')
       ? fileURLToPath(props.app)
       : isAbsolute(props.app)
         ? props.app
         : resolve(props.app);
+    if (!existsSync(appModule)) {
+      throw new NotAvailableError(`${where}: the app module ${appModule} does not exist`);
+    }
+    const lockFile = props.depsLockFilePath ?? findLockFile(process.cwd());
+    if (lockFile === undefined) {
+      throw new NotAvailableError(
+        `${where}: no lock file (${LOCK_FILES.join(', ')}) at or above ${process.cwd()}: install your project's dependencies first (npm install)`,
+      );
+    }
+    if (!esbuildInstalled()) {
+      throw new NotAvailableError(
+        `${where} bundles your handler code with esbuild, which is not installed: npm install --save-dev esbuild`,
+      );
+    }
+    const projectRoot = dirname(lockFile);
+    const source = taskEntrySource(appModule, props.handler);
+    // esbuild bundles only entries under the project root.
+    const cache = join(projectRoot, 'node_modules', '.cache', PACKAGE_NAME);
+    const entry = join(scratch(cache, `${scope.node.path}/${id}\n${source}`), 'index.mjs');
+    writeFileSync(entry, source);
     super(scope, id, {
-      ...props,
-      entrySource: taskEntrySource(appModule, props.handler),
-      description: `Runs the task handler '${props.handler}'`,
+      ...commonProps(scope, id, {
+        ...props,
+        description: `Runs the task handler '${props.handler}'`,
+      }),
+      entry,
+      handler: 'handler',
+      projectRoot,
+      depsLockFilePath: lockFile,
+      bundling: {
+        forceDockerBundling: false,
+        format: OutputFormat.ESM,
+        target: 'node22',
+        minify: true,
+        keepNames: true,
+        sourceMap: false,
+        mainFields: ['module', 'main'],
+        // CommonJS dependencies of the bundle still call `require`, which an ES module lacks.
+        banner:
+          "import { createRequire as __triggersCreateRequire } from 'node:module'; const require = __triggersCreateRequire(import.meta.url);",
+      },
     });
   }
 }

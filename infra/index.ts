@@ -44,17 +44,12 @@ import {
   TABLE,
   TASK_QUEUE,
 } from '../lib/wiring.ts';
-import {
-  coreEntrySource,
-  eventBridgeEntrySource,
-  staleEntrySource,
-  TriggersFunction,
-  type TriggersFunctionOptions,
-} from './functions.ts';
+import { deploymentCode, TriggersFunction, type TriggersFunctionOptions } from './functions.ts';
 
 export type { EventMapping } from '../lib/runtime/eventbridge.ts';
 
 export {
+  type PrebuiltFunction,
   TaskHandlerFunction,
   type TaskHandlerFunctionProps,
   TriggersFunction,
@@ -391,6 +386,8 @@ export class Triggers extends Construct {
   private readonly iamAuth: boolean;
   private readonly alarmsOn: boolean;
   private readonly app: TriggersApp;
+  /** The deployment's own functions' code: the package's bundles and the workflows. */
+  private readonly code: lambda.Code;
   private readonly functionOptions: TriggersFunctionOptions;
   private eventsMayUseKey = false;
 
@@ -446,20 +443,24 @@ export class Triggers extends Construct {
       ...(props.defaultWorkflow !== undefined ? { defaultWorkflow: props.defaultWorkflow } : {}),
     };
     this.app = app;
+    this.code = deploymentCode(app);
     this.functionOptions = functionOptions;
     this.ingest = new TriggersFunction(this, 'Ingest', {
       ...functionOptions,
-      entrySource: coreEntrySource('ingest', app),
+      code: this.code,
+      function: 'ingest',
       description: 'Serves the triggers HTTP API: fires events, reads sessions',
     });
     this.evaluator = new TriggersFunction(this, 'Evaluator', {
       ...functionOptions,
-      entrySource: coreEntrySource('evaluator', app),
+      code: this.code,
+      function: 'evaluator',
       description: 'Applies fired events to their sessions',
     });
     this.dispatcher = new TriggersFunction(this, 'Dispatcher', {
       ...functionOptions,
-      entrySource: coreEntrySource('dispatcher', app),
+      code: this.code,
+      function: 'dispatcher',
       description: 'Sends scheduled task instances to their queues',
     });
 
@@ -517,7 +518,8 @@ export class Triggers extends Construct {
     if (props.workflows.some((wf) => compileWorkflow(wf).timers.size > 0)) {
       const fn = new TriggersFunction(this, 'Timer', {
         ...functionOptions,
-        entrySource: coreEntrySource('timer', app),
+        code: this.code,
+        function: 'timer',
         description: 'Fires the timers of sessions when they fall due',
       });
       this.addTaskHandler(TIMER_QUEUE, fn);
@@ -655,7 +657,8 @@ export class Triggers extends Construct {
     });
     const fn = new TriggersFunction(this, `EventBridgeIngest${index}`, {
       ...this.functionOptions,
-      entrySource: eventBridgeEntrySource(this.app),
+      code: this.code,
+      function: 'eventbridge',
       description: `Fires the events of EventBridge rule ${index} into their sessions`,
       deadLetterQueue,
     });
@@ -858,7 +861,8 @@ export class Triggers extends Construct {
 
     const fn = new TriggersFunction(this, 'StaleSessions', {
       ...this.functionOptions,
-      entrySource: staleEntrySource(this.app),
+      code: this.code,
+      function: 'stale',
       description: `Counts the sessions with instances unstarted for more than ${opts.olderThan.toHumanString()}`,
       timeout: Duration.minutes(1),
     });

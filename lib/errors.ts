@@ -1,9 +1,11 @@
 /**
  * Typed errors. Every error this package throws is a `TriggersError`; check the subclass with
- * `instanceof`, or read `code`, which the HTTP API returns in its error body.
+ * `instanceof` (which also recognises errors made by the package's other build, ES module or
+ * CommonJS), or read `code`, which the HTTP API returns in its error body.
  *
  * @module
  */
+import { isInstance, markShared } from './class-identity.ts';
 
 /**
  * Base class of every error this package throws.
@@ -23,7 +25,13 @@ export class TriggersError extends Error {
     this.code = opts.code;
     this.status = opts.status;
   }
+
+  /** `instanceof` for errors of this class from either build of the package. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return isInstance(this, value);
+  }
 }
+markShared(TriggersError);
 
 /**
  * A workflow definition is invalid: the message names the task and the directive.

@@ -1,3 +1,10 @@
+/**
+ * What a task handler throws to steer its instance: `Retry` and `Skip`. Both are recognised by
+ * `instanceof` from either build of the package (ES module or CommonJS).
+ *
+ * @module
+ */
+import { isInstance, markShared } from './class-identity.ts';
 import type { Kwargs } from './types.ts';
 
 /**
@@ -32,7 +39,13 @@ export class Retry extends Error {
     this.cooldownSeconds = opts.cooldownSeconds;
     this.replacementKwargs = opts.replacementKwargs;
   }
+
+  /** `instanceof` for a `Retry` from either build of the package. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return isInstance(Retry, value);
+  }
 }
+markShared(Retry);
 
 /**
  * Thrown by a task handler to mark its instance `skipped` (no cascade), keeping `metadata`.
@@ -51,4 +64,10 @@ export class Skip extends Error {
     this.name = 'Skip';
     this.metadata = metadata;
   }
+
+  /** `instanceof` for a `Skip` from either build of the package. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return isInstance(Skip, value);
+  }
 }
+markShared(Skip);

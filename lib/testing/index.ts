@@ -12,7 +12,6 @@ import type { Clock } from '../runtime/clock.ts';
 import type { FaultHook } from '../runtime/faults.ts';
 import type { IngestDeps } from '../runtime/ingest.ts';
 import { fireEvent, requestReplay, requestSkip } from '../runtime/ingest.ts';
-import { DynamoRunner } from '../runtime/local/runner.ts';
 import { type LogSink, silentSink } from '../runtime/log.ts';
 import type { SessionStore } from '../runtime/records.ts';
 import { WorkflowRegistry } from '../runtime/registry.ts';
@@ -35,7 +34,12 @@ export interface TestRuntimeOptions {
   workflow: Workflow | Record<string, TaskConfig>;
   /** Task handlers by the name tasks `run`. */
   handlers: Record<string, TaskHandler>;
-  /** Where sessions live. @default 'memory' */
+  /**
+   * Where sessions live. `'dynamodb-local'` needs the emulator packages (optional peer
+   * dependencies, loaded only then): without them it rejects with `EmulatorsMissingError`,
+   * whose message names the install command.
+   * @default 'memory'
+   */
   backend?: 'memory' | 'dynamodb-local';
   /** Receives structured log entries (handler logs, refused requests). @default - discarded */
   log?: LogSink;
@@ -46,6 +50,7 @@ export interface TestRuntimeOptions {
 }
 
 export { crashOnce, type FaultHook, type FaultPoint, InjectedFault } from '../runtime/faults.ts';
+export { EMULATORS_INSTALL, EmulatorsMissingError } from '../runtime/local/emulators.ts';
 export {
   type ExploreEvent,
   type ExploreOptions,
@@ -130,10 +135,15 @@ export async function createTestRuntime(opts: TestRuntimeOptions): Promise<TestR
   const runner: Backend =
     backend === 'memory'
       ? new MemoryRunner(registry, handlers, log, opts.faults)
-      : await DynamoRunner.start(registry, handlers, log, {
-          ...(opts.faults ? { faults: opts.faults } : {}),
-          ...(opts.meter ? { meter: opts.meter } : {}),
-        });
+      : await (await import('../runtime/local/runner.ts')).DynamoRunner.start(
+          registry,
+          handlers,
+          log,
+          {
+            ...(opts.faults ? { faults: opts.faults } : {}),
+            ...(opts.meter ? { meter: opts.meter } : {}),
+          },
+        );
   const deps: IngestDeps = {
     store: runner.store,
     registry,

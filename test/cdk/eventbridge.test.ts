@@ -4,9 +4,9 @@
  * asynchronous retries, dead-letter queue, environment and least-privilege role, the queue's
  * encryption and TLS-only policy, the alarm, the synth-time checks of the mapping, and cdk-nag.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
 import type * as iam from 'aws-cdk-lib/aws-iam';
@@ -23,7 +23,7 @@ import { type EventBridgeIngestion, Triggers, type TriggersProps } from '../../i
 import { defineWorkflow } from '../../lib/engine/workflow.ts';
 import { EVENTBRIDGE_WIRING } from '../../lib/runtime/eventbridge.ts';
 import { TASK_QUEUE } from '../../lib/wiring.ts';
-import { inlineFunction, unbundledApp } from './stacks.ts';
+import { assetDirOf, inlineFunction, unbundledApp } from './stacks.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 type Statement = {
@@ -44,12 +44,12 @@ const ORDERS: EventBridgeIngestion = {
   mapping: { sessionId: '$.detail.orderId', trigger: 'orderPlaced' },
 };
 
-/** A stack with one `Triggers`; assets are not bundled unless `bundle` is set. */
+/** A stack with one `Triggers`; task handler assets are not bundled. */
 function synth(
   props: Partial<TriggersProps> = {},
-  opts: { bundle?: boolean; configure?: (s: Stack) => Partial<TriggersProps> } = {},
+  opts: { configure?: (s: Stack) => Partial<TriggersProps> } = {},
 ) {
-  const app = opts.bundle ? new App() : unbundledApp();
+  const app = unbundledApp();
   const stack = new Stack(app, 'Events');
   const h = inlineFunction(stack);
   const triggers = new Triggers(stack, 'Triggers', {
@@ -340,18 +340,22 @@ describe('synth-time checks', () => {
 });
 
 describe('the deployed function and cdk-nag', () => {
-  it('bundles the generated entry: the handler over the runtime read from the environment', () => {
-    const { app, stack, triggers, template } = synth({ eventBridge: ORDERS }, { bundle: true });
+  it('runs the pre-bundled function of the package: its handler, its environment, the workflows beside it', () => {
+    const { stack, triggers, template } = synth({ eventBridge: ORDERS });
     const fn = triggers.eventBridgeIngestions[0]?.fn as lambda.Function;
-    const key = template.toJSON().Resources[ref(stack, fn)].Properties.Code.S3Key as string;
-    const bundle = readFileSync(
-      join(app.synth().directory, `asset.${key.replace(/\.zip$/, '')}`, 'index.mjs'),
-      'utf8',
+    expect(template.toJSON().Resources[ref(stack, fn)].Properties.Handler).toBe(
+      'eventbridge.handler',
     );
-    for (const variable of Object.values(EVENTBRIDGE_WIRING.env))
-      expect(bundle).toContain(variable);
-    expect(bundle).toContain('EventBridge event rejected and sent to the dead-letter queue');
-  }, 120_000);
+    const dir = assetDirOf(stack, fn);
+    const code = readdirSync(dir, { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.mjs'))
+      .map((file) => readFileSync(join(dir, file), 'utf8'))
+      .join('\n');
+    for (const variable of Object.values(EVENTBRIDGE_WIRING.env)) expect(code).toContain(variable);
+    expect(code).toContain('EventBridge event rejected and sent to the dead-letter queue');
+    const app = JSON.parse(readFileSync(join(dir, 'app.json'), 'utf8')) as { workflows: unknown[] };
+    expect(app.workflows).toHaveLength(2);
+  });
 
   it('finds no unacknowledged AwsSolutions finding', () => {
     const { stack, triggers } = synth({ eventBridge: ORDERS });

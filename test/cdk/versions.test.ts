@@ -4,19 +4,20 @@
  * Local tests send for real) and removes nothing, with PutItem on the table as its only table
  * permission, stored before the evaluator runs code that pins sessions to it.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { coreEntrySource } from '../../infra/functions.ts';
 import { Triggers } from '../../infra/index.ts';
 import { defineWorkflow } from '../../lib/engine/workflow.ts';
 import { WorkflowRegistry } from '../../lib/runtime/registry.ts';
 import { workflowVersion, workflowVersionPutItem } from '../../lib/runtime/versions.ts';
 import type { Workflow } from '../../lib/types.ts';
-import { inlineFunction, unbundledApp } from './stacks.ts';
+import { assetDirOf, inlineFunction, unbundledApp } from './stacks.ts';
 
 type Resource = {
   Type: string;
@@ -96,10 +97,9 @@ describe('the deployed workflow versions', () => {
   });
 
   it('hold the version the evaluator computes from the definition it is bundled with', () => {
-    const { resources } = synth([orders]);
-    const source = coreEntrySource('evaluator', { workflows: [orders] });
+    const { stack, triggers, resources } = synth([orders]);
     const inlined = JSON.parse(
-      (source.match(/runtimeFromEnv\((.*)\)\);/) as RegExpMatchArray)[1] as string,
+      readFileSync(join(assetDirOf(stack, triggers.evaluator), 'app.json'), 'utf8'),
     ) as { workflows: Workflow[] };
 
     const pinned = new WorkflowRegistry(inlined.workflows).version('orders');

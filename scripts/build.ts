@@ -1,0 +1,107 @@
+/**
+ * `npm run build` (also `prepack`): everything the published package ships, into `dist/`.
+ *
+ * 1. The library, with tsdown: `index`, `testing` and `cdk` as ES modules and CommonJS, each
+ *    with declarations (`.d.mts`, `.d.cts`) and source maps; the CLI (`cli.mjs`) and the task
+ *    Lambda factory the construct's task functions import (`lambda.mjs`) as ES modules only.
+ * 2. The construct's own Lambda functions, pre-bundled with esbuild into `dist/functions/`: one
+ *    ES module per function, the AWS SDK included, sharing chunks. The construct copies them
+ *    into each deployment's asset beside that deployment's `app.json`.
+ * 3. The local stack's inspector page into `dist/ui/`.
+ */
+import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+import { build as tsdown } from 'tsdown';
+import { FUNCTIONS_DIST, PREBUILT_FUNCTIONS } from '../infra/functions.ts';
+import { INSPECTOR_DIST, inspectorBundleOptions } from '../lib/runtime/local/ui/server.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const dist = join(root, 'dist');
+const started = Date.now();
+
+await rm(dist, { recursive: true, force: true });
+
+/** Library sources every entry may share: not declarations, not the CLI or the local stack. */
+const isSharedSource = (id: string): boolean =>
+  id.endsWith('.ts') &&
+  !id.endsWith('.d.ts') &&
+  /[\\/](lib|lambdas)[\\/]/.test(id) &&
+  !/[\\/]lib[\\/](cli|runtime[\\/]local)[\\/]/.test(id);
+
+const library = { index: 'lib/index.ts', testing: 'lib/testing/index.ts', cdk: 'infra/index.ts' };
+await tsdown({
+  config: false,
+  cwd: root,
+  entry: library,
+  format: {
+    esm: { entry: { ...library, cli: 'bin/triggers.ts', lambda: 'lambdas/task.ts' } },
+    cjs: {},
+  },
+  platform: 'node',
+  target: 'node20',
+  dts: true,
+  shims: true,
+  sourcemap: true,
+  clean: false,
+  outDir: dist,
+  deps: { skipNodeModulesBundle: true },
+  outputOptions: {
+    // One chunk for the library's shared code and the bundler's own helpers, which every entry
+    // imports and which imports no entry: left to itself, the CommonJS build put the helpers in
+    // `cdk.cjs` and required it back from the shared chunk, a cycle that breaks `extends`.
+    // The local stack and the CLI stay chunks of their own, loaded only when used.
+    codeSplitting: {
+      groups: [
+        {
+          name: 'shared',
+          test: (id: string) => id.includes('rolldown/runtime') || isSharedSource(id),
+        },
+      ],
+    },
+  },
+  // Timings are not problems; the build of a 2-core machine is slow in plugins, not wrong.
+  checks: { pluginTimings: false },
+  failOnWarn: true,
+  logLevel: 'warn',
+});
+
+// The CLI runs with the machine's Node.js, whatever the source's first line says.
+const cli = join(dist, 'cli.mjs');
+const cliText = (await readFile(cli, 'utf8')).replace(/^#!.*\n/, '');
+await writeFile(cli, `#!/usr/bin/env node\n${cliText}`);
+await chmod(cli, 0o755);
+
+await esbuild.build({
+  entryPoints: Object.fromEntries(
+    PREBUILT_FUNCTIONS.map((kind) => [kind, join(root, 'lambdas', 'prebuilt', `${kind}.ts`)]),
+  ),
+  outdir: join(root, FUNCTIONS_DIST),
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
+  format: 'esm',
+  platform: 'node',
+  target: 'node22',
+  minify: true,
+  // Error names (`Retry`, `ValidationError`...) are part of what instances record.
+  keepNames: true,
+  legalComments: 'none',
+  mainFields: ['module', 'main'],
+  // CommonJS dependencies of the bundle still call `require`, which an ES module lacks.
+  banner: {
+    js: "import { createRequire as __triggersCreateRequire } from 'node:module'; const require = __triggersCreateRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
+});
+
+const ui = join(root, INSPECTOR_DIST);
+await mkdir(ui, { recursive: true });
+await esbuild.build({ ...inspectorBundleOptions(root, true), outfile: join(ui, 'app.js') });
+const page = join(root, 'lib', 'runtime', 'local', 'ui', 'page');
+await copyFile(join(page, 'index.html'), join(ui, 'index.html'));
+await copyFile(join(page, 'styles.css'), join(ui, 'app.css'));
+
+process.stdout.write(`built dist/ in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
