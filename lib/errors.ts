@@ -28,6 +28,7 @@ export class TriggersError extends Error {
 
   /** `instanceof` for errors of this class from either build of the package. */
   static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class right of `instanceof`, a subclass included
     return isInstance(this, value);
   }
 }

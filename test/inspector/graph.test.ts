@@ -4,7 +4,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { WorkflowInfo } from '../../lib/runtime/local/ui/page/api.ts';
-import { graphModel, layoutGraph, leadingStatus, statusSummary } from '../../lib/runtime/local/ui/page/graph.ts';
+import {
+  graphModel,
+  layoutGraph,
+  leadingStatus,
+  statusSummary,
+} from '../../lib/runtime/local/ui/page/graph.ts';
 
 const survey: WorkflowInfo = {
   name: 'survey',
