@@ -7,7 +7,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { ValidationError, WorkflowError } from '../errors.ts';
 import {
   type ExploreEvent,
@@ -15,7 +14,8 @@ import {
   ExploreRunError,
   explore,
 } from '../testing/explore.ts';
-import type { TaskHandler, Workflow } from '../types.ts';
+import type { Workflow } from '../types.ts';
+import { type AppModule, loadAppModule } from './app-module.ts';
 import { CliError, EXIT, usageError } from './errors.ts';
 import type { CliIo } from './main.ts';
 
@@ -39,37 +39,7 @@ export interface ExploreCommandInput {
   readonly cwd: string;
 }
 
-interface App {
-  workflows: Workflow[];
-  handlers: Record<string, TaskHandler>;
-  defaultWorkflow?: string;
-}
-
-async function loadApp(input: ExploreCommandInput, defaultApp: URL): Promise<App> {
-  const given = input.values.app ?? input.io.env.TRIGGERS_APP;
-  const url = given !== undefined ? pathToFileURL(resolve(input.cwd, given)) : defaultApp;
-  const shown = given ?? url.pathname;
-  let mod: { workflows?: unknown; handlers?: unknown; defaultWorkflow?: unknown };
-  try {
-    mod = (await import(url.href)) as typeof mod;
-  } catch (err) {
-    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    throw usageError(`cannot load app module '${shown}': ${reason}`);
-  }
-  if (!Array.isArray(mod.workflows)) {
-    throw usageError(`app module '${shown}' exports no 'workflows' array`);
-  }
-  if (typeof mod.handlers !== 'object' || mod.handlers === null) {
-    throw usageError(`app module '${shown}' exports no 'handlers' object`);
-  }
-  return {
-    workflows: mod.workflows as Workflow[],
-    handlers: mod.handlers as Record<string, TaskHandler>,
-    ...(typeof mod.defaultWorkflow === 'string' ? { defaultWorkflow: mod.defaultWorkflow } : {}),
-  };
-}
-
-function pickWorkflow(app: App, named: string | undefined): Workflow {
+function pickWorkflow(app: AppModule, named: string | undefined): Workflow {
   const names = app.workflows.map((w) => w.name);
   const wanted = named ?? app.defaultWorkflow ?? (names.length === 1 ? names[0] : undefined);
   if (wanted === undefined) {
@@ -170,20 +140,26 @@ function render(workflow: string, events: number, result: ExploreResult): string
 
 /**
  * Runs `triggers explore [workflow] --events ...`: loads the app module (`--app`, else
- * `$TRIGGERS_APP`, else `defaultApp`), explores the workflow and prints the outcomes. With
- * `--fail-on-race`, more than one outcome ends the command with exit code 4.
+ * `$TRIGGERS_APP`, else the example app of a checkout), explores the workflow and prints the
+ * outcomes. With `--fail-on-race`, more than one outcome ends the command with exit code 4.
  *
  * @example
- * await exploreCommand(
- *   { io, values: { events: 'step1,isEmbeddedApp' }, args: ['survey'], cwd: process.cwd() },
- *   new URL('../../examples/survey/app.ts', import.meta.url),
- * );
+ * await exploreCommand({
+ *   io,
+ *   values: { events: 'step1,isEmbeddedApp' },
+ *   args: ['survey'],
+ *   cwd: process.cwd(),
+ * });
  */
-export async function exploreCommand(input: ExploreCommandInput, defaultApp: URL): Promise<void> {
+export async function exploreCommand(input: ExploreCommandInput): Promise<void> {
   const events = eventsArg(input.values.events, input.cwd);
   const runs = wholeNumberArg('--runs', input.values.runs);
   const seed = wholeNumberArg('--seed', input.values.seed);
-  const app = await loadApp(input, defaultApp);
+  const app = await loadAppModule({
+    ...(input.values.app !== undefined ? { app: input.values.app } : {}),
+    env: input.io.env,
+    cwd: input.cwd,
+  });
   const workflow = pickWorkflow(app, input.args[0]);
   let result: ExploreResult;
   try {

@@ -1,16 +1,17 @@
 /**
- * The `triggers` command-line tool: fire events into sessions, inspect them, replay and skip
- * failed instances over the HTTP API, and draw an app module's workflow graph.
+ * The `triggers` command-line tool: the local stack for an app module (`dev`), a new project
+ * (`init`), fire events into sessions, inspect them, replay and skip failed instances over the
+ * HTTP API, and draw an app module's workflow graph.
  *
  * @module
  */
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { TriggersClient } from '../client.ts';
 import { TriggersError } from '../errors.ts';
 import type { InstanceStatus, Kwargs, SessionEvent, SessionView, Workflow } from '../types.ts';
-import { CliError, EXIT, usageError } from './errors.ts';
+import { AppModuleError, loadAppModule } from './app-module.ts';
+import { devCommand } from './dev.ts';
+import { CliError, EXIT, UsageError, usageError } from './errors.ts';
 import { exploreCommand } from './explore.ts';
 import { graphOf, toDot, toMermaid } from './graph.ts';
 import { jsonObjectArg } from './input.ts';
@@ -34,14 +35,22 @@ export interface CliIo {
 export const USAGE = `Usage: triggers <command> [options]
 
 Commands:
+  dev [--app path] [--port N] [--persist DIR]
+                  (the local stack for an app module (.ts, .mts, .cts, .js, .mjs,
+                  .cjs) exporting { workflows, handlers, defaultWorkflow? }: DynamoDB
+                  Local, the SQS emulator and the HTTP API on 127.0.0.1:N until
+                  Ctrl+C. App: --app, else $TRIGGERS_APP, else the survey example
+                  of a checkout. Port: --port, else $PORT, else 3000. --persist DIR
+                  keeps the sessions across restarts)
+  init <dir>      (a new project: workflow, handlers, tests, CDK app)
   fire <session> <trigger> [--kwargs JSON|@file] [--event-id ID] [--workflow W]
   inspect <session> [--color]
   watch <session> [--interval MS] [--until-settled] [--color]
   replay <session> <instance> [--kwargs JSON|@file]
   skip <session> <instance> [--cascade] [--result JSON|@file]
   graph [workflow] [--app path] [--format mermaid|dot]
-                  (the app module, default the survey example; with --api-url and
-                  no --app, the workflows the API serves)
+                  (the app module, as for dev; with --api-url and no --app, the
+                  workflows the API serves)
   explore [workflow] --events JSON|@file|a,b,c [--app path] [--duplicates]
                   [--runs N] [--seed S] [--fail-on-race]
                   (every order of the events, or a seeded sample, on the memory
@@ -57,6 +66,9 @@ Global options:
 
 Exit codes: 0 ok, 1 usage error, 2 refused by the API, 3 API unreachable or failing
 (or an explore run failing), 4 explore --fail-on-race found more than one outcome.
+dev and init: 0 ok (dev: stopped by Ctrl+C or SIGTERM), 1 the stack or project could
+not be made (port in use, emulators or Java missing), 2 usage error (unknown option,
+bad port, a missing or invalid app module, a non-empty init folder).
 `;
 
 const OPTIONS = {
@@ -80,6 +92,8 @@ const OPTIONS = {
   'fail-on-race': { type: 'boolean' },
   'older-than': { type: 'string' },
   limit: { type: 'string' },
+  port: { type: 'string' },
+  persist: { type: 'string' },
 } as const;
 
 type Values = {
@@ -90,6 +104,8 @@ const GLOBAL = ['api-url', 'json', 'help'];
 
 /** The options each command takes, besides the global ones, and its positionals. */
 const COMMANDS: Record<string, { options: string[]; args: string[]; optional?: string[] }> = {
+  dev: { options: ['app', 'port', 'persist'], args: [] },
+  init: { options: [], args: [], optional: ['dir'] },
   fire: { options: ['kwargs', 'event-id', 'workflow'], args: ['session', 'trigger'] },
   inspect: { options: ['color'], args: ['session'] },
   watch: { options: ['color', 'interval', 'until-settled'], args: ['session'] },
@@ -105,7 +121,9 @@ const COMMANDS: Record<string, { options: string[]; args: string[]; optional?: s
 };
 
 const DEFAULT_API_URL = 'http://127.0.0.1:3000';
-const DEFAULT_APP = new URL('../../examples/survey/app.ts', import.meta.url);
+
+/** Commands whose usage errors end with `EXIT.devUsage` (issue 13's rule), not `EXIT.usage`. */
+const PROJECT_COMMANDS = new Set(['dev', 'init']);
 
 interface Context {
   io: CliIo;
@@ -124,7 +142,24 @@ function parse(argv: string[]): { values: Values; positionals: string[] } {
     });
     return { values: values as Values, positionals };
   } catch (err) {
-    throw usageError(err instanceof Error ? err.message : String(err));
+    const reason = err instanceof Error ? err.message : String(err);
+    throw usageError(`${reason} (see triggers --help)`);
+  }
+}
+
+/**
+ * The command `argv` names, read leniently (unknown options allowed), so that even a failure
+ * to parse `argv` ends with the command's own usage code.
+ *
+ * @example
+ * commandOf(['--json', 'dev', '--bogus']); // 'dev'
+ */
+export function commandOf(argv: string[]): string | undefined {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: false })
+      .positionals[0];
+  } catch {
+    return undefined;
   }
 }
 
@@ -295,19 +330,15 @@ async function skip(ctx: Context): Promise<void> {
 }
 
 async function loadWorkflows(ctx: Context): Promise<Workflow[]> {
-  const given = ctx.values.app ?? ctx.io.env.TRIGGERS_APP;
-  const url = given !== undefined ? pathToFileURL(resolve(ctx.cwd, given)) : DEFAULT_APP;
-  let mod: { workflows?: unknown };
-  try {
-    mod = (await import(url.href)) as { workflows?: unknown };
-  } catch (err) {
-    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    throw usageError(`cannot load app module '${given ?? url.pathname}': ${reason}`);
-  }
-  if (!Array.isArray(mod.workflows)) {
-    throw usageError(`app module '${given ?? url.pathname}' exports no 'workflows' array`);
-  }
-  return mod.workflows as Workflow[];
+  const app = await loadAppModule(
+    {
+      ...(ctx.values.app !== undefined ? { app: ctx.values.app } : {}),
+      env: ctx.io.env,
+      cwd: ctx.cwd,
+    },
+    { handlers: false },
+  );
+  return app.workflows;
 }
 
 /** The workflows the API serves, as definitions. */
@@ -346,20 +377,27 @@ async function graph(ctx: Context): Promise<void> {
   out(ctx, { workflows: graphs }, format === 'dot' ? toDot(graphs) : toMermaid(graphs));
 }
 
-const RUN: Record<string, (ctx: Context) => Promise<void>> = {
+/** Each command; one that resolves to a number ends with that exit code. */
+const RUN: Record<string, (ctx: Context) => Promise<void> | Promise<number>> = {
+  dev: devCommand,
+  init: async (ctx) => {
+    const { runInit } = await import('./init.ts');
+    return runInit(ctx.args[0], ctx.io);
+  },
   fire,
   inspect,
   watch,
   replay,
   skip,
   graph,
-  explore: (ctx) => exploreCommand(ctx, DEFAULT_APP),
+  explore: (ctx) => exploreCommand(ctx),
   stale: (ctx) => staleCommand({ values: ctx.values, stdout: ctx.io.stdout }, client(ctx)),
 };
 
 /** Turns any failure into a one-line message and an exit code. */
 function classify(err: unknown, apiUrl: string): CliError {
   if (err instanceof CliError) return err;
+  if (err instanceof AppModuleError) return new UsageError(err.message, { cause: err });
   if (err instanceof TriggersError) {
     const code = err.status >= 400 && err.status < 500 ? EXIT.refused : EXIT.unreachable;
     return new CliError(err.message, code);
@@ -385,6 +423,7 @@ function classify(err: unknown, apiUrl: string): CliError {
  */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let apiUrl = io.env.TRIGGERS_API_URL ?? DEFAULT_API_URL;
+  const usageCode = PROJECT_COMMANDS.has(commandOf(argv) ?? '') ? EXIT.devUsage : EXIT.usage;
   try {
     const { values, positionals } = parse(argv);
     apiUrl = values['api-url'] ?? apiUrl;
@@ -415,12 +454,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         `${command}: unexpected argument '${args[spec.args.length + optional.length]}'`,
       );
     }
-    await run({ io, values, args, cwd: io.cwd ?? process.cwd() });
-    return EXIT.ok;
+    const code = await run({ io, values, args, cwd: io.cwd ?? process.cwd() });
+    return typeof code === 'number' ? code : EXIT.ok;
   } catch (err) {
     const failure = classify(err, apiUrl);
     const line = failure.message.replace(/\s*\n\s*/g, ' ').trim();
     io.stderr(`triggers: ${line}\n`);
-    return failure.code;
+    return failure instanceof UsageError ? usageCode : failure.code;
   }
 }

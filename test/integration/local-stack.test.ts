@@ -1,6 +1,7 @@
 /**
- * `npm start` end to end: the local stack as a child process on a free port (using the test
- * run's emulators through the endpoint variables), driven with the survey example over HTTP,
+ * `npm start` (`triggers dev` on the survey example) end to end: the local stack as a child
+ * process on a free port (using the test run's emulators through the endpoint variables),
+ * driven with the survey example over HTTP,
  * through the `triggers` CLI (fire, inspect, replay, skip) and by the smoke script
  * (`npm run smoke`), the one CI runs against the local stack.
  */
@@ -237,13 +238,13 @@ describe('npm start', () => {
     const run = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       execFile(
         process.execPath,
-        ['--import', 'tsx', 'scripts/start.ts'],
+        ['--import', 'tsx', 'bin/triggers.ts', 'dev'],
         { env: { ...process.env, PORT: port }, timeout: 60_000 },
         (err, _stdout, stderr) => resolve({ code: err ? (err.code as number) : 0, stderr }),
       );
     });
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain(`port ${port} is taken: set PORT to a free one`);
+    expect(run.stderr).toMatch(new RegExp(`^triggers: port ${port} is taken: .*--port`, 'm'));
     expect(run.stderr).not.toMatch(/\bat .+:\d+:\d+\)/);
   });
 
@@ -253,7 +254,7 @@ describe('npm start', () => {
     const run = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       execFile(
         process.execPath,
-        ['--import', 'tsx', 'scripts/start.ts'],
+        ['--import', 'tsx', 'bin/triggers.ts', 'dev'],
         { env, timeout: 60_000 },
         (err, _stdout, stderr) => resolve({ code: err ? (err.code as number) : 0, stderr }),
       );

@@ -1,7 +1,8 @@
 /**
- * `npm start -- --persist DIR`: sessions outlive the process. The stack runs as a child with a
- * DynamoDB Local of its own (the endpoint variable of the test run is removed for it, so it
- * starts one on the directory), is stopped, and started again on the same directory.
+ * `npm start -- --persist DIR` (`triggers dev --persist DIR`): sessions outlive the process. The
+ * stack runs as a child with a DynamoDB Local of its own (the endpoint variable of the test run
+ * is removed for it, so it starts one on the directory), is stopped, and started again on the
+ * same directory.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -40,7 +41,7 @@ async function start(): Promise<string> {
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port) };
   delete env.TRIGGERS_DYNAMODB_ENDPOINT;
   output = '';
-  child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts', '--persist', dir], {
+  child = spawn(process.execPath, ['--import', 'tsx', 'bin/triggers.ts', 'dev', '--persist', dir], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -99,12 +100,15 @@ describe('npm start -- --persist DIR', () => {
     await stop();
   });
 
-  it('refuses an unknown option with a one-line message and exit 1', () => {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/start.ts', '--bogus'], {
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    expect(run.status).toBe(1);
-    expect(run.stderr).toMatch(/Unknown option '--bogus'.*usage: npm start -- \[--persist DIR\]/);
+  it('refuses an unknown option with a one-line message and exit 2', () => {
+    const run = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'bin/triggers.ts', 'dev', '--persist', dir, '--bogus'],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(
+      /^triggers: Unknown option '--bogus'[^\n]*\(see triggers --help\)\n$/,
+    );
   });
 });

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { checkHandlers } from '../../engine/workflow.ts';
 import { TriggersError } from '../../errors.ts';
-import { createHttpApi, MAX_BODY_BYTES } from '../http.ts';
+import { createHttpApi, errorResponse, MAX_BODY_BYTES } from '../http.ts';
 import type { TriggersApp } from '../lambda-env.ts';
 import type { LogSink } from '../log.ts';
 import { WorkflowRegistry } from '../registry.ts';
@@ -35,17 +35,34 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
-/** Reads a request body, stopping once it is over the API's limit (the API then answers 413). */
-async function readBody(req: IncomingMessage): Promise<string> {
+/** A request body: its text, or only its size when it is over the API's limit. */
+type Body = { text: string; bytes: number } | { text?: undefined; bytes: number };
+
+/**
+ * Reads a request body to its end, buffering at most `MAX_BODY_BYTES`: past the limit the rest
+ * is read and dropped, so that the client, done sending, reads the 413 instead of a reset.
+ */
+async function readBody(req: IncomingMessage): Promise<Body> {
   const chunks: Buffer[] = [];
-  let size = 0;
+  let bytes = 0;
   for await (const chunk of req) {
     const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > MAX_BODY_BYTES + 1) break;
-    chunks.push(buf);
+    bytes += buf.length;
+    if (bytes <= MAX_BODY_BYTES) chunks.push(buf);
+    else chunks.length = 0;
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return bytes > MAX_BODY_BYTES
+    ? { bytes }
+    : { text: Buffer.concat(chunks).toString('utf8'), bytes };
+}
+
+/** The API's answer to a body over its limit, which the local server never buffers. */
+function payloadTooLarge(bytes: number) {
+  return errorResponse(
+    413,
+    'PAYLOAD_TOO_LARGE',
+    `request body is ${bytes} bytes; the limit is ${MAX_BODY_BYTES}`,
+  );
 }
 
 function listen(server: Server, port: number): Promise<number> {
@@ -53,7 +70,7 @@ function listen(server: Server, port: number): Promise<number> {
     server.once('error', (err: NodeJS.ErrnoException) => {
       reject(
         err.code === 'EADDRINUSE'
-          ? new TriggersError(`port ${port} is taken: set PORT to a free one`, {
+          ? new TriggersError(`port ${port} is taken: choose a free one (--port N, or PORT=N)`, {
               code: 'PORT_TAKEN',
               status: 500,
               cause: err,
@@ -103,6 +120,12 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     void (async () => {
       const body = await readBody(req);
+      if (body.text === undefined) {
+        const refusal = payloadTooLarge(body.bytes);
+        res.writeHead(refusal.status, refusal.headers);
+        res.end(refusal.body);
+        return;
+      }
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
       const page = await inspector.handle(req.method ?? 'GET', url.pathname);
       if (page) {
@@ -117,7 +140,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
         headers: Object.fromEntries(
           Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]),
         ),
-        body: body.length > 0 ? body : undefined,
+        body: body.text.length > 0 ? body.text : undefined,
       });
       res.writeHead(answer.status, answer.headers);
       res.end(answer.body);
