@@ -337,10 +337,12 @@ function stopWithParent(child: ChildProcess): void {
   process.once('exit', killLiveProcesses);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
+      // Someone else handles the signal (`triggers dev` stops its stack, a test runner ends
+      // its run): they stop the emulators, and the exit hook kills what is left.
+      if (process.listenerCount(signal) > 0) return;
       killLiveProcesses();
-      // A listener replaces the default action; re-raise so the signal still ends the process
-      // unless someone else (a test runner) handles it.
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+      // A listener replaces the default action; re-raise so the signal still ends the process.
+      process.kill(process.pid, signal);
     });
   }
 }
