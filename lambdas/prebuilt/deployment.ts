@@ -13,13 +13,15 @@ import type { TriggersApp } from '../../lib/runtime/lambda-env.ts';
 export const DEPLOYMENT_FILE = 'app.json';
 
 /**
- * The deployment's workflows and default workflow, from `app.json` beside the bundle.
+ * The deployment's workflows and default workflow, from `app.json` beside the function's entry
+ * (`entry` is the entry module's own `import.meta.url`: this module may end up in a chunk of
+ * its own, in another folder).
  *
  * @example
- * export const handler = createEvaluatorHandler(runtimeFromEnv(deploymentApp()));
+ * export const handler = createEvaluatorHandler(runtimeFromEnv(deploymentApp(import.meta.url)));
  */
-export function deploymentApp(): TriggersApp {
-  const file = fileURLToPath(new URL(`./${DEPLOYMENT_FILE}`, import.meta.url));
+export function deploymentApp(entry: string): TriggersApp {
+  const file = fileURLToPath(new URL(`./${DEPLOYMENT_FILE}`, entry));
   const app = JSON.parse(readFileSync(file, 'utf8')) as TriggersApp;
   if (!Array.isArray(app.workflows)) {
     throw new Error(

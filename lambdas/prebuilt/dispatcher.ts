@@ -3,4 +3,4 @@ import { runtimeFromEnv } from '../../lib/runtime/lambda-env.ts';
 import { createDispatcherHandler } from '../dispatcher.ts';
 import { deploymentApp } from './deployment.ts';
 
-export const handler = createDispatcherHandler(runtimeFromEnv(deploymentApp()));
+export const handler = createDispatcherHandler(runtimeFromEnv(deploymentApp(import.meta.url)));

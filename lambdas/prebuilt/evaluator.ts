@@ -3,4 +3,4 @@ import { runtimeFromEnv } from '../../lib/runtime/lambda-env.ts';
 import { createEvaluatorHandler } from '../evaluator.ts';
 import { deploymentApp } from './deployment.ts';
 
-export const handler = createEvaluatorHandler(runtimeFromEnv(deploymentApp()));
+export const handler = createEvaluatorHandler(runtimeFromEnv(deploymentApp(import.meta.url)));

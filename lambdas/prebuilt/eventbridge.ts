@@ -3,4 +3,6 @@ import { eventBridgeRuntimeFromEnv } from '../../lib/runtime/eventbridge-env.ts'
 import { createEventBridgeHandler } from '../eventbridge.ts';
 import { deploymentApp } from './deployment.ts';
 
-export const handler = createEventBridgeHandler(eventBridgeRuntimeFromEnv(deploymentApp()));
+export const handler = createEventBridgeHandler(
+  eventBridgeRuntimeFromEnv(deploymentApp(import.meta.url)),
+);

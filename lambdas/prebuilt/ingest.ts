@@ -3,4 +3,4 @@ import { runtimeFromEnv } from '../../lib/runtime/lambda-env.ts';
 import { createIngestHandler } from '../ingest.ts';
 import { deploymentApp } from './deployment.ts';
 
-export const handler = createIngestHandler(runtimeFromEnv(deploymentApp()));
+export const handler = createIngestHandler(runtimeFromEnv(deploymentApp(import.meta.url)));

@@ -4,6 +4,6 @@ import { createStaleMonitorHandler } from '../stale.ts';
 import { deploymentApp } from './deployment.ts';
 
 export const handler = createStaleMonitorHandler(
-  runtimeFromEnv(deploymentApp()),
+  runtimeFromEnv(deploymentApp(import.meta.url)),
   settingsFromEnv(process.env),
 );

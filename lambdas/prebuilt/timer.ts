@@ -3,4 +3,4 @@ import { runtimeFromEnv } from '../../lib/runtime/lambda-env.ts';
 import { createTimerHandler } from '../timer.ts';
 import { deploymentApp } from './deployment.ts';
 
-export const handler = createTimerHandler(runtimeFromEnv(deploymentApp()));
+export const handler = createTimerHandler(runtimeFromEnv(deploymentApp(import.meta.url)));

@@ -49,8 +49,8 @@ export interface TestRuntimeOptions {
   meter?: (entry: CapacityEntry) => void;
 }
 
+export { EMULATORS_INSTALL, EmulatorsMissingError } from '../errors.ts';
 export { crashOnce, type FaultHook, type FaultPoint, InjectedFault } from '../runtime/faults.ts';
-export { EMULATORS_INSTALL, EmulatorsMissingError } from '../runtime/local/emulators.ts';
 export {
   type ExploreEvent,
   type ExploreOptions,

