@@ -13,6 +13,7 @@ import { runCli } from '../../lib/cli/main.ts';
 import { MAX_BODY_BYTES } from '../../lib/runtime/http.ts';
 import { freeLoopbackPort } from '../../lib/runtime/local/emulators.ts';
 import type { SessionView } from '../../lib/types.ts';
+import { captureCli } from '../runtime/cli-run.ts';
 
 const lib = pathToFileURL(join(import.meta.dirname, '../../lib/index.ts')).href;
 const APP = `import { defineWorkflow, Skip, type TaskHandler } from '${lib}';
@@ -38,22 +39,8 @@ let stdout = '';
 let stderr = '';
 
 /** A second `runCli` that captures its own output. */
-async function cli(args: string[], signal?: AbortSignal) {
-  let out = '';
-  let err = '';
-  const code = await runCli(args, {
-    stdout: (s) => {
-      out += s;
-    },
-    stderr: (s) => {
-      err += s;
-    },
-    env: process.env,
-    cwd: dir,
-    ...(signal !== undefined ? { signal } : {}),
-  });
-  return { code, stdout: out, stderr: err };
-}
+const cli = (args: string[], signal?: AbortSignal) =>
+  captureCli((io) => runCli(args, io), { env: process.env, cwd: dir, signal });
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + 60_000;

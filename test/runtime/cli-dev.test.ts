@@ -14,6 +14,7 @@ import { AppModuleError, appModuleFile, loadAppModule } from '../../lib/cli/app-
 import { EXIT } from '../../lib/cli/errors.ts';
 import { commandOf, runCli, USAGE } from '../../lib/cli/main.ts';
 import { packageRoot } from '../../lib/package-root.ts';
+import { type CliRun, captureCli, expectOneLineError } from './cli-run.ts';
 import { rejectionOf } from './fixtures.ts';
 
 let dir: string;
@@ -79,36 +80,8 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(args, {
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    env,
-    cwd: dir,
-  });
-  return { code, stdout, stderr };
-}
-
-/** Exactly one `triggers: ...` line on stderr (no stack trace), nothing on stdout, and the code. */
-function expectOneLineError(run: Run, code: number, pattern: RegExp): void {
-  expect(run.stderr).toMatch(/^triggers: [^\n]+\n$/);
-  expect(run.stderr).not.toMatch(/\bat .+:\d+:\d+/);
-  expect(run.stderr).toMatch(pattern);
-  expect(run.stdout).toBe('');
-  expect(run.code).toBe(code);
-}
+const cli = (args: string[], env: Record<string, string> = {}): Promise<CliRun> =>
+  captureCli((io) => runCli(args, io), { env, cwd: dir });
 
 const source = (app: string) => ({ app, env: {}, cwd: dir });
 

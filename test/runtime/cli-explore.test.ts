@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_ORDER_DEPENDENT } from '../../lib/cli/explore.ts';
 import { runCli } from '../../lib/cli/main.ts';
+import { type CliRun, captureCli, expectOneLineError } from './cli-run.ts';
 
 let dir: string;
 
@@ -41,35 +42,10 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
-async function cli(args: string[]): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(args, {
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    env: {},
-    cwd: dir,
-  });
-  return { code, stdout, stderr };
-}
-
-/** Expects exactly one `triggers: ...` line on stderr, nothing on stdout, and the code. */
-function expectOneLineError(run: Run, code: number, pattern: RegExp): void {
-  expect(run.code).toBe(code);
-  expect(run.stdout).toBe('');
-  expect(run.stderr).toMatch(/^triggers: [^\n]+\n$/);
-  expect(run.stderr).toMatch(pattern);
-}
+const cli = (args: string[]): Promise<Run> =>
+  captureCli((io) => runCli(args, io), { env: {}, cwd: dir });
 
 describe('triggers explore', () => {
   it('prints each outcome with its count and smallest order, and says the workflow races', async () => {

@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runInit, writeProject } from '../../lib/cli/init.ts';
 import { projectName, stackId } from '../../lib/cli/init-template.ts';
 import { runCli } from '../../lib/cli/main.ts';
+import { type CliRun, captureCli } from './cli-run.ts';
 
 const run = promisify(execFile);
 const REPO = join(import.meta.dirname, '../..');
@@ -55,27 +56,10 @@ afterAll(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
-async function init(dir: string | undefined): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runInit(dir, {
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    env: {},
-    cwd: root,
-  });
-  return { code, stdout, stderr };
-}
+const init = (dir: string | undefined): Promise<Run> =>
+  captureCli((io) => runInit(dir, io), { env: {}, cwd: root });
 
 /** Every file under `dir`, relative, with `/` separators, sorted. */
 function filesUnder(dir: string): string[] {
@@ -202,15 +186,7 @@ describe('triggers init <dir>', () => {
   });
 
   it('is what `triggers init` runs', async () => {
-    let stderr = '';
-    const code = await runCli(['init'], {
-      stdout: () => {},
-      stderr: (s) => {
-        stderr += s;
-      },
-      env: {},
-      cwd: root,
-    });
+    const { code, stderr } = await captureCli((io) => runCli(['init'], io), { env: {}, cwd: root });
 
     expect(code).toBe(2);
     expect(stderr).toMatch(/^triggers: [^\n]+\n$/);

@@ -21,6 +21,7 @@ import {
 import { createHttpApi } from '../../lib/runtime/http.ts';
 import { WorkflowRegistry } from '../../lib/runtime/registry.ts';
 import { MemoryRunner } from '../../lib/testing/memory/runner.ts';
+import { type CliRun, captureCli, expectOneLineError } from './cli-run.ts';
 
 /** Fails when `go` was fired with `{ fail: true }`. */
 const flaky: TaskHandler = (ctx) => {
@@ -80,41 +81,17 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
-async function cli(
+function cli(
   args: string[],
   opts: { isTTY?: boolean; signal?: AbortSignal; onOutput?: (s: string) => void } = {},
 ): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(args, {
-    stdout: (s) => {
-      stdout += s;
-      opts.onOutput?.(s);
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
+  return captureCli((io) => runCli(args, io), {
     env: { TRIGGERS_API_URL: apiUrl },
     cwd: dir,
-    ...(opts.isTTY !== undefined ? { isTTY: opts.isTTY } : {}),
-    ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
+    ...opts,
   });
-  return { code, stdout, stderr };
-}
-
-/** Expects exactly one `triggers: ...` line on stderr, nothing on stdout, and the code. */
-function expectOneLineError(run: Run, code: number, pattern: RegExp): void {
-  expect(run.code).toBe(code);
-  expect(run.stdout).toBe('');
-  expect(run.stderr).toMatch(/^triggers: [^\n]+\n$/);
-  expect(run.stderr).toMatch(pattern);
-  expect(run.stderr).not.toMatch(/\bat .+:\d+:\d+/);
 }
 
 async function settle(): Promise<void> {

@@ -31,6 +31,7 @@ import {
   staleShard,
 } from '../../lib/runtime/stale.ts';
 import { DynamoStore } from '../../lib/store/dynamo-store.ts';
+import { captureCli } from './cli-run.ts';
 import { type Harness, harness, lambdaContext, rejectionOf, thrownBy } from './fixtures.ts';
 
 const HOUR = 3600;
@@ -500,20 +501,8 @@ describe('triggers stale', () => {
     await withoutIndex?.close();
   });
 
-  async function cli(args: string[], apiUrl = served.url) {
-    let stdout = '';
-    let stderr = '';
-    const code = await runCli(args, {
-      stdout: (s) => {
-        stdout += s;
-      },
-      stderr: (s) => {
-        stderr += s;
-      },
-      env: { TRIGGERS_API_URL: apiUrl },
-    });
-    return { code, stdout, stderr };
-  }
+  const cli = (args: string[], apiUrl = served.url) =>
+    captureCli((io) => runCli(args, io), { env: { TRIGGERS_API_URL: apiUrl } });
 
   it('lists the stale sessions oldest first, each instance with what it waits for and how long', async () => {
     const run = await cli(['stale']);
