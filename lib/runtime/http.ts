@@ -273,6 +273,20 @@ function paramsOf(pattern: readonly string[], segments: readonly string[]): Para
 }
 
 /**
+ * The answer to a body of `bytes` bytes, over `MAX_BODY_BYTES`: what the API and the local
+ * server (which never buffers such a body) both answer.
+ *
+ * @example
+ * payloadTooLarge(300 * 1024).status; // 413
+ */
+export function payloadTooLarge(bytes: number): HttpResponse {
+  return errorResponse(413, 'PAYLOAD_TOO_LARGE', tooLargeMessage(bytes));
+}
+
+const tooLargeMessage = (bytes: number): string =>
+  `request body is ${bytes} bytes; the limit is ${MAX_BODY_BYTES}`;
+
+/**
  * The body as text, refused with 413 when over `MAX_BODY_BYTES`. Measured in bytes of the
  * payload (base64-decoded first), before any parsing.
  */
@@ -280,11 +294,7 @@ function bodyText(req: HttpRequest): string {
   const raw = req.body ?? '';
   const bytes = req.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
   if (bytes.byteLength > MAX_BODY_BYTES) {
-    throw new HttpError(
-      413,
-      'PAYLOAD_TOO_LARGE',
-      `request body is ${bytes.byteLength} bytes; the limit is ${MAX_BODY_BYTES}`,
-    );
+    throw new HttpError(413, 'PAYLOAD_TOO_LARGE', tooLargeMessage(bytes.byteLength));
   }
   return req.isBase64Encoded ? bytes.toString('utf8') : raw;
 }

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { checkHandlers } from '../../engine/workflow.ts';
 import { TriggersError } from '../../errors.ts';
-import { createHttpApi, errorResponse, MAX_BODY_BYTES } from '../http.ts';
+import { createHttpApi, MAX_BODY_BYTES, payloadTooLarge } from '../http.ts';
 import type { TriggersApp } from '../lambda-env.ts';
 import type { LogSink } from '../log.ts';
 import { WorkflowRegistry } from '../registry.ts';
@@ -54,15 +54,6 @@ async function readBody(req: IncomingMessage): Promise<Body> {
   return bytes > MAX_BODY_BYTES
     ? { bytes }
     : { text: Buffer.concat(chunks).toString('utf8'), bytes };
-}
-
-/** The API's answer to a body over its limit, which the local server never buffers. */
-function payloadTooLarge(bytes: number) {
-  return errorResponse(
-    413,
-    'PAYLOAD_TOO_LARGE',
-    `request body is ${bytes} bytes; the limit is ${MAX_BODY_BYTES}`,
-  );
 }
 
 function listen(server: Server, port: number): Promise<number> {
