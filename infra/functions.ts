@@ -204,13 +204,28 @@ export function findLockFile(dir: string): string | undefined {
 }
 
 /** Whether esbuild can be found the way `NodejsFunction` looks for it (its module, or the PATH). */
-function esbuildInstalled(): boolean {
+export function esbuildInstalled(): boolean {
   try {
     createRequire(createRequire(import.meta.url).resolve('aws-cdk-lib')).resolve('esbuild');
     return true;
   } catch {
     const probe = spawnSync('esbuild', ['--version']);
     return probe.status === 0 && probe.error === undefined;
+  }
+}
+
+/**
+ * Stops synth with one line when esbuild is missing, instead of `NodejsFunction`'s fallback to
+ * Docker.
+ *
+ * @example
+ * checkEsbuild("TaskHandlerFunction 'Score'"); // throws NotAvailableError without esbuild
+ */
+export function checkEsbuild(where: string, installed: boolean = esbuildInstalled()): void {
+  if (!installed) {
+    throw new NotAvailableError(
+      `${where} bundles your handler code with esbuild, which is not installed: npm install --save-dev esbuild`,
+    );
   }
 }
 
@@ -271,11 +286,7 @@ export class TaskHandlerFunction extends NodejsFunction {
         `${where}: no lock file (${LOCK_FILES.join(', ')}) at or above ${process.cwd()}: install your project's dependencies first (npm install)`,
       );
     }
-    if (!esbuildInstalled()) {
-      throw new NotAvailableError(
-        `${where} bundles your handler code with esbuild, which is not installed: npm install --save-dev esbuild`,
-      );
-    }
+    checkEsbuild(where);
     const projectRoot = dirname(lockFile);
     const source = taskEntrySource(appModule, props.handler);
     // esbuild bundles only entries under the project root.
