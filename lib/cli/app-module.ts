@@ -94,7 +94,7 @@ let typeScriptHooks: Promise<void> | undefined;
 /**
  * Registers tsx's loaders, once, for the whole process. Registered for good rather than through
  * `tsImport`: a scoped import loads the module's dependencies a second time, this package
- * included, and a handler's `Retry` or `Skip` would then fail the task runner's `instanceof`.
+ * included, so every class (a handler's `Retry` or `Skip`) would come in a second copy.
  */
 function registerTypeScript(): Promise<void> {
   typeScriptHooks ??= (async () => {
