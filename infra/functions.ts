@@ -48,6 +48,13 @@ export type PrebuiltFunction = (typeof PREBUILT_FUNCTIONS)[number];
 /** Where the package keeps the pre-bundled functions, from its root. */
 export const FUNCTIONS_DIST = 'dist/functions';
 
+/**
+ * The first line of every ES module bundle of a Lambda function: CommonJS dependencies of the
+ * bundle still call `require`, which an ES module lacks.
+ */
+export const ESM_REQUIRE_BANNER =
+  "import { createRequire as __triggersCreateRequire } from 'node:module'; const require = __triggersCreateRequire(import.meta.url);";
+
 /** Where the package keeps the task Lambda factory a task function's entry imports. */
 const TASK_FACTORY_DIST = 'dist/lambda.mjs';
 
@@ -94,9 +101,10 @@ function scratch(parent: string, key: string): string {
  */
 export function deploymentCode(app: TriggersApp): lambda.Code {
   const bundles = builtFile(FUNCTIONS_DIST);
+  // The definition only: a default workflow left undefined drops out of the JSON.
   const definition = JSON.stringify({
     workflows: app.workflows,
-    ...(app.defaultWorkflow !== undefined ? { defaultWorkflow: app.defaultWorkflow } : {}),
+    defaultWorkflow: app.defaultWorkflow,
   });
   const dir = scratch(tmpdir(), definition);
   cpSync(bundles, dir, { recursive: true });
@@ -310,9 +318,7 @@ export class TaskHandlerFunction extends NodejsFunction {
         keepNames: true,
         sourceMap: false,
         mainFields: ['module', 'main'],
-        // CommonJS dependencies of the bundle still call `require`, which an ES module lacks.
-        banner:
-          "import { createRequire as __triggersCreateRequire } from 'node:module'; const require = __triggersCreateRequire(import.meta.url);",
+        banner: ESM_REQUIRE_BANNER,
       },
     });
   }

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { build as tsdown } from 'tsdown';
-import { FUNCTIONS_DIST, PREBUILT_FUNCTIONS } from '../infra/functions.ts';
+import { ESM_REQUIRE_BANNER, FUNCTIONS_DIST, PREBUILT_FUNCTIONS } from '../infra/functions.ts';
 import { INSPECTOR_DIST, inspectorBundleOptions } from '../lib/runtime/local/ui/server.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -94,10 +94,7 @@ await esbuild.build({
   keepNames: true,
   legalComments: 'none',
   mainFields: ['module', 'main'],
-  // CommonJS dependencies of the bundle still call `require`, which an ES module lacks.
-  banner: {
-    js: "import { createRequire as __triggersCreateRequire } from 'node:module'; const require = __triggersCreateRequire(import.meta.url);",
-  },
+  banner: { js: ESM_REQUIRE_BANNER },
   logLevel: 'warning',
 });
 
