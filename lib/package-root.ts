@@ -12,15 +12,29 @@ import { fileURLToPath } from 'node:url';
 /** The package's name, as published. */
 export const PACKAGE_NAME = 'serverless-triggers';
 
-let root: { dir: string; version: string } | undefined;
+/** What the package's `package.json` says, as far as the package itself reads it. */
+export interface PackageManifest {
+  name: string;
+  version: string;
+  dependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+}
 
-function find(): { dir: string; version: string } {
+let root: { dir: string; manifest: PackageManifest } | undefined;
+
+function find(): { dir: string; manifest: PackageManifest } {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest)) {
-      const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === PACKAGE_NAME) return { dir, version: pkg.version ?? '0.0.0' };
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      const manifest = JSON.parse(readFileSync(file, 'utf8')) as Partial<PackageManifest>;
+      if (manifest.name === PACKAGE_NAME) {
+        return {
+          dir,
+          manifest: { ...manifest, name: PACKAGE_NAME, version: manifest.version ?? '0.0.0' },
+        };
+      }
     }
     const parent = dirname(dir);
     if (parent === dir) {
@@ -44,12 +58,12 @@ export function packageRoot(): string {
 }
 
 /**
- * The package's version, from its `package.json`.
+ * The package's `package.json`, read once.
  *
  * @example
- * packageVersion(); // '0.1.0'
+ * packageManifest().version; // '0.1.0'
  */
-export function packageVersion(): string {
+export function packageManifest(): PackageManifest {
   root ??= find();
-  return root.version;
+  return root.manifest;
 }

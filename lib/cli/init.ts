@@ -5,10 +5,9 @@
  *
  * @module
  */
-import { readFileSync } from 'node:fs';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { packageRoot, packageVersion } from '../package-root.ts';
+import { packageManifest } from '../package-root.ts';
 import { EXIT } from './errors.ts';
 import {
   initTemplate,
@@ -19,13 +18,6 @@ import {
 } from './init-template.ts';
 import type { CliIo } from './main.ts';
 
-interface Manifest {
-  version?: string;
-  dependencies?: Record<string, string>;
-  devDependencies?: Record<string, string>;
-  peerDependencies?: Record<string, string>;
-}
-
 /**
  * The versions a new project depends on: `^` this package's version, and for every other
  * package the range this package is developed and tested with (its `devDependencies`, else its
@@ -35,10 +27,8 @@ interface Manifest {
  * scaffoldVersions()['aws-cdk-lib']; // '^2.276.0'
  */
 export function scaffoldVersions(): ScaffoldVersions {
-  const manifest = JSON.parse(
-    readFileSync(join(packageRoot(), 'package.json'), 'utf8'),
-  ) as Manifest;
-  const versions: Record<string, string> = { 'serverless-triggers': `^${packageVersion()}` };
+  const manifest = packageManifest();
+  const versions: Record<string, string> = { 'serverless-triggers': `^${manifest.version}` };
   for (const name of [...SCAFFOLD_DEPENDENCIES, ...SCAFFOLD_DEV_DEPENDENCIES]) {
     const range =
       manifest.devDependencies?.[name] ??
