@@ -86,7 +86,7 @@ export async function devCommand(input: DevCommandInput): Promise<void> {
   const persistDir =
     input.values.persist !== undefined ? resolve(input.cwd, input.values.persist) : undefined;
   const app = await loadAppModule({
-    ...(input.values.app !== undefined ? { app: input.values.app } : {}),
+    app: input.values.app,
     env: io.env,
     cwd: input.cwd,
   });

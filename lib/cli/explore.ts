@@ -156,7 +156,7 @@ export async function exploreCommand(input: ExploreCommandInput): Promise<void> 
   const runs = wholeNumberArg('--runs', input.values.runs);
   const seed = wholeNumberArg('--seed', input.values.seed);
   const app = await loadAppModule({
-    ...(input.values.app !== undefined ? { app: input.values.app } : {}),
+    app: input.values.app,
     env: input.io.env,
     cwd: input.cwd,
   });

@@ -332,7 +332,7 @@ async function skip(ctx: Context): Promise<void> {
 async function loadWorkflows(ctx: Context): Promise<Workflow[]> {
   const app = await loadAppModule(
     {
-      ...(ctx.values.app !== undefined ? { app: ctx.values.app } : {}),
+      app: ctx.values.app,
       env: ctx.io.env,
       cwd: ctx.cwd,
     },
