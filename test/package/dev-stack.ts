@@ -7,9 +7,10 @@
  * @module
  */
 import { once } from 'node:events';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freeLoopbackPort } from '../../lib/runtime/local/emulators.ts';
 import { type CommandResult, describeRun, start } from './tarball.ts';
 
 /** A TypeScript app module (type annotations: it needs a loader) for the dev round trip. */
@@ -25,18 +26,6 @@ const greet: TaskHandler = ({ kwargs }) => ({ greeting: \`hello \${String(kwargs
 export const workflows: Workflow[] = [greeting];
 export const handlers: Record<string, TaskHandler> = { greet };
 `;
-
-/** A TCP port on 127.0.0.1 that nothing listens on now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 /** Whether something accepts TCP connections at `url`'s host and port. */
 async function accepts(url: string): Promise<boolean> {
@@ -76,7 +65,7 @@ export interface DevRoundTrip {
  * finish in time.
  */
 export async function devRoundTrip(dir: string, app: string): Promise<DevRoundTrip> {
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const dev = start(
     join(dir, 'node_modules', '.bin', 'triggers'),
     ['dev', '--app', app, '--port', String(port)],

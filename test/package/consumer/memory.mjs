@@ -1,60 +1,14 @@
-// A plain ES module consumer (no TypeScript, no loader): runs a workflow on the memory runtime,
-// then asks for the dynamodb-local backend, which needs the emulators this project lacks.
-// Prints what it saw as one JSON line; the package test asserts on it.
+// A plain ES module consumer (no TypeScript, no loader): imports the package and runs the
+// scenario. Prints what it saw as one JSON line; the package test asserts on it.
 import { recordEmulatorLoads } from './emulator-loads.mjs';
+import { runScenario } from './scenario.mjs';
 
 const recorder = recordEmulatorLoads();
-const { defineWorkflow, TriggersError } = await import('serverless-triggers');
-const { createTestRuntime } = await import('serverless-triggers/testing');
-
-const greeting = defineWorkflow('greeting', {
-  t_greet: { after: ['hello'], run: 'greet' },
-  t_shout: { after: ['t_greet'], run: 'shout' },
-});
-const handlers = {
-  greet: ({ kwargs }) => ({ greeting: `hello ${kwargs.hello.name}` }),
-  shout: ({ kwargs }) => ({ shouted: kwargs.t_greet.greeting.toUpperCase() }),
+const pkg = {
+  ...(await import('serverless-triggers')),
+  ...(await import('serverless-triggers/testing')),
 };
-
-const runtime = await createTestRuntime({ workflow: greeting, handlers });
-const session = runtime.session('esm-1');
-await session.fire('hello', { name: 'ada' });
-await runtime.settle();
-const instances = (await session.instances()).map(({ name, status, result }) => ({
-  name,
-  status,
-  result,
-}));
-const unresolvedTasks = await session.unresolvedTasks();
-await runtime.close();
-await recorder.mark('memory-done');
-
-let emulatorsMissing;
-try {
-  const local = await createTestRuntime({
-    workflow: greeting,
-    handlers,
-    backend: 'dynamodb-local',
-  });
-  await local.close();
-  emulatorsMissing = { rejected: false };
-} catch (err) {
-  emulatorsMissing = {
-    rejected: true,
-    name: err?.name,
-    code: err?.code,
-    message: err?.message,
-    isTriggersError: err instanceof TriggersError,
-  };
-}
-await recorder.mark('end');
-
+const seen = await runScenario(pkg, recorder, 'esm-1', 'ada');
 console.log(
-  JSON.stringify({
-    loadedFrom: import.meta.resolve('serverless-triggers/testing'),
-    instances,
-    unresolvedTasks,
-    emulatorsMissing,
-    loads: recorder.loads(),
-  }),
+  JSON.stringify({ loadedFrom: import.meta.resolve('serverless-triggers/testing'), ...seen }),
 );
