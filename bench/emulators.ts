@@ -7,7 +7,7 @@
  * @module
  */
 import { buildApp } from 'fauxqs';
-import { startDynamoDbLocal } from '../lib/runtime/local/emulators.ts';
+import { startDynamoDbLocal } from '../lib/local/emulators.ts';
 
 /** SQS requests by operation, as counted by the emulator. */
 export type SqsCounts = Record<string, number>;

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { EventRecord, InstanceRecord, SessionStore } from '../lib/runtime/records.ts';
+import type { EventRecord, InstanceRecord, SessionStore } from '../lib/store/port.ts';
 
 /** Attributes the store keeps as JSON text. */
 const JSON_ATTRIBUTES = new Set(['kwargs', 'kwargsRefs', 'result', 'error', 'metadata']);

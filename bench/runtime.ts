@@ -6,11 +6,11 @@
  * @module
  */
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { fireEvent, type IngestDeps } from '../lib/runtime/ingest.ts';
-import { localAwsConfig } from '../lib/runtime/local/emulators.ts';
-import { DynamoRunner, type LocalInvocation } from '../lib/runtime/local/runner.ts';
-import type { LogEntry } from '../lib/runtime/log.ts';
-import { WorkflowRegistry } from '../lib/runtime/registry.ts';
+import { fireEvent, type IngestDeps } from '../lib/core/ingest.ts';
+import type { LogEntry } from '../lib/core/log.ts';
+import { WorkflowRegistry } from '../lib/core/registry.ts';
+import { localAwsConfig } from '../lib/local/emulators.ts';
+import { DynamoRunner, type LocalInvocation } from '../lib/local/runner.ts';
 import type { CapacityEntry } from '../lib/store/dynamo-store.ts';
 import type { Kwargs, TaskHandler, Workflow } from '../lib/types.ts';
 import { type BenchEmulators, type SqsCounts, sqsDelta } from './emulators.ts';

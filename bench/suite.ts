@@ -8,7 +8,7 @@
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EVALUATOR_SOURCE } from '../lib/wiring.ts';
+import { EVALUATOR_SOURCE } from '../lib/adapters/aws-lambda/wiring.ts';
 import { measureWorkloadCost } from './cost.ts';
 import { type BenchEmulators, startBenchEmulators } from './emulators.ts';
 import { measurePagesSession } from './flatness.ts';

@@ -9,9 +9,13 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { localAwsConfig } from '../lib/runtime/local/emulators.ts';
-import { createSessionTable, createTaskQueue } from '../lib/store/provision.ts';
-import { DISPATCHER_SOURCE, EVALUATOR_SOURCE, type StreamSourceSettings } from '../lib/wiring.ts';
+import {
+  DISPATCHER_SOURCE,
+  EVALUATOR_SOURCE,
+  type StreamSourceSettings,
+} from '../lib/adapters/aws-lambda/wiring.ts';
+import { localAwsConfig } from '../lib/local/emulators.ts';
+import { createSessionTable, createTaskQueue } from '../lib/local/provision.ts';
 import type { BenchEmulators } from './emulators.ts';
 import { BenchRuntime, dropTable, type RunnerSettings } from './runtime.ts';
 import { type Distribution, distribution } from './stats.ts';

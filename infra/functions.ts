@@ -27,10 +27,10 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { DEPLOYMENT_FILE } from '../lambdas/prebuilt/deployment.ts';
+import type { TriggersApp } from '../lib/adapters/aws-lambda/environment.ts';
+import { DEPLOYMENT_FILE } from '../lib/adapters/aws-lambda/functions/deployment.ts';
 import { NotAvailableError } from '../lib/errors.ts';
 import { PACKAGE_NAME, packageRoot } from '../lib/package-root.ts';
-import type { TriggersApp } from '../lib/runtime/lambda-env.ts';
 
 /** The construct's own functions, each a pre-bundled ES module `dist/functions/<name>.mjs`. */
 export const PREBUILT_FUNCTIONS = [

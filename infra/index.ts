@@ -26,27 +26,27 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { checkHandlers, compileWorkflow, TIMER_QUEUE } from '../lib/engine/workflow.ts';
+import type { TriggersApp } from '../lib/adapters/aws-lambda/environment.ts';
+import {
+  DISPATCHER_SOURCE,
+  EVALUATOR_SOURCE,
+  type StreamSourceSettings,
+  TASK_QUEUE,
+} from '../lib/adapters/aws-lambda/wiring.ts';
 import {
   compileEventMapping,
   EVENTBRIDGE_WIRING,
   type EventMapping,
   EventMappingError,
-} from '../lib/runtime/eventbridge.ts';
-import type { TriggersApp } from '../lib/runtime/lambda-env.ts';
-import { STALE_INDEX, STALE_METRIC } from '../lib/runtime/stale.ts';
-import { workflowVersion, workflowVersionPutItem } from '../lib/runtime/versions.ts';
+} from '../lib/core/eventbridge.ts';
+import { STALE_INDEX, STALE_METRIC } from '../lib/core/stale.ts';
+import { workflowVersion, workflowVersionPutItem } from '../lib/core/versions.ts';
+import { checkHandlers, compileWorkflow, TIMER_QUEUE } from '../lib/engine/workflow.ts';
+import { TABLE } from '../lib/store/layout.ts';
 import type { Workflow } from '../lib/types.ts';
-import {
-  DISPATCHER_SOURCE,
-  EVALUATOR_SOURCE,
-  type StreamSourceSettings,
-  TABLE,
-  TASK_QUEUE,
-} from '../lib/wiring.ts';
 import { deploymentCode, TriggersFunction, type TriggersFunctionOptions } from './functions.ts';
 
-export type { EventMapping } from '../lib/runtime/eventbridge.ts';
+export type { EventMapping } from '../lib/core/eventbridge.ts';
 
 export {
   type PrebuiltFunction,

@@ -4,6 +4,17 @@
  *
  * @module
  */
+
+export {
+  EnvironmentError,
+  runtimeFromEnv,
+  type TriggersApp,
+} from './adapters/aws-lambda/environment.ts';
+export {
+  type TaskHandlerOptions,
+  type TaskLambdaRuntime,
+  taskHandler,
+} from './adapters/aws-lambda/task-handler.ts';
 export {
   type ApiClientOptions,
   type FireOptions,
@@ -11,7 +22,19 @@ export {
   type StaleOptions,
   type TableClientOptions,
   TriggersClient,
-} from './client.ts';
+} from './client/client.ts';
+export {
+  type VersionedEngine,
+  WorkflowRegistry,
+  type WorkflowRegistryOptions,
+} from './core/registry.ts';
+export {
+  publishWorkflowVersions,
+  WorkflowVersionNotFoundError,
+  type WorkflowVersionSource,
+  type WorkflowVersionStore,
+  workflowVersion,
+} from './core/versions.ts';
 export { defineWorkflow } from './engine/workflow.ts';
 export {
   ConflictError,
@@ -25,24 +48,6 @@ export {
   WorkflowError,
 } from './errors.ts';
 export { Retry, Skip } from './handler.ts';
-export { EnvironmentError, runtimeFromEnv, type TriggersApp } from './runtime/lambda-env.ts';
-export {
-  type VersionedEngine,
-  WorkflowRegistry,
-  type WorkflowRegistryOptions,
-} from './runtime/registry.ts';
-export {
-  type TaskHandlerOptions,
-  type TaskLambdaRuntime,
-  taskHandler,
-} from './runtime/task-handler.ts';
-export {
-  publishWorkflowVersions,
-  WorkflowVersionNotFoundError,
-  type WorkflowVersionSource,
-  type WorkflowVersionStore,
-  workflowVersion,
-} from './runtime/versions.ts';
 export type {
   Duration,
   InstanceError,

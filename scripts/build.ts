@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { build as tsdown } from 'tsdown';
 import { ESM_REQUIRE_BANNER, FUNCTIONS_DIST, PREBUILT_FUNCTIONS } from '../infra/functions.ts';
-import { INSPECTOR_DIST, inspectorBundleOptions } from '../lib/runtime/local/ui/server.ts';
+import { INSPECTOR_DIST, inspectorBundleOptions } from '../lib/local/inspector/server.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = join(root, 'dist');
@@ -31,8 +31,8 @@ await rm(dist, { recursive: true, force: true });
 const isSharedSource = (id: string): boolean =>
   id.endsWith('.ts') &&
   !id.endsWith('.d.ts') &&
-  /[\\/](lib|lambdas)[\\/]/.test(id) &&
-  !/[\\/]lib[\\/](cli|testing|runtime[\\/]local)[\\/]/.test(id);
+  /[\\/]lib[\\/]/.test(id) &&
+  !/[\\/]lib[\\/](cli|testing|local)[\\/]/.test(id);
 
 const library = { index: 'lib/index.ts', testing: 'lib/testing/index.ts', cdk: 'infra/index.ts' };
 await tsdown({
@@ -40,7 +40,9 @@ await tsdown({
   cwd: root,
   entry: library,
   format: {
-    esm: { entry: { ...library, cli: 'bin/triggers.ts', lambda: 'lambdas/task.ts' } },
+    esm: {
+      entry: { ...library, cli: 'bin/triggers.ts', lambda: 'lib/adapters/aws-lambda/task.ts' },
+    },
     cjs: {},
   },
   platform: 'node',
@@ -79,7 +81,10 @@ await chmod(cli, 0o755);
 
 await esbuild.build({
   entryPoints: Object.fromEntries(
-    PREBUILT_FUNCTIONS.map((kind) => [kind, join(root, 'lambdas', 'prebuilt', `${kind}.ts`)]),
+    PREBUILT_FUNCTIONS.map((kind) => [
+      kind,
+      join(root, 'lib', 'adapters', 'aws-lambda', 'functions', `${kind}.ts`),
+    ]),
   ),
   outdir: join(root, FUNCTIONS_DIST),
   outExtension: { '.js': '.mjs' },
@@ -101,7 +106,7 @@ await esbuild.build({
 const ui = join(root, INSPECTOR_DIST);
 await mkdir(ui, { recursive: true });
 await esbuild.build({ ...inspectorBundleOptions(root, true), outfile: join(ui, 'app.js') });
-const page = join(root, 'lib', 'runtime', 'local', 'ui', 'page');
+const page = join(root, 'lib', 'local', 'inspector', 'page');
 await copyFile(join(page, 'index.html'), join(ui, 'index.html'));
 await copyFile(join(page, 'styles.css'), join(ui, 'app.css'));
 

@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { runSurveySmoke } from '../examples/survey/smoke.ts';
-import { TriggersClient } from '../lib/client.ts';
+import { TriggersClient } from '../lib/client/client.ts';
 
 function fail(message: string, code: number): never {
   process.stderr.write(`smoke: ${message.replace(/\s*\n\s*/g, ' ')}\n`);

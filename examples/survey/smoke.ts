@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { TriggersClient } from '../../lib/client.ts';
+import type { TriggersClient } from '../../lib/client/client.ts';
 import type { SessionView, TaskInstance } from '../../lib/types.ts';
 
 /** Options of `runSurveySmoke`. */

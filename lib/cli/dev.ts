@@ -7,8 +7,8 @@
  * @module
  */
 import { resolve } from 'node:path';
-import type { LocalStack } from '../runtime/local/stack.ts';
-import type { LogEntry, LogSink } from '../runtime/log.ts';
+import type { LogEntry, LogSink } from '../core/log.ts';
+import type { LocalStack } from '../local/stack.ts';
 import { loadAppModule } from './app-module.ts';
 import { CliError, EXIT, usageError } from './errors.ts';
 import type { CliIo } from './main.ts';
@@ -94,7 +94,7 @@ export async function devCommand(input: DevCommandInput): Promise<void> {
 
   let stack: LocalStack;
   try {
-    const { startLocalStack } = await import('../runtime/local/stack.ts');
+    const { startLocalStack } = await import('../local/stack.ts');
     stack = await startLocalStack({
       app,
       port,

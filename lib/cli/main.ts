@@ -6,7 +6,7 @@
  * @module
  */
 import { parseArgs } from 'node:util';
-import { TriggersClient } from '../client.ts';
+import { TriggersClient } from '../client/client.ts';
 import { TriggersError } from '../errors.ts';
 import type { InstanceStatus, Kwargs, SessionEvent, SessionView, Workflow } from '../types.ts';
 import { AppModuleError, loadAppModule } from './app-module.ts';

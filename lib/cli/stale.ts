@@ -4,10 +4,10 @@
  *
  * @module
  */
-import type { TriggersClient } from '../client.ts';
+import type { TriggersClient } from '../client/client.ts';
+import { STALE_QUERY } from '../core/stale.ts';
 import { parseDuration } from '../engine/duration.ts';
 import { NotAvailableError } from '../errors.ts';
-import { STALE_QUERY } from '../runtime/stale.ts';
 import type { StaleSessions } from '../types.ts';
 import { CliError, EXIT, usageError } from './errors.ts';
 

@@ -15,8 +15,18 @@ import {
   type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import {
+  compareStale,
+  oldestUnstartedAt,
+  STALE_INDEX,
+  STALE_NOT_TRACKED,
+  staleShard,
+} from '../core/stale.ts';
+import { definitionFromItem, versionKeys, workflowVersionItem } from '../core/versions.ts';
 import type { SessionState } from '../engine/session.ts';
 import { ConflictError, NotAvailableError } from '../errors.ts';
+import type { Workflow } from '../types.ts';
+import { keys, MAX_TRANSACTION_ITEMS, TABLE } from './layout.ts';
 import type {
   AppliedMark,
   EvaluationCommit,
@@ -30,17 +40,7 @@ import type {
   StaleHead,
   StaleHeads,
   StaleQuery,
-} from '../runtime/records.ts';
-import {
-  compareStale,
-  oldestUnstartedAt,
-  STALE_INDEX,
-  STALE_NOT_TRACKED,
-  staleShard,
-} from '../runtime/stale.ts';
-import { definitionFromItem, versionKeys, workflowVersionItem } from '../runtime/versions.ts';
-import type { Workflow } from '../types.ts';
-import { keys, MAX_TRANSACTION_ITEMS, TABLE } from '../wiring.ts';
+} from './port.ts';
 
 /** One DynamoDB call's consumed capacity, as `ReturnConsumedCapacity` reports it. */
 export interface CapacityEntry {

@@ -7,10 +7,10 @@
  * @module
  */
 import { z } from 'zod';
+import { fireInputSchema, parseInput } from '../core/validation.ts';
 import { parseInstanceName } from '../engine/names.ts';
 import { checkHandlers, compileWorkflow } from '../engine/workflow.ts';
 import { TriggersError, ValidationError } from '../errors.ts';
-import { fireInputSchema, parseInput } from '../runtime/validation.ts';
 import type {
   InstanceStatus,
   Kwargs,

@@ -5,18 +5,18 @@
  * @module
  */
 
+import type { Clock } from '../core/clock.ts';
+import type { FaultHook } from '../core/faults.ts';
+import type { IngestDeps } from '../core/ingest.ts';
+import { fireEvent, requestReplay, requestSkip } from '../core/ingest.ts';
+import { type LogSink, silentSink } from '../core/log.ts';
+import { WorkflowRegistry } from '../core/registry.ts';
+import { readSession } from '../core/view.ts';
 import { parseDuration } from '../engine/duration.ts';
 import { checkHandlers, compileWorkflow } from '../engine/workflow.ts';
 import { NotAvailableError, ValidationError } from '../errors.ts';
-import type { Clock } from '../runtime/clock.ts';
-import type { FaultHook } from '../runtime/faults.ts';
-import type { IngestDeps } from '../runtime/ingest.ts';
-import { fireEvent, requestReplay, requestSkip } from '../runtime/ingest.ts';
-import { type LogSink, silentSink } from '../runtime/log.ts';
-import type { SessionStore } from '../runtime/records.ts';
-import { WorkflowRegistry } from '../runtime/registry.ts';
-import { readSession } from '../runtime/view.ts';
 import type { CapacityEntry } from '../store/dynamo-store.ts';
+import type { SessionStore } from '../store/port.ts';
 import type {
   Duration,
   Kwargs,
@@ -25,7 +25,7 @@ import type {
   TaskInstance,
   Workflow,
 } from '../types.ts';
-import { MemoryRunner } from './memory/runner.ts';
+import { MemoryRunner } from './memory.ts';
 import { asWorkflow } from './workflow-input.ts';
 
 /** Options of `createTestRuntime`. */
@@ -49,8 +49,8 @@ export interface TestRuntimeOptions {
   meter?: (entry: CapacityEntry) => void;
 }
 
+export { crashOnce, type FaultHook, type FaultPoint, InjectedFault } from '../core/faults.ts';
 export { EMULATORS_INSTALL, EmulatorsMissingError } from '../errors.ts';
-export { crashOnce, type FaultHook, type FaultPoint, InjectedFault } from '../runtime/faults.ts';
 export {
   type ExploreEvent,
   type ExploreOptions,
@@ -135,15 +135,10 @@ export async function createTestRuntime(opts: TestRuntimeOptions): Promise<TestR
   const runner: Backend =
     backend === 'memory'
       ? new MemoryRunner(registry, handlers, log, opts.faults)
-      : await (await import('../runtime/local/runner.ts')).DynamoRunner.start(
-          registry,
-          handlers,
-          log,
-          {
-            ...(opts.faults ? { faults: opts.faults } : {}),
-            ...(opts.meter ? { meter: opts.meter } : {}),
-          },
-        );
+      : await (await import('../local/runner.ts')).DynamoRunner.start(registry, handlers, log, {
+          ...(opts.faults ? { faults: opts.faults } : {}),
+          ...(opts.meter ? { meter: opts.meter } : {}),
+        });
   const deps: IngestDeps = {
     store: runner.store,
     registry,

@@ -20,9 +20,9 @@ import {
   suppressReviewedFindings,
 } from '../../infra/example-stack.ts';
 import { type EventBridgeIngestion, Triggers, type TriggersProps } from '../../infra/index.ts';
+import { TASK_QUEUE } from '../../lib/adapters/aws-lambda/wiring.ts';
+import { EVENTBRIDGE_WIRING } from '../../lib/core/eventbridge.ts';
 import { defineWorkflow } from '../../lib/engine/workflow.ts';
-import { EVENTBRIDGE_WIRING } from '../../lib/runtime/eventbridge.ts';
-import { TASK_QUEUE } from '../../lib/wiring.ts';
 import { assetDirOf, inlineFunction, unbundledApp } from './stacks.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };

@@ -15,7 +15,7 @@ import { handlers } from '../../examples/survey/app.ts';
 import { SurveyStack } from '../../infra/example-stack.ts';
 import { Triggers } from '../../infra/index.ts';
 import { defineWorkflow } from '../../lib/engine/workflow.ts';
-import { TABLE } from '../../lib/wiring.ts';
+import { TABLE } from '../../lib/store/layout.ts';
 import { inlineFunction, unbundledApp } from './stacks.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };

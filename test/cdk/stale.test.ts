@@ -17,8 +17,8 @@ import {
   suppressReviewedFindings,
 } from '../../infra/example-stack.ts';
 import { Triggers, type TriggersProps } from '../../infra/index.ts';
+import { STALE_INDEX, STALE_METRIC } from '../../lib/core/stale.ts';
 import { defineWorkflow } from '../../lib/engine/workflow.ts';
-import { STALE_INDEX, STALE_METRIC } from '../../lib/runtime/stale.ts';
 import { inlineFunction, unbundledApp } from './stacks.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };

@@ -6,15 +6,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { handlers, workflows } from '../../examples/survey/app.ts';
 import { SurveyStack } from '../../infra/example-stack.ts';
 import { Triggers } from '../../infra/index.ts';
-import { defineWorkflow } from '../../lib/engine/workflow.ts';
-import { WorkflowError } from '../../lib/errors.ts';
 import {
   DISPATCHER_SOURCE,
   EVALUATOR_SOURCE,
   type StreamSourceSettings,
-  TABLE,
   TASK_QUEUE,
-} from '../../lib/wiring.ts';
+} from '../../lib/adapters/aws-lambda/wiring.ts';
+import { defineWorkflow } from '../../lib/engine/workflow.ts';
+import { WorkflowError } from '../../lib/errors.ts';
+import { TABLE } from '../../lib/store/layout.ts';
 import { inlineFunction, unbundledApp } from './stacks.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };

@@ -13,9 +13,9 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { Triggers } from '../../infra/index.ts';
+import { WorkflowRegistry } from '../../lib/core/registry.ts';
+import { workflowVersion, workflowVersionPutItem } from '../../lib/core/versions.ts';
 import { defineWorkflow } from '../../lib/engine/workflow.ts';
-import { WorkflowRegistry } from '../../lib/runtime/registry.ts';
-import { workflowVersion, workflowVersionPutItem } from '../../lib/runtime/versions.ts';
 import type { Workflow } from '../../lib/types.ts';
 import { assetDirOf, inlineFunction, unbundledApp } from './stacks.ts';
 

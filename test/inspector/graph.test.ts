@@ -3,13 +3,13 @@
  * `GET /workflows`, and the dagre layout (text measured by a stand-in).
  */
 import { describe, expect, it } from 'vitest';
-import type { WorkflowInfo } from '../../lib/runtime/local/ui/page/api.ts';
+import type { WorkflowInfo } from '../../lib/local/inspector/page/api.ts';
 import {
   graphModel,
   layoutGraph,
   leadingStatus,
   statusSummary,
-} from '../../lib/runtime/local/ui/page/graph.ts';
+} from '../../lib/local/inspector/page/graph.ts';
 
 const survey: WorkflowInfo = {
   name: 'survey',

@@ -6,6 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiRequestSigner } from '../../lib/client/sigv4.ts';
+import { systemClock } from '../../lib/core/clock.ts';
+import { evaluateSession } from '../../lib/core/evaluator.ts';
+import { WorkflowRegistry } from '../../lib/core/registry.ts';
 import {
   defineWorkflow,
   NotAvailableError,
@@ -13,17 +17,13 @@ import {
   TriggersClient,
   ValidationError,
 } from '../../lib/index.ts';
-import { systemClock } from '../../lib/runtime/clock.ts';
-import { evaluateSession } from '../../lib/runtime/evaluator.ts';
 import {
   localAwsConfig,
   type RunningEmulators,
   startEmulators,
-} from '../../lib/runtime/local/emulators.ts';
-import { WorkflowRegistry } from '../../lib/runtime/registry.ts';
-import { ApiRequestSigner } from '../../lib/runtime/sigv4.ts';
+} from '../../lib/local/emulators.ts';
+import { createSessionTable } from '../../lib/local/provision.ts';
 import { DynamoStore } from '../../lib/store/dynamo-store.ts';
-import { createSessionTable } from '../../lib/store/provision.ts';
 import { rejectionOf, thrownBy } from '../runtime/fixtures.ts';
 
 const survey = defineWorkflow('survey', { t_score: { after: ['go'], run: 'score' } });

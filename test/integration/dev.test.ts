@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../lib/cli/main.ts';
-import { MAX_BODY_BYTES } from '../../lib/runtime/http.ts';
-import { freeLoopbackPort } from '../../lib/runtime/local/emulators.ts';
+import { MAX_BODY_BYTES } from '../../lib/core/http.ts';
+import { freeLoopbackPort } from '../../lib/local/emulators.ts';
 import type { SessionView } from '../../lib/types.ts';
 import { captureCli } from '../runtime/cli-run.ts';
 

@@ -27,15 +27,16 @@ import {
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TASK_QUEUE } from '../../lib/adapters/aws-lambda/wiring.ts';
 import { NotAvailableError } from '../../lib/errors.ts';
 import {
   localAwsConfig,
   type RunningEmulators,
   startDynamoDbLocal,
   startEmulators,
-} from '../../lib/runtime/local/emulators.ts';
-import { createSessionTable, createTaskQueue } from '../../lib/store/provision.ts';
-import { TABLE, TASK_QUEUE } from '../../lib/wiring.ts';
+} from '../../lib/local/emulators.ts';
+import { createSessionTable, createTaskQueue } from '../../lib/local/provision.ts';
+import { TABLE } from '../../lib/store/layout.ts';
 
 const TABLE_NAME = 'sessions';
 const QUEUE_NAME = 'tasks';

@@ -13,17 +13,20 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEventBridgeHandler, type EventBridgeHandler } from '../../lambdas/eventbridge.ts';
+import {
+  createEventBridgeHandler,
+  type EventBridgeHandler,
+} from '../../lib/adapters/aws-lambda/eventbridge.ts';
+import { eventBridgeRuntimeFromEnv } from '../../lib/adapters/aws-lambda/eventbridge-environment.ts';
+import type { LogEntry } from '../../lib/core/log.ts';
 import { defineWorkflow } from '../../lib/index.ts';
-import { eventBridgeRuntimeFromEnv } from '../../lib/runtime/eventbridge-env.ts';
 import {
   localAwsConfig,
   type RunningEmulators,
   startEmulators,
-} from '../../lib/runtime/local/emulators.ts';
-import type { LogEntry } from '../../lib/runtime/log.ts';
+} from '../../lib/local/emulators.ts';
+import { createSessionTable } from '../../lib/local/provision.ts';
 import { DynamoStore } from '../../lib/store/dynamo-store.ts';
-import { createSessionTable } from '../../lib/store/provision.ts';
 
 const orders = defineWorkflow('orders', { t_ship: { after: ['orderPlaced'], run: 'ship' } });
 

@@ -3,7 +3,7 @@
  * it, and hands their endpoints to the tests through the same variables users set
  * (`TRIGGERS_DYNAMODB_ENDPOINT`, `TRIGGERS_SQS_ENDPOINT`). Endpoints already set are kept.
  */
-import { startEmulators } from '../../lib/runtime/local/emulators.ts';
+import { startEmulators } from '../../lib/local/emulators.ts';
 
 export default async function setup(): Promise<() => Promise<void>> {
   const emulators = await startEmulators();

@@ -7,6 +7,10 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../lib/core/clock.ts';
+import { createHttpApi, type HttpApi, MAX_BODY_BYTES } from '../../lib/core/http.ts';
+import { WorkflowRegistry } from '../../lib/core/registry.ts';
+import { MAX_JSON_DEPTH } from '../../lib/core/validation.ts';
 import {
   defineWorkflow,
   type Kwargs,
@@ -14,17 +18,13 @@ import {
   type TriggersError,
   ValidationError,
 } from '../../lib/index.ts';
-import { systemClock } from '../../lib/runtime/clock.ts';
-import { createHttpApi, type HttpApi, MAX_BODY_BYTES } from '../../lib/runtime/http.ts';
 import {
   localAwsConfig,
   type RunningEmulators,
   startEmulators,
-} from '../../lib/runtime/local/emulators.ts';
-import { WorkflowRegistry } from '../../lib/runtime/registry.ts';
-import { MAX_JSON_DEPTH } from '../../lib/runtime/validation.ts';
+} from '../../lib/local/emulators.ts';
+import { createSessionTable } from '../../lib/local/provision.ts';
 import { DynamoStore } from '../../lib/store/dynamo-store.ts';
-import { createSessionTable } from '../../lib/store/provision.ts';
 import { rejectionOf } from '../runtime/fixtures.ts';
 
 const survey = defineWorkflow('survey', { t_a: { after: ['go'], run: 'h' } });

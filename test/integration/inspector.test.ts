@@ -10,7 +10,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as surveyApp from '../../examples/survey/app.ts';
 import { defineWorkflow, type Kwargs, type TaskHandler } from '../../lib/index.ts';
-import { type LocalStack, startLocalStack } from '../../lib/runtime/local/stack.ts';
+import { type LocalStack, startLocalStack } from '../../lib/local/stack.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = fileURLToPath(new URL('../../docs/inspector.png', import.meta.url));

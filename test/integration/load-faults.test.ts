@@ -12,9 +12,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { FaultSite } from '../../lib/core/faults.ts';
 import type { Kwargs, TaskConfig, TaskHandler, TaskInstance } from '../../lib/index.ts';
 import { Retry, Skip } from '../../lib/index.ts';
-import type { FaultSite } from '../../lib/runtime/faults.ts';
 import { createTestRuntime, type FaultPoint, InjectedFault } from '../../lib/testing/index.ts';
 
 const SESSIONS = Number(process.env.TRIGGERS_LOAD_SESSIONS ?? 200);

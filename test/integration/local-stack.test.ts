@@ -8,7 +8,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freeLoopbackPort } from '../../lib/runtime/local/emulators.ts';
+import { freeLoopbackPort } from '../../lib/local/emulators.ts';
 import type { SessionView } from '../../lib/types.ts';
 
 let child: ChildProcess | undefined;

@@ -10,7 +10,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freeLoopbackPort } from '../../lib/runtime/local/emulators.ts';
+import { freeLoopbackPort } from '../../lib/local/emulators.ts';
 import type { SessionView } from '../../lib/types.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'triggers-persist-'));

@@ -7,13 +7,14 @@
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVALUATOR_SOURCE } from '../../lib/adapters/aws-lambda/wiring.ts';
+import type { LogEntry } from '../../lib/core/log.ts';
+import { WorkflowRegistry } from '../../lib/core/registry.ts';
 import { defineWorkflow, type TaskHandler } from '../../lib/index.ts';
-import { localAwsConfig } from '../../lib/runtime/local/emulators.ts';
-import { DynamoRunner } from '../../lib/runtime/local/runner.ts';
-import type { StreamFailureRecord } from '../../lib/runtime/local/stream-poller.ts';
-import type { LogEntry } from '../../lib/runtime/log.ts';
-import { WorkflowRegistry } from '../../lib/runtime/registry.ts';
-import { EVALUATOR_SOURCE, keys, TABLE } from '../../lib/wiring.ts';
+import { localAwsConfig } from '../../lib/local/emulators.ts';
+import { DynamoRunner } from '../../lib/local/runner.ts';
+import type { StreamFailureRecord } from '../../lib/local/stream-poller.ts';
+import { keys, TABLE } from '../../lib/store/layout.ts';
 
 const workflow = defineWorkflow('poison', { t_a: { after: ['go'], run: 'ok' } });
 const ok: TaskHandler = (ctx) => ({ session: ctx.sessionId });

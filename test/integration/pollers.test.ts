@@ -24,17 +24,17 @@ import type {
   SQSRecord,
 } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { localAwsConfig } from '../../lib/runtime/local/emulators.ts';
-import { QueuePoller } from '../../lib/runtime/local/queue-poller.ts';
-import { type StreamFailureRecord, StreamPoller } from '../../lib/runtime/local/stream-poller.ts';
-import type { LogEntry } from '../../lib/runtime/log.ts';
-import { createSessionTable, createTaskQueue } from '../../lib/store/provision.ts';
 import {
   DISPATCHER_SOURCE,
   EVALUATOR_SOURCE,
   type StreamSourceSettings,
   TASK_QUEUE,
-} from '../../lib/wiring.ts';
+} from '../../lib/adapters/aws-lambda/wiring.ts';
+import type { LogEntry } from '../../lib/core/log.ts';
+import { localAwsConfig } from '../../lib/local/emulators.ts';
+import { createSessionTable, createTaskQueue } from '../../lib/local/provision.ts';
+import { QueuePoller } from '../../lib/local/queue-poller.ts';
+import { type StreamFailureRecord, StreamPoller } from '../../lib/local/stream-poller.ts';
 
 const DEADLINE_MS = 15_000;
 const PK = 'S#pollers';

@@ -20,28 +20,28 @@ import {
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createStaleMonitorHandler } from '../../lambdas/stale.ts';
+import { runtimeFromEnv, settingsFromEnv } from '../../lib/adapters/aws-lambda/environment.ts';
+import { createStaleMonitorHandler } from '../../lib/adapters/aws-lambda/stale.ts';
+import { type DeliveredEvent, evaluateSession } from '../../lib/core/evaluator.ts';
+import { fireEvent } from '../../lib/core/ingest.ts';
+import { WorkflowRegistry } from '../../lib/core/registry.ts';
+import { readStale, STALE_INDEX, STALE_METRIC, staleShard } from '../../lib/core/stale.ts';
 import {
   defineWorkflow,
   NotAvailableError,
   TriggersClient,
   TriggersError,
 } from '../../lib/index.ts';
-import { type DeliveredEvent, evaluateSession } from '../../lib/runtime/evaluator.ts';
-import { fireEvent } from '../../lib/runtime/ingest.ts';
-import { runtimeFromEnv, settingsFromEnv } from '../../lib/runtime/lambda-env.ts';
 import {
   localAwsConfig,
   type RunningEmulator,
   startDynamoDbLocal,
-} from '../../lib/runtime/local/emulators.ts';
-import type { SessionStore } from '../../lib/runtime/records.ts';
-import { WorkflowRegistry } from '../../lib/runtime/registry.ts';
-import { readStale, STALE_INDEX, STALE_METRIC, staleShard } from '../../lib/runtime/stale.ts';
+} from '../../lib/local/emulators.ts';
+import { createSessionTable } from '../../lib/local/provision.ts';
 import { type CapacityEntry, DynamoStore } from '../../lib/store/dynamo-store.ts';
-import { createSessionTable } from '../../lib/store/provision.ts';
-import { MemoryStore } from '../../lib/testing/memory/store.ts';
-import { keys } from '../../lib/wiring.ts';
+import { keys } from '../../lib/store/layout.ts';
+import { MemoryStore } from '../../lib/store/memory-store.ts';
+import type { SessionStore } from '../../lib/store/port.ts';
 import { ManualClock, rejectionOf } from '../runtime/fixtures.ts';
 
 const HOUR = 3600;

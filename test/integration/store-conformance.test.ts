@@ -11,16 +11,16 @@ import {
   localAwsConfig,
   type RunningEmulators,
   startEmulators,
-} from '../../lib/runtime/local/emulators.ts';
+} from '../../lib/local/emulators.ts';
+import { createSessionTable } from '../../lib/local/provision.ts';
+import { DynamoStore } from '../../lib/store/dynamo-store.ts';
+import { MemoryStore } from '../../lib/store/memory-store.ts';
 import type {
   AppliedMark,
   EventRecord,
   InstanceRecord,
   SessionStore,
-} from '../../lib/runtime/records.ts';
-import { DynamoStore } from '../../lib/store/dynamo-store.ts';
-import { createSessionTable } from '../../lib/store/provision.ts';
-import { MemoryStore } from '../../lib/testing/memory/store.ts';
+} from '../../lib/store/port.ts';
 
 const AT = '2026-11-27T10:00:00.000Z';
 let emulators: RunningEmulators | undefined;

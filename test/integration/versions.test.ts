@@ -13,28 +13,28 @@ import {
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defineWorkflow, Retry, type TaskHandler, type Workflow } from '../../lib/index.ts';
-import { systemClock } from '../../lib/runtime/clock.ts';
-import { type DeliveredEvent, evaluateSession } from '../../lib/runtime/evaluator.ts';
-import { fireEvent } from '../../lib/runtime/ingest.ts';
-import {
-  localAwsConfig,
-  type RunningEmulators,
-  startEmulators,
-} from '../../lib/runtime/local/emulators.ts';
-import { WorkflowRegistry } from '../../lib/runtime/registry.ts';
-import { runInstance } from '../../lib/runtime/task-runner.ts';
+import { systemClock } from '../../lib/core/clock.ts';
+import { type DeliveredEvent, evaluateSession } from '../../lib/core/evaluator.ts';
+import { fireEvent } from '../../lib/core/ingest.ts';
+import { WorkflowRegistry } from '../../lib/core/registry.ts';
+import { runInstance } from '../../lib/core/task-runner.ts';
 import {
   publishWorkflowVersions,
   WorkflowVersionNotFoundError,
   workflowVersion,
   workflowVersionPutItem,
-} from '../../lib/runtime/versions.ts';
-import { readSession } from '../../lib/runtime/view.ts';
+} from '../../lib/core/versions.ts';
+import { readSession } from '../../lib/core/view.ts';
+import { defineWorkflow, Retry, type TaskHandler, type Workflow } from '../../lib/index.ts';
+import {
+  localAwsConfig,
+  type RunningEmulators,
+  startEmulators,
+} from '../../lib/local/emulators.ts';
+import { createSessionTable } from '../../lib/local/provision.ts';
 import { DynamoStore } from '../../lib/store/dynamo-store.ts';
-import { createSessionTable } from '../../lib/store/provision.ts';
+import { TABLE } from '../../lib/store/layout.ts';
 import type { Kwargs } from '../../lib/types.ts';
-import { TABLE } from '../../lib/wiring.ts';
 import { ordersHandlers, ordersV1, ordersV2, rejectionOf } from '../runtime/fixtures.ts';
 
 const v1 = ordersV1;

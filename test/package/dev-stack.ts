@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freeLoopbackPort } from '../../lib/runtime/local/emulators.ts';
+import { freeLoopbackPort } from '../../lib/local/emulators.ts';
 import { type CommandResult, describeRun, start } from './tarball.ts';
 
 /** A TypeScript app module (type annotations: it needs a loader) for the dev round trip. */

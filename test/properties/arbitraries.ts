@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { FAULT_POINTS, type FaultPoint } from '../../lib/core/faults.ts';
 import {
   type Kwargs,
   Retry,
@@ -7,7 +8,6 @@ import {
   type TaskContext,
   type TaskHandler,
 } from '../../lib/index.ts';
-import { FAULT_POINTS, type FaultPoint } from '../../lib/runtime/faults.ts';
 
 /** The outside triggers generated workflows use. */
 export const EXTERNAL_TRIGGERS = ['a', 'b', 'c', 'd', 'e'] as const;

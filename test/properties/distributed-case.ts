@@ -7,9 +7,9 @@
  */
 import fc from 'fast-check';
 import { expect } from 'vitest';
+import type { FaultSite } from '../../lib/core/faults.ts';
 import { type CompiledWorkflow, compileWorkflow } from '../../lib/engine/index.ts';
 import type { TaskConfig, TaskInstance } from '../../lib/index.ts';
-import type { FaultSite } from '../../lib/runtime/faults.ts';
 import {
   crashOnce,
   createTestRuntime,

@@ -2,7 +2,7 @@
  * The head's applied mark: which delivered events the evaluator takes as applied.
  */
 import { describe, expect, it } from 'vitest';
-import { compareSequence, type HeadRecord, isApplied } from '../../lib/runtime/records.ts';
+import { compareSequence, type HeadRecord, isApplied } from '../../lib/store/port.ts';
 
 const head = (stream: string, sequence: string): HeadRecord => ({
   sessionId: 's1',

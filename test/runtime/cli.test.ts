@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../lib/cli/main.ts';
+import { createHttpApi } from '../../lib/core/http.ts';
+import { WorkflowRegistry } from '../../lib/core/registry.ts';
 import {
   defineWorkflow,
   type SessionEvent,
@@ -18,9 +20,7 @@ import {
   type TaskHandler,
   TriggersClient,
 } from '../../lib/index.ts';
-import { createHttpApi } from '../../lib/runtime/http.ts';
-import { WorkflowRegistry } from '../../lib/runtime/registry.ts';
-import { MemoryRunner } from '../../lib/testing/memory/runner.ts';
+import { MemoryRunner } from '../../lib/testing/memory.ts';
 import { type CliRun, captureCli, expectOneLineError } from './cli-run.ts';
 
 /** Fails when `go` was fired with `{ fail: true }`. */

@@ -3,9 +3,9 @@
  * arrives early is sent on for the rest of its delay, not run.
  */
 import { describe, expect, it, vi } from 'vitest';
+import { silentSink } from '../../lib/core/log.ts';
+import { runInstance, type TaskRunnerDeps } from '../../lib/core/task-runner.ts';
 import type { Workflow } from '../../lib/index.ts';
-import { silentSink } from '../../lib/runtime/log.ts';
-import { runInstance, type TaskRunnerDeps } from '../../lib/runtime/task-runner.ts';
 import { type Harness, harness } from './fixtures.ts';
 
 const workflow: Workflow = {

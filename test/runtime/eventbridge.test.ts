@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { createEventBridgeHandler } from '../../lambdas/eventbridge.ts';
-import { defineWorkflow, ValidationError } from '../../lib/index.ts';
+import { EnvironmentError } from '../../lib/adapters/aws-lambda/environment.ts';
+import { createEventBridgeHandler } from '../../lib/adapters/aws-lambda/eventbridge.ts';
+import {
+  eventBridgeRuntimeFromEnv,
+  eventIngestionFromEnv,
+  sqsRejectEvent,
+} from '../../lib/adapters/aws-lambda/eventbridge-environment.ts';
 import {
   compileEventMapping,
   type EventBridgeIngestDeps,
@@ -10,19 +15,14 @@ import {
   ingestEventBridgeEvent,
   mapEvent,
   type RejectedEvent,
-} from '../../lib/runtime/eventbridge.ts';
-import {
-  eventBridgeRuntimeFromEnv,
-  eventIngestionFromEnv,
-  sqsRejectEvent,
-} from '../../lib/runtime/eventbridge-env.ts';
-import { MAX_BODY_BYTES } from '../../lib/runtime/http.ts';
-import { EnvironmentError } from '../../lib/runtime/lambda-env.ts';
-import type { LogEntry } from '../../lib/runtime/log.ts';
-import { type EventRecord, resolveKwargs } from '../../lib/runtime/records.ts';
-import { WorkflowRegistry } from '../../lib/runtime/registry.ts';
-import { fireInputSchema, parseInput } from '../../lib/runtime/validation.ts';
-import { MemoryStore } from '../../lib/testing/memory/store.ts';
+} from '../../lib/core/eventbridge.ts';
+import { MAX_BODY_BYTES } from '../../lib/core/http.ts';
+import type { LogEntry } from '../../lib/core/log.ts';
+import { WorkflowRegistry } from '../../lib/core/registry.ts';
+import { fireInputSchema, parseInput } from '../../lib/core/validation.ts';
+import { defineWorkflow, ValidationError } from '../../lib/index.ts';
+import { MemoryStore } from '../../lib/store/memory-store.ts';
+import { type EventRecord, resolveKwargs } from '../../lib/store/port.ts';
 import { harness, ManualClock, recordingSqs, rejectionOf, thrownBy } from './fixtures.ts';
 
 const orders = defineWorkflow('orders', {

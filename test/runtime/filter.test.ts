@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { matchesAny, matchesPattern } from '../../lib/runtime/local/filter.ts';
-import { DISPATCHER_SOURCE, EVALUATOR_SOURCE } from '../../lib/wiring.ts';
+import { DISPATCHER_SOURCE, EVALUATOR_SOURCE } from '../../lib/adapters/aws-lambda/wiring.ts';
+import { matchesAny, matchesPattern } from '../../lib/local/filter.ts';
 
 function record(
   eventName: 'INSERT' | 'MODIFY' | 'REMOVE',

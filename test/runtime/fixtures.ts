@@ -4,14 +4,14 @@
  */
 import { type SendMessageCommandInput, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Clock } from '../../lib/core/clock.ts';
+import { evaluateSession } from '../../lib/core/evaluator.ts';
+import { fireEvent } from '../../lib/core/ingest.ts';
+import type { LogEntry } from '../../lib/core/log.ts';
+import { WorkflowRegistry } from '../../lib/core/registry.ts';
 import { defineWorkflow, type TaskHandler, type Workflow } from '../../lib/index.ts';
-import type { Clock } from '../../lib/runtime/clock.ts';
-import { evaluateSession } from '../../lib/runtime/evaluator.ts';
-import { fireEvent } from '../../lib/runtime/ingest.ts';
-import type { LogEntry } from '../../lib/runtime/log.ts';
-import type { EventRecord } from '../../lib/runtime/records.ts';
-import { WorkflowRegistry } from '../../lib/runtime/registry.ts';
-import { MemoryStore } from '../../lib/testing/memory/store.ts';
+import { MemoryStore } from '../../lib/store/memory-store.ts';
+import type { EventRecord } from '../../lib/store/port.ts';
 import type { Kwargs } from '../../lib/types.ts';
 
 /** A clock that stands still until the test moves it. */

@@ -5,15 +5,18 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { createIngestHandler, isHttpApiEventV2 } from '../../lambdas/ingest.ts';
+import {
+  createIngestHandler,
+  isHttpApiEventV2,
+} from '../../lib/adapters/aws-lambda/api-gateway.ts';
+import { systemClock } from '../../lib/core/clock.ts';
+import { createHttpApi, type HttpResponse, MAX_BODY_BYTES } from '../../lib/core/http.ts';
+import type { LogEntry } from '../../lib/core/log.ts';
+import { WorkflowRegistry } from '../../lib/core/registry.ts';
 import { defineWorkflow, type SessionView, type TaskHandler } from '../../lib/index.ts';
-import { systemClock } from '../../lib/runtime/clock.ts';
-import { createHttpApi, type HttpResponse, MAX_BODY_BYTES } from '../../lib/runtime/http.ts';
-import type { LogEntry } from '../../lib/runtime/log.ts';
-import type { HeadRecord } from '../../lib/runtime/records.ts';
-import { WorkflowRegistry } from '../../lib/runtime/registry.ts';
-import { MemoryRunner } from '../../lib/testing/memory/runner.ts';
-import { type ChangeRecord, MemoryStore } from '../../lib/testing/memory/store.ts';
+import { type ChangeRecord, MemoryStore } from '../../lib/store/memory-store.ts';
+import type { HeadRecord } from '../../lib/store/port.ts';
+import { MemoryRunner } from '../../lib/testing/memory.ts';
 import { lambdaContext } from './fixtures.ts';
 
 const SETTLE_MS = 5_000;

@@ -3,7 +3,7 @@
  * to the HTTP API. The page in a browser is `test/integration/inspector.test.ts`.
  */
 import { describe, expect, it } from 'vitest';
-import { createInspector } from '../../lib/runtime/local/ui/server.ts';
+import { createInspector } from '../../lib/local/inspector/server.ts';
 
 describe('createInspector', () => {
   it('serves the page at /ui and /ui/, locked to its own origin', async () => {

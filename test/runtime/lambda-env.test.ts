@@ -1,10 +1,7 @@
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { createDispatcherHandler } from '../../lambdas/dispatcher.ts';
-import { createEvaluatorHandler } from '../../lambdas/evaluator.ts';
-import { createTaskHandler } from '../../lambdas/task.ts';
-import { defineWorkflow, NotFoundError, TriggersError, ValidationError } from '../../lib/index.ts';
+import { createDispatcherHandler } from '../../lib/adapters/aws-lambda/dispatcher.ts';
 import {
   EnvironmentError,
   jsonLineSink,
@@ -13,13 +10,17 @@ import {
   splitDelay,
   sqsSendTask,
   type TriggersApp,
-} from '../../lib/runtime/lambda-env.ts';
-import type { LogEntry } from '../../lib/runtime/log.ts';
-import type { EventRecord, InstanceRecord } from '../../lib/runtime/records.ts';
-import type { TaskMessage } from '../../lib/runtime/task-runner.ts';
-import { readSession } from '../../lib/runtime/view.ts';
+} from '../../lib/adapters/aws-lambda/environment.ts';
+import { createEvaluatorHandler } from '../../lib/adapters/aws-lambda/evaluator.ts';
+import { createTaskHandler } from '../../lib/adapters/aws-lambda/task.ts';
+import { TASK_QUEUE } from '../../lib/adapters/aws-lambda/wiring.ts';
+import type { LogEntry } from '../../lib/core/log.ts';
+import type { TaskMessage } from '../../lib/core/task-runner.ts';
+import { readSession } from '../../lib/core/view.ts';
+import { defineWorkflow, NotFoundError, TriggersError, ValidationError } from '../../lib/index.ts';
 import { DynamoStore } from '../../lib/store/dynamo-store.ts';
-import { keys, TASK_QUEUE } from '../../lib/wiring.ts';
+import { keys } from '../../lib/store/layout.ts';
+import type { EventRecord, InstanceRecord } from '../../lib/store/port.ts';
 import {
   harness,
   lambdaContext,

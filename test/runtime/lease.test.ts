@@ -3,14 +3,10 @@
  * the run that lost its lease records nothing, and a re-run fires nothing twice.
  */
 import { describe, expect, it, vi } from 'vitest';
+import { silentSink } from '../../lib/core/log.ts';
+import { InstanceBusyError, runInstance, type TaskRunnerDeps } from '../../lib/core/task-runner.ts';
+import { readSession } from '../../lib/core/view.ts';
 import type { TaskContext, TaskHandler, Workflow } from '../../lib/index.ts';
-import { silentSink } from '../../lib/runtime/log.ts';
-import {
-  InstanceBusyError,
-  runInstance,
-  type TaskRunnerDeps,
-} from '../../lib/runtime/task-runner.ts';
-import { readSession } from '../../lib/runtime/view.ts';
 import { deferred, firesOf, type Harness, harness } from './fixtures.ts';
 
 const LEASE_SECONDS = 60;

@@ -4,13 +4,13 @@
  * and an internal failure of the API log no kwargs or result at info level or above.
  */
 import { describe, expect, it } from 'vitest';
+import { createHttpApi } from '../../lib/core/http.ts';
+import type { LogEntry } from '../../lib/core/log.ts';
+import { WorkflowRegistry } from '../../lib/core/registry.ts';
 import { defineWorkflow, type TaskHandler } from '../../lib/index.ts';
-import { createHttpApi } from '../../lib/runtime/http.ts';
-import type { LogEntry } from '../../lib/runtime/log.ts';
-import type { SessionStore } from '../../lib/runtime/records.ts';
-import { WorkflowRegistry } from '../../lib/runtime/registry.ts';
+import { MemoryStore } from '../../lib/store/memory-store.ts';
+import type { SessionStore } from '../../lib/store/port.ts';
 import { createTestRuntime } from '../../lib/testing/index.ts';
-import { MemoryStore } from '../../lib/testing/memory/store.ts';
 
 const SECRETS = ['kwarg-secret-4711', 'result-secret-0815', 'replay-secret-1234', 'skip-secret-9'];
 const LOUD = new Set(['info', 'warn', 'error']);

@@ -8,8 +8,8 @@
  */
 import { DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
-import type { OutcomeCommit } from '../../lib/runtime/records.ts';
 import { DynamoStore } from '../../lib/store/dynamo-store.ts';
+import type { OutcomeCommit } from '../../lib/store/port.ts';
 import { rejectionOf } from './fixtures.ts';
 
 function storeCancelling(codes: string[]): DynamoStore {

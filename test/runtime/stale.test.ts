@@ -8,10 +8,23 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createIngestHandler } from '../../lambdas/ingest.ts';
-import { createStaleMonitorHandler } from '../../lambdas/stale.ts';
+import { createIngestHandler } from '../../lib/adapters/aws-lambda/api-gateway.ts';
+import {
+  type EnvironmentError,
+  settingsFromEnv,
+} from '../../lib/adapters/aws-lambda/environment.ts';
+import { createStaleMonitorHandler } from '../../lib/adapters/aws-lambda/stale.ts';
 import { runCli } from '../../lib/cli/main.ts';
 import { formatAge } from '../../lib/cli/stale.ts';
+import { createHttpApi, type HttpApi, type HttpRequest } from '../../lib/core/http.ts';
+import {
+  measureStale,
+  readStale,
+  STALE_METRIC,
+  STALE_QUERY,
+  staleMetricLine,
+  staleShard,
+} from '../../lib/core/stale.ts';
 import { MAX_DURATION_SECONDS, parseDuration } from '../../lib/engine/duration.ts';
 import {
   defineWorkflow,
@@ -20,16 +33,6 @@ import {
   TriggersClient,
   ValidationError,
 } from '../../lib/index.ts';
-import { createHttpApi, type HttpApi, type HttpRequest } from '../../lib/runtime/http.ts';
-import { type EnvironmentError, settingsFromEnv } from '../../lib/runtime/lambda-env.ts';
-import {
-  measureStale,
-  readStale,
-  STALE_METRIC,
-  STALE_QUERY,
-  staleMetricLine,
-  staleShard,
-} from '../../lib/runtime/stale.ts';
 import { DynamoStore } from '../../lib/store/dynamo-store.ts';
 import { captureCli } from './cli-run.ts';
 import { type Harness, harness, lambdaContext, rejectionOf, thrownBy } from './fixtures.ts';

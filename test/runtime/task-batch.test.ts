@@ -3,6 +3,8 @@
  * with instances scheduled by the real ingest and evaluator flows.
  */
 import { describe, expect, it, vi } from 'vitest';
+import { processTaskBatch } from '../../lib/adapters/aws-lambda/task-batch.ts';
+import { silentSink } from '../../lib/core/log.ts';
 import {
   NotAvailableError,
   type TaskContext,
@@ -10,9 +12,7 @@ import {
   taskHandler,
   type Workflow,
 } from '../../lib/index.ts';
-import { silentSink } from '../../lib/runtime/log.ts';
-import { resolveKwargs } from '../../lib/runtime/records.ts';
-import { processTaskBatch } from '../../lib/runtime/task-batch.ts';
+import { resolveKwargs } from '../../lib/store/port.ts';
 import {
   firesOf,
   type Harness,

@@ -4,11 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { renderSession } from '../../lib/cli/inspect.ts';
-import { fireEvent } from '../../lib/runtime/ingest.ts';
-import { silentSink } from '../../lib/runtime/log.ts';
-import { WorkflowRegistry } from '../../lib/runtime/registry.ts';
-import { readSession } from '../../lib/runtime/view.ts';
-import { MemoryRunner } from '../../lib/testing/memory/runner.ts';
+import { fireEvent } from '../../lib/core/ingest.ts';
+import { silentSink } from '../../lib/core/log.ts';
+import { WorkflowRegistry } from '../../lib/core/registry.ts';
+import { readSession } from '../../lib/core/view.ts';
+import { MemoryRunner } from '../../lib/testing/memory.ts';
 import type { Workflow } from '../../lib/types.ts';
 
 const workflow: Workflow = {

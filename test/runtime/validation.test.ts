@@ -3,6 +3,16 @@
  * runtime's options. A refused request stores nothing.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { fireEvent, requestReplay, requestSkip } from '../../lib/core/ingest.ts';
+import { silentSink } from '../../lib/core/log.ts';
+import { runInstance } from '../../lib/core/task-runner.ts';
+import {
+  fireInputSchema,
+  jsonShapeProblem,
+  MAX_JSON_DEPTH,
+  parseInput,
+  skipInputSchema,
+} from '../../lib/core/validation.ts';
 import {
   InstanceStateError,
   type Kwargs,
@@ -14,16 +24,6 @@ import {
   type Workflow,
   WorkflowError,
 } from '../../lib/index.ts';
-import { fireEvent, requestReplay, requestSkip } from '../../lib/runtime/ingest.ts';
-import { silentSink } from '../../lib/runtime/log.ts';
-import { runInstance } from '../../lib/runtime/task-runner.ts';
-import {
-  fireInputSchema,
-  jsonShapeProblem,
-  MAX_JSON_DEPTH,
-  parseInput,
-  skipInputSchema,
-} from '../../lib/runtime/validation.ts';
 import { createTestRuntime, type TestRuntime } from '../../lib/testing/index.ts';
 import { firesOf, harness, rejectionOf, thrownBy } from './fixtures.ts';
 

@@ -4,19 +4,19 @@
  * changed workflow is deployed over the same store (a second registry, as new Lambda code).
  */
 import { describe, expect, it } from 'vitest';
-import { defineWorkflow, Retry, type TaskHandler, type Workflow } from '../../lib/index.ts';
-import { evaluateSession } from '../../lib/runtime/evaluator.ts';
-import { fireEvent } from '../../lib/runtime/ingest.ts';
-import { WorkflowRegistry } from '../../lib/runtime/registry.ts';
-import { runInstance } from '../../lib/runtime/task-runner.ts';
+import { evaluateSession } from '../../lib/core/evaluator.ts';
+import { fireEvent } from '../../lib/core/ingest.ts';
+import { WorkflowRegistry } from '../../lib/core/registry.ts';
+import { runInstance } from '../../lib/core/task-runner.ts';
 import {
   canonicalJson,
   publishWorkflowVersions,
   WorkflowVersionNotFoundError,
   workflowVersion,
-} from '../../lib/runtime/versions.ts';
-import { readSession } from '../../lib/runtime/view.ts';
-import { MemoryStore } from '../../lib/testing/memory/store.ts';
+} from '../../lib/core/versions.ts';
+import { readSession } from '../../lib/core/view.ts';
+import { defineWorkflow, Retry, type TaskHandler, type Workflow } from '../../lib/index.ts';
+import { MemoryStore } from '../../lib/store/memory-store.ts';
 import type { Kwargs } from '../../lib/types.ts';
 import { ManualClock, ordersHandlers, ordersV1, ordersV2, rejectionOf } from './fixtures.ts';
 

@@ -6,23 +6,23 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { ConflictError } from '../../lib/errors.ts';
-import type { Kwargs, TaskHandler, Workflow } from '../../lib/index.ts';
-import { systemClock } from '../../lib/runtime/clock.ts';
+import { systemClock } from '../../lib/core/clock.ts';
 import {
   type DeliveredEvent,
   type EvaluatorDeps,
   evaluateSession,
-} from '../../lib/runtime/evaluator.ts';
-import { fireEvent } from '../../lib/runtime/ingest.ts';
-import { localAwsConfig } from '../../lib/runtime/local/emulators.ts';
-import { silentSink } from '../../lib/runtime/log.ts';
-import type { SessionStore } from '../../lib/runtime/records.ts';
-import { WorkflowRegistry } from '../../lib/runtime/registry.ts';
-import { readSession } from '../../lib/runtime/view.ts';
+} from '../../lib/core/evaluator.ts';
+import { fireEvent } from '../../lib/core/ingest.ts';
+import { silentSink } from '../../lib/core/log.ts';
+import { WorkflowRegistry } from '../../lib/core/registry.ts';
+import { readSession } from '../../lib/core/view.ts';
+import { ConflictError } from '../../lib/errors.ts';
+import type { Kwargs, TaskHandler, Workflow } from '../../lib/index.ts';
+import { localAwsConfig } from '../../lib/local/emulators.ts';
+import { createSessionTable } from '../../lib/local/provision.ts';
 import { DynamoStore } from '../../lib/store/dynamo-store.ts';
-import { createSessionTable } from '../../lib/store/provision.ts';
-import { MemoryStore } from '../../lib/testing/memory/store.ts';
+import { MemoryStore } from '../../lib/store/memory-store.ts';
+import type { SessionStore } from '../../lib/store/port.ts';
 import { backend, type Session, start, startSession, waitUntil } from './harness.ts';
 
 /** A small seeded generator (mulberry32), so a failing order can be replayed. */

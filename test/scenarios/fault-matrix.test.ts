@@ -6,6 +6,7 @@
  * before its outcome was committed).
  */
 import { describe, expect, it } from 'vitest';
+import { FAULT_POINTS, type FaultSite } from '../../lib/core/faults.ts';
 import {
   type InstanceStatus,
   type Kwargs,
@@ -13,7 +14,6 @@ import {
   type TaskConfig,
   type TaskHandler,
 } from '../../lib/index.ts';
-import { FAULT_POINTS, type FaultSite } from '../../lib/runtime/faults.ts';
 import { createTestRuntime, type FaultPoint, InjectedFault } from '../../lib/testing/index.ts';
 import { backend } from './harness.ts';
 

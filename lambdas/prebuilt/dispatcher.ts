@@ -1,6 +1,0 @@
-/** The pre-bundled dispatcher function: `handler` over the deployment's workflows, built at cold start. */
-import { runtimeFromEnv } from '../../lib/runtime/lambda-env.ts';
-import { createDispatcherHandler } from '../dispatcher.ts';
-import { deploymentApp } from './deployment.ts';
-
-export const handler = createDispatcherHandler(runtimeFromEnv(deploymentApp(import.meta.url)));

@@ -1,6 +1,0 @@
-/** The pre-bundled evaluator function: `handler` over the deployment's workflows, built at cold start. */
-import { runtimeFromEnv } from '../../lib/runtime/lambda-env.ts';
-import { createEvaluatorHandler } from '../evaluator.ts';
-import { deploymentApp } from './deployment.ts';
-
-export const handler = createEvaluatorHandler(runtimeFromEnv(deploymentApp(import.meta.url)));

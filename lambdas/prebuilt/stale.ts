@@ -1,9 +1,0 @@
-/** The pre-bundled stale-sessions function: the age and the index come from its environment. */
-import { runtimeFromEnv, settingsFromEnv } from '../../lib/runtime/lambda-env.ts';
-import { createStaleMonitorHandler } from '../stale.ts';
-import { deploymentApp } from './deployment.ts';
-
-export const handler = createStaleMonitorHandler(
-  runtimeFromEnv(deploymentApp(import.meta.url)),
-  settingsFromEnv(process.env),
-);

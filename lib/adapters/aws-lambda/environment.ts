@@ -1,0 +1,337 @@
+/**
+ * What a deployed Lambda runs against, read from its environment: the session table, the task
+ * queues, the region and, for LocalStack or other emulators, their endpoints. The construct
+ * sets these variables; the generated entry files call `runtimeFromEnv(app)` once, at cold
+ * start, so a misconfigured function fails before it takes any event.
+ *
+ * | variable | required | meaning |
+ * |---|---|---|
+ * | `TRIGGERS_TABLE_NAME` | yes | the session table |
+ * | `TRIGGERS_QUEUE_URLS` | to send tasks | JSON object, queue name (a task's `using ?? run`) → queue URL |
+ * | `TRIGGERS_DYNAMODB_ENDPOINT` | no | a DynamoDB endpoint other than AWS's |
+ * | `TRIGGERS_SQS_ENDPOINT` | no | an SQS endpoint other than AWS's |
+ * | `TRIGGERS_FUNCTION_TIMEOUT_SECONDS` | no | the task function's timeout; sets the claim lease |
+ * | `TRIGGERS_LOG_LEVEL` | no | `debug`, `info` (default), `warn` or `error` |
+ * | `TRIGGERS_SESSION_TTL_SECONDS` | no | how long items live after their last write (default 90 days) |
+ * | `TRIGGERS_STALE_INDEX` | no | the table's stale index: heads with unstarted instances are kept in it, `GET /stale` queries it |
+ * | `TRIGGERS_STALE_AFTER_SECONDS` | the stale-sessions function | the age after which an unstarted instance counts as stale |
+ * | `AWS_REGION` | no | set by Lambda; else the SDK's own resolution |
+ *
+ * @module
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { z } from 'zod';
+import { type Clock, systemClock } from '../../core/clock.ts';
+import type { SendTask } from '../../core/dispatcher.ts';
+import type { LogEntry, LogSink } from '../../core/log.ts';
+import { WorkflowRegistry } from '../../core/registry.ts';
+import type { TaskMessage } from '../../core/task-runner.ts';
+import { getOwn } from '../../engine/kwargs.ts';
+import { TriggersError, ValidationError } from '../../errors.ts';
+import { DynamoStore } from '../../store/dynamo-store.ts';
+import type { LogLevel, TaskHandler, Workflow } from '../../types.ts';
+import { TASK_QUEUE } from './wiring.ts';
+
+/** What an app module exports: its workflows, its task handlers, its default workflow. */
+export interface TriggersApp {
+  workflows: Workflow[];
+  /** Task handlers by the name tasks `run`. @default - none (entry points without tasks) */
+  handlers?: Record<string, TaskHandler>;
+  /** The workflow new sessions get. @default - the first of `workflows` */
+  defaultWorkflow?: string;
+}
+
+/** The environment variables are read from. */
+export type LambdaEnv = Readonly<Record<string, string | undefined>>;
+
+/** What the Lambdas of a deployment run against. */
+export interface LambdaRuntime {
+  store: DynamoStore;
+  registry: WorkflowRegistry;
+  clock: Clock;
+  log: LogSink;
+  /** Sends task messages to the queues of `TRIGGERS_QUEUE_URLS`. */
+  send: SendTask;
+  /** How long a task claim holds, from `TRIGGERS_FUNCTION_TIMEOUT_SECONDS`. @default - the runner's */
+  leaseSeconds?: number;
+}
+
+/** Replacements for what `runtimeFromEnv` would create, for tests and local runners. */
+export interface LambdaRuntimeOverrides {
+  /** @default - one client per region and endpoint, shared by every runtime of the process */
+  dynamodb?: DynamoDBClient;
+  /** @default - one client per region and endpoint, shared by every runtime of the process */
+  sqs?: SQSClient;
+  /** @default - the system clock */
+  clock?: Clock;
+  /** @default - JSON lines on stdout, at `TRIGGERS_LOG_LEVEL` */
+  log?: LogSink;
+}
+
+/**
+ * The body of a task message whose delay was longer than SQS allows: it arrives after at most
+ * `TASK_QUEUE.maxDelaySeconds`, and must not run before `notBefore` (ISO 8601).
+ */
+export interface DelayedTaskMessage extends TaskMessage {
+  notBefore?: string;
+}
+
+/**
+ * A variable of the environment is missing or invalid; `variable` names it.
+ *
+ * @example
+ * runtimeFromEnv(app, {}); // throws EnvironmentError: environment variable TRIGGERS_TABLE_NAME is required: ...
+ */
+export class EnvironmentError extends ValidationError {
+  /** The environment variable at fault. */
+  readonly variable: string;
+  constructor(variable: string, message: string, opts: { cause?: unknown } = {}) {
+    super(`environment variable ${variable} ${message}`, opts);
+    this.variable = variable;
+  }
+}
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const satisfies readonly LogLevel[];
+
+const jsonText = z.string().transform((text, ctx): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be JSON', input: text });
+    return z.NEVER;
+  }
+});
+
+const envSchema = z.object({
+  TRIGGERS_TABLE_NAME: z
+    .string({ error: 'is required: the name of the session table' })
+    .regex(/^[A-Za-z0-9_.-]{3,255}$/, { error: 'must be a DynamoDB table name' }),
+  TRIGGERS_QUEUE_URLS: jsonText
+    .pipe(
+      z.record(z.string().min(1), z.url({ error: 'must be a queue URL' }), {
+        error: 'must be a JSON object of queue name to queue URL',
+      }),
+    )
+    .optional(),
+  TRIGGERS_DYNAMODB_ENDPOINT: z.url({ error: 'must be a URL' }).optional(),
+  TRIGGERS_SQS_ENDPOINT: z.url({ error: 'must be a URL' }).optional(),
+  TRIGGERS_FUNCTION_TIMEOUT_SECONDS: z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .int({ error: 'must be a whole number of seconds' })
+    .positive({ error: 'must be positive' })
+    .optional(),
+  TRIGGERS_LOG_LEVEL: z
+    .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })
+    .optional(),
+  TRIGGERS_SESSION_TTL_SECONDS: z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .int({ error: 'must be a whole number of seconds' })
+    .positive({ error: 'must be positive' })
+    .optional(),
+  TRIGGERS_STALE_INDEX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{3,255}$/, { error: 'must be a DynamoDB index name' })
+    .optional(),
+  TRIGGERS_STALE_AFTER_SECONDS: z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .int({ error: 'must be a whole number of seconds' })
+    .positive({ error: 'must be positive' })
+    .optional(),
+  AWS_REGION: z.string().optional(),
+});
+
+/** The deployment's settings, as read from the environment. */
+export type LambdaSettings = z.infer<typeof envSchema>;
+
+/**
+ * Reads and checks the deployment's variables; an empty variable counts as unset. Throws
+ * `EnvironmentError` naming the first variable that is missing or invalid.
+ *
+ * @example
+ * const settings = settingsFromEnv(process.env);
+ * settings.TRIGGERS_TABLE_NAME; // 'triggers-sessions'
+ */
+export function settingsFromEnv(env: LambdaEnv): LambdaSettings {
+  const set = Object.fromEntries(
+    Object.keys(envSchema.shape).flatMap((name) => {
+      const value = env[name];
+      return value === undefined || value === '' ? [] : [[name, value]];
+    }),
+  );
+  const parsed = envSchema.safeParse(set);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0] as z.core.$ZodIssue;
+  const [variable, ...rest] = issue.path.map(String);
+  const where = rest.length > 0 ? ` (at '${rest.join('.')}')` : '';
+  throw new EnvironmentError(variable ?? 'input', `${issue.message}${where}`, {
+    cause: parsed.error,
+  });
+}
+
+/**
+ * Splits a delay SQS cannot hold: up to `TASK_QUEUE.maxDelaySeconds` as the message's own
+ * delay, and the moment it may run as `notBefore` when the delay is longer.
+ *
+ * @example
+ * splitDelay(3600, new Date('2026-01-01T00:00:00Z'));
+ * // { delaySeconds: 900, notBefore: '2026-01-01T01:00:00.000Z' }
+ */
+export function splitDelay(
+  delaySeconds: number,
+  now: Date,
+): { delaySeconds: number; notBefore?: string } {
+  const whole = Math.max(0, Math.ceil(delaySeconds));
+  if (whole <= TASK_QUEUE.maxDelaySeconds) return { delaySeconds: whole };
+  return {
+    delaySeconds: TASK_QUEUE.maxDelaySeconds,
+    notBefore: new Date(now.getTime() + whole * 1000).toISOString(),
+  };
+}
+
+const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+/**
+ * A log sink that writes each entry as one JSON line (CloudWatch Logs keeps each line as one
+ * structured event), dropping entries below `level`.
+ *
+ * @example
+ * const log = jsonLineSink({ level: 'info' });
+ * log({ level: 'info', message: 'evaluated', timestamp: new Date().toISOString(), sessionId: 's1' });
+ */
+export function jsonLineSink(
+  opts: { level?: LogLevel; write?: (line: string) => void } = {},
+): LogSink {
+  const threshold = RANK[opts.level ?? 'info'];
+  const write = opts.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+  return (entry: LogEntry) => {
+    if (RANK[entry.level] < threshold) return;
+    let line: string;
+    try {
+      line = JSON.stringify(entry);
+    } catch (err) {
+      // A BigInt or a cycle in the attributes: keep the entry, lose the attributes.
+      line = JSON.stringify({
+        level: entry.level,
+        message: entry.message,
+        timestamp: entry.timestamp,
+        logError: err instanceof Error ? err.message : String(err),
+      });
+    }
+    write(line);
+  };
+}
+
+// One client per configuration for the life of the process: Lambda reuses it across
+// invocations, which keeps connections warm.
+const dynamodbClients = new Map<string, DynamoDBClient>();
+const sqsClients = new Map<string, SQSClient>();
+
+function sharedClient<T>(
+  cache: Map<string, T>,
+  config: { region?: string; endpoint?: string },
+  create: () => T,
+): T {
+  const key = JSON.stringify([config.region ?? null, config.endpoint ?? null]);
+  let client = cache.get(key);
+  if (client === undefined) {
+    client = create();
+    cache.set(key, client);
+  }
+  return client;
+}
+
+function clientConfig(region: string | undefined, endpoint: string | undefined) {
+  return {
+    ...(region !== undefined ? { region } : {}),
+    ...(endpoint !== undefined ? { endpoint } : {}),
+  };
+}
+
+/**
+ * A `SendTask` over SQS: the queue's URL from `queueUrls`, a delay above SQS's limit split with
+ * `splitDelay` (the message then carries `notBefore`).
+ *
+ * @example
+ * const send = sqsSendTask(new SQSClient({}), { scoreSurvey: queueUrl }, systemClock);
+ * await send('scoreSurvey', { sessionId: 's1', instance: 't_score#0' }, 0);
+ */
+export function sqsSendTask(
+  sqs: SQSClient,
+  queueUrls: Readonly<Record<string, string>> | undefined,
+  clock: Clock,
+): SendTask {
+  return async (queue, message, delaySeconds) => {
+    if (queueUrls === undefined) {
+      throw new EnvironmentError(
+        'TRIGGERS_QUEUE_URLS',
+        'is required to send tasks: a JSON object of queue name to queue URL',
+      );
+    }
+    const queueUrl = getOwn(queueUrls, queue);
+    if (queueUrl === undefined) {
+      throw new TriggersError(
+        `no URL for queue '${queue}' in TRIGGERS_QUEUE_URLS (it has: ${Object.keys(queueUrls).join(', ') || 'none'})`,
+        { code: 'NO_QUEUE', status: 500 },
+      );
+    }
+    const split = splitDelay(delaySeconds, clock.now());
+    const body: DelayedTaskMessage = {
+      sessionId: message.sessionId,
+      instance: message.instance,
+      ...(split.notBefore !== undefined ? { notBefore: split.notBefore } : {}),
+    };
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queueUrl,
+        MessageBody: JSON.stringify(body),
+        ...(split.delaySeconds > 0 ? { DelaySeconds: split.delaySeconds } : {}),
+      }),
+    );
+  };
+}
+
+/**
+ * The runtime of a deployed Lambda, from its environment: a `DynamoStore` on
+ * `TRIGGERS_TABLE_NAME`, the app's workflows, the system clock, JSON-line logs on stdout and a
+ * `send` to the queues of `TRIGGERS_QUEUE_URLS`. SDK clients are shared per region and
+ * endpoint. Throws `EnvironmentError` naming a missing or invalid variable, and
+ * `WorkflowError` for invalid workflows.
+ *
+ * @example
+ * import app from './app.ts';
+ * export const handler = createEvaluatorHandler(runtimeFromEnv(app));
+ */
+export function runtimeFromEnv(
+  app: TriggersApp,
+  env: LambdaEnv = process.env,
+  overrides: LambdaRuntimeOverrides = {},
+): LambdaRuntime {
+  const settings = settingsFromEnv(env);
+  const region = settings.AWS_REGION;
+  const ddbConfig = clientConfig(region, settings.TRIGGERS_DYNAMODB_ENDPOINT);
+  const sqsConfig = clientConfig(region, settings.TRIGGERS_SQS_ENDPOINT);
+  const dynamodb =
+    overrides.dynamodb ??
+    sharedClient(dynamodbClients, ddbConfig, () => new DynamoDBClient(ddbConfig));
+  const sqs = overrides.sqs ?? sharedClient(sqsClients, sqsConfig, () => new SQSClient(sqsConfig));
+  const clock = overrides.clock ?? systemClock;
+  const timeout = settings.TRIGGERS_FUNCTION_TIMEOUT_SECONDS;
+  return {
+    store: new DynamoStore({
+      tableName: settings.TRIGGERS_TABLE_NAME,
+      client: dynamodb,
+      ...(settings.TRIGGERS_SESSION_TTL_SECONDS !== undefined
+        ? { ttlSeconds: settings.TRIGGERS_SESSION_TTL_SECONDS }
+        : {}),
+      ...(settings.TRIGGERS_STALE_INDEX !== undefined
+        ? { staleIndex: { name: settings.TRIGGERS_STALE_INDEX } }
+        : {}),
+    }),
+    registry: new WorkflowRegistry(app.workflows, app.defaultWorkflow),
+    clock,
+    log: overrides.log ?? jsonLineSink({ level: settings.TRIGGERS_LOG_LEVEL ?? 'info' }),
+    send: sqsSendTask(sqs, settings.TRIGGERS_QUEUE_URLS, clock),
+    ...(timeout !== undefined ? { leaseSeconds: TASK_QUEUE.leaseSeconds(timeout) } : {}),
+  };
+}

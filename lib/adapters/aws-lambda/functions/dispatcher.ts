@@ -1,0 +1,7 @@
+/** The pre-bundled dispatcher function: `handler` over the deployment's workflows, built at cold start. */
+
+import { createDispatcherHandler } from '../dispatcher.ts';
+import { runtimeFromEnv } from '../environment.ts';
+import { deploymentApp } from './deployment.ts';
+
+export const handler = createDispatcherHandler(runtimeFromEnv(deploymentApp(import.meta.url)));

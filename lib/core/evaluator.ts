@@ -1,0 +1,353 @@
+import type { SessionEngine } from '../engine/index.ts';
+import type { Effect, InstanceSeed, SessionEvent } from '../engine/session.ts';
+import { ConflictError, TriggersError } from '../errors.ts';
+import {
+  type EventRecord,
+  type InstanceRecord,
+  type InstanceUpdate,
+  isApplied,
+  type SessionStore,
+  type StreamPosition,
+} from '../store/port.ts';
+import type { InstanceStatus, Kwargs } from '../types.ts';
+import type { Clock } from './clock.ts';
+import type { FaultHook } from './faults.ts';
+import type { LogSink } from './log.ts';
+import type { WorkflowRegistry } from './registry.ts';
+
+/** What the evaluator needs. */
+export interface EvaluatorDeps {
+  store: SessionStore;
+  registry: WorkflowRegistry;
+  clock: Clock;
+  log: LogSink;
+  /** How often a commit that lost a race is re-read and retried. @default 20 */
+  maxAttempts?: number;
+  /** Test-only crash points. */
+  faults?: FaultHook;
+}
+
+/** The engine event an event record stands for; replay and skip carry what was observed. */
+function toSessionEvent(
+  record: EventRecord,
+  observed: InstanceRecord | undefined,
+  statusNow: InstanceStatus | undefined,
+): SessionEvent {
+  const at = record.firedAt;
+  switch (record.kind) {
+    case 'fire':
+      return { type: 'fire', eventId: record.eventId, trigger: record.trigger, at };
+    case 'clone':
+      return {
+        type: 'clone',
+        eventId: record.eventId,
+        parent: record.parent,
+        task: record.task,
+        parentAttempt: record.parentAttempt,
+        ...(record.kwargs !== undefined ? { kwargs: record.kwargs } : {}),
+        ...(record.delaySeconds !== undefined ? { delaySeconds: record.delaySeconds } : {}),
+        at,
+      };
+    case 'replay':
+      return {
+        type: 'replay',
+        eventId: record.eventId,
+        instance: record.instance,
+        ...(observed && statusNow
+          ? { observed: { status: statusNow, task: observed.task, attempt: observed.attempt } }
+          : {}),
+        ...(record.kwargs !== undefined ? { kwargs: record.kwargs } : {}),
+        at,
+      };
+    case 'resolved':
+      return { type: 'resolved', eventId: record.eventId, instance: record.instance, at };
+    case 'skip':
+      return {
+        type: 'skip',
+        eventId: record.eventId,
+        instance: record.instance,
+        ...(observed && statusNow ? { observed: { status: statusNow, task: observed.task } } : {}),
+        cascade: record.cascade,
+        ...(record.result !== undefined ? { result: record.result } : {}),
+        at,
+      };
+  }
+}
+
+/** An event as a change stream delivers it to the evaluator: with its stream position. */
+export type DeliveredEvent = EventRecord & { position: StreamPosition };
+
+/**
+ * One evaluation pass: reads the head, drops the events it says are applied, runs the engine
+ * over as many of the rest as fit in one commit, then commits that atomically. Returns the
+ * events still to apply, and whether it committed (nothing, when all were applied already).
+ */
+async function evaluateOnce(
+  deps: EvaluatorDeps,
+  sessionId: string,
+  delivered: readonly DeliveredEvent[],
+): Promise<{ rest: DeliveredEvent[]; committed: boolean }> {
+  const { store, registry } = deps;
+  const head = await store.getHead(sessionId);
+  const candidates = delivered.filter((e) => !isApplied(head, e.position));
+  const first = candidates[0];
+  if (first === undefined) return { rest: [], committed: false };
+  const pending: DeliveredEvent[] = [];
+  const workflowName =
+    head?.state.workflow ??
+    (first.workflow !== undefined && registry.has(first.workflow)
+      ? first.workflow
+      : registry.defaultWorkflow);
+  // A session runs under the workflow version it was created with; a new one is pinned to the
+  // current version (the registry's engines start their sessions pinned).
+  const engine: SessionEngine = await registry.engineFor(workflowName, head?.state.version, store);
+  let state = head?.state ?? engine.initialState();
+  const at = deps.clock.now().toISOString();
+
+  const created: InstanceRecord[] = [];
+  const updated: InstanceUpdate[] = [];
+  const events: EventRecord[] = [];
+  // Instances read or written in this pass, so a later event sees an earlier one's change.
+  const known = new Map<string, InstanceRecord>();
+  const statusNow = new Map<string, InstanceStatus>();
+  const readInstance = async (name: string): Promise<InstanceRecord | undefined> => {
+    if (!known.has(name)) {
+      const r = await store.getInstance(sessionId, name);
+      if (r) known.set(name, r);
+    }
+    return known.get(name);
+  };
+
+  const seeds: Array<{ seed: InstanceSeed; status: InstanceStatus; delaySeconds: number }> = [];
+  const budget = store.maxCommitItems - 1; // the head
+  let items = 0;
+  for (const record of candidates) {
+    let observed: InstanceRecord | undefined;
+    if (record.kind === 'replay' || record.kind === 'skip') {
+      observed = await readInstance(record.instance);
+    }
+    const name = record.kind === 'replay' || record.kind === 'skip' ? record.instance : undefined;
+    const current = name ? (statusNow.get(name) ?? observed?.status) : undefined;
+    const result = engine.apply(state, toSessionEvent(record, observed, current));
+    const cost = result.effects.filter((e) => e.type !== 'create' && e.type !== 'reject').length;
+    if (items + cost > budget) {
+      if (pending.length > 0) break;
+      throw new TriggersError(
+        `event '${record.eventId}' of session '${sessionId}' changes ${cost} items, more than one commit can hold (${budget})`,
+        { code: 'EVENT_TOO_LARGE', status: 500 },
+      );
+    }
+    items += cost;
+    pending.push(record);
+    state = result.state;
+    for (const effect of result.effects) {
+      collectEffect(effect, { seeds, updated, events, statusNow, sessionId, at, deps });
+    }
+  }
+
+  const wf = engine.workflow;
+  for (const { seed, status, delaySeconds } of seeds) {
+    const task = wf.allTasks.get(seed.task);
+    if (!task) continue;
+    // Kwargs stay in their events: the instance keeps references (or, for replacement kwargs,
+    // the kwargs themselves), so nothing is read here.
+    let kwargs: Record<string, Kwargs> = {};
+    let kwargsRefs: Record<string, string> | undefined;
+    if ('refs' in seed.kwargs) {
+      kwargsRefs = seed.kwargs.refs;
+    } else if ('inherit' in seed.kwargs) {
+      const parentName = seed.kwargs.inherit;
+      const parent = created.find((c) => c.name === parentName) ?? (await readInstance(parentName));
+      kwargsRefs = parent?.kwargsRefs;
+      kwargs = parent?.kwargsRefs ? {} : (parent?.kwargs ?? {});
+    } else {
+      kwargs = seed.kwargs.literal;
+    }
+    const instance: InstanceRecord = {
+      sessionId,
+      workflow: wf.name,
+      ...(state.version !== undefined ? { workflowVersion: state.version } : {}),
+      name: seed.name,
+      task: seed.task,
+      status,
+      kwargs,
+      ...(kwargsRefs ? { kwargsRefs } : {}),
+      attempt: seed.attempt,
+      handler: task.run,
+      queue: task.using ?? task.run,
+      createdAt: seed.createdAt,
+      updatedAt: at,
+    };
+    if (seed.parent !== undefined) instance.parent = seed.parent;
+    if (delaySeconds > 0) instance.delaySeconds = delaySeconds;
+    created.push(instance);
+  }
+
+  // The head records what is applied (the position of the last event), so applying events
+  // that change nothing else, a trigger nothing listens to say, is one write of the head.
+  const last = pending[pending.length - 1] as DeliveredEvent;
+  await store.commitEvaluation({
+    sessionId,
+    expectedVersion: head?.version,
+    state,
+    applied: pending.map((e) => e.eventId),
+    mark: {
+      ...last.position,
+      count: (head?.applied?.count ?? 0) + pending.length,
+      at,
+    },
+    created,
+    updated,
+    events,
+    at,
+  });
+  return { rest: candidates.slice(pending.length), committed: true };
+}
+
+interface Collector {
+  seeds: Array<{ seed: InstanceSeed; status: InstanceStatus; delaySeconds: number }>;
+  updated: InstanceUpdate[];
+  events: EventRecord[];
+  statusNow: Map<string, InstanceStatus>;
+  sessionId: string;
+  at: string;
+  deps: EvaluatorDeps;
+}
+
+function collectEffect(effect: Effect, c: Collector): void {
+  switch (effect.type) {
+    case 'create':
+      return;
+    case 'schedule':
+      c.seeds.push({
+        seed: effect.instance,
+        status: 'scheduled',
+        delaySeconds: effect.delaySeconds,
+      });
+      return;
+    case 'abandon':
+      c.seeds.push({ seed: effect.instance, status: 'abandoned', delaySeconds: 0 });
+      return;
+    case 'record':
+      c.statusNow.set(effect.instance, effect.status);
+      c.updated.push(recordToUpdate(c.sessionId, effect));
+      return;
+    case 'cascade':
+      c.events.push(cascadeEventRecord(c.sessionId, effect, c.at));
+      return;
+    case 'notice':
+      c.events.push(resolvedEventRecord(c.sessionId, effect, c.at));
+      return;
+    case 'retry':
+      c.events.push(cloneEventRecord(c.sessionId, effect.event));
+      return;
+    case 'reject':
+      c.deps.log({
+        level: 'warn',
+        message: `request refused: ${effect.message}`,
+        timestamp: c.at,
+        sessionId: c.sessionId,
+        eventId: effect.eventId,
+        code: effect.code,
+      });
+      return;
+  }
+}
+
+/** The instance update a `record` effect stands for. */
+export function recordToUpdate(
+  sessionId: string,
+  effect: Extract<Effect, { type: 'record' }>,
+): InstanceUpdate {
+  const set: InstanceUpdate['set'] = { status: effect.status, updatedAt: effect.at };
+  if (effect.result !== undefined) set.result = effect.result;
+  if (effect.error !== undefined) set.error = effect.error;
+  if (effect.metadata !== undefined) set.metadata = effect.metadata;
+  if (effect.logLevel !== undefined) set.logLevel = effect.logLevel;
+  return { sessionId, name: effect.instance, expect: effect.expect, set };
+}
+
+/** The stored form of a cascade: the task name (or the finalize trigger) fired with its kwargs. */
+export function cascadeEventRecord(
+  sessionId: string,
+  effect: Extract<Effect, { type: 'cascade' }>,
+  at: string,
+): EventRecord {
+  return {
+    sessionId,
+    eventId: effect.eventId,
+    kind: 'fire',
+    trigger: effect.trigger,
+    kwargs: effect.kwargs,
+    source: effect.source ?? 'cascade',
+    firedAt: at,
+  };
+}
+
+/** The stored form of a notice that an instance was resolved without a cascade. */
+export function resolvedEventRecord(
+  sessionId: string,
+  effect: Extract<Effect, { type: 'notice' }>,
+  at: string,
+): EventRecord {
+  return {
+    sessionId,
+    eventId: effect.eventId,
+    kind: 'resolved',
+    instance: effect.instance,
+    source: 'runner',
+    firedAt: at,
+  };
+}
+
+/** The stored form of a clone request. */
+export function cloneEventRecord(
+  sessionId: string,
+  e: Extract<Effect, { type: 'retry' }>['event'],
+): EventRecord {
+  return {
+    sessionId,
+    eventId: e.eventId,
+    kind: 'clone',
+    parent: e.parent,
+    task: e.task,
+    parentAttempt: e.parentAttempt,
+    ...(e.kwargs !== undefined ? { kwargs: e.kwargs } : {}),
+    ...(e.delaySeconds !== undefined ? { delaySeconds: e.delaySeconds } : {}),
+    source: 'retry',
+    firedAt: e.at,
+  };
+}
+
+/**
+ * Applies a session's events, given in stream order (the order the store accepted them), and
+ * commits the new head (with the position of the last applied event), new and changed
+ * instances and cascade events atomically, in as few commits as the store's transaction size
+ * allows. Events at or before the head's position are already applied and are dropped: a
+ * re-delivered event is never applied twice. A commit that lost a race is re-read and retried.
+ *
+ * A session's events must come in stream order, each delivery a run of them that may start
+ * again at any earlier point (as Lambda's stream sources deliver: in order per partition key,
+ * retried from the failed record). That order is also what makes evaluation deterministic.
+ *
+ * @example
+ * await evaluateSession(deps, 's1', eventsFromTheStream);
+ */
+export async function evaluateSession(
+  deps: EvaluatorDeps,
+  sessionId: string,
+  events: readonly DeliveredEvent[],
+): Promise<void> {
+  const maxAttempts = deps.maxAttempts ?? 20;
+  let remaining = events.filter((e) => e.sessionId === sessionId);
+  let conflicts = 0;
+  while (remaining.length > 0) {
+    try {
+      const pass = await evaluateOnce(deps, sessionId, remaining);
+      remaining = pass.rest;
+      if (pass.committed) deps.faults?.('evaluator.afterCommit', { sessionId });
+    } catch (err) {
+      if (!(err instanceof ConflictError) || ++conflicts >= maxAttempts) throw err;
+    }
+  }
+}

@@ -1,0 +1,46 @@
+import type { FilterPattern, FilterValue } from '../adapters/aws-lambda/wiring.ts';
+
+function isPattern(value: FilterPattern | FilterValue[]): value is FilterPattern {
+  return !Array.isArray(value);
+}
+
+function matchesValue(actual: unknown, allowed: FilterValue): boolean {
+  if (allowed !== null && typeof allowed === 'object') {
+    if ('prefix' in allowed) return typeof actual === 'string' && actual.startsWith(allowed.prefix);
+    if ('anything-but' in allowed) {
+      return actual !== undefined && !(allowed['anything-but'] as unknown[]).includes(actual);
+    }
+    if ('exists' in allowed) return (actual !== undefined) === allowed.exists;
+    return false;
+  }
+  return actual === allowed;
+}
+
+/**
+ * Lambda event filtering for the subset of the pattern syntax the wiring uses: nested fields,
+ * lists of allowed values (any may match), exact values, `prefix`, `anything-but` and `exists`.
+ * A field the pattern names but the event lacks fails the match, except `{ exists: false }`.
+ *
+ * @example
+ * matchesPattern(record, { eventName: ['INSERT'], dynamodb: { Keys: { sk: { S: [{ prefix: 'EVT#' }] } } } });
+ */
+export function matchesPattern(event: unknown, pattern: FilterPattern): boolean {
+  for (const [key, rule] of Object.entries(pattern)) {
+    const actual =
+      event !== null && typeof event === 'object' && Object.hasOwn(event, key)
+        ? (event as Record<string, unknown>)[key]
+        : undefined;
+    if (isPattern(rule)) {
+      if (actual === null || typeof actual !== 'object' || !matchesPattern(actual, rule))
+        return false;
+    } else if (!rule.some((allowed) => matchesValue(actual, allowed))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** True when the event matches any of the patterns (or there are none: no filtering). */
+export function matchesAny(event: unknown, patterns: readonly FilterPattern[]): boolean {
+  return patterns.length === 0 || patterns.some((p) => matchesPattern(event, p));
+}

@@ -1,0 +1,103 @@
+/**
+ * The inspector's view of the public HTTP API: the response shapes it reads and a small client
+ * over `fetch`, same origin. Nothing here reaches past the API.
+ *
+ * @module
+ */
+import type { Kwargs, SessionEvents, SessionView, WorkflowsView } from '../../../types.ts';
+
+/** One workflow as `GET /workflows` lists it. */
+export type WorkflowInfo = WorkflowsView['workflows'][number];
+
+/** A refusal or failure of the API, with its HTTP status and the contract's error code. */
+export class InspectorApiError extends Error {
+  override readonly name = 'InspectorApiError';
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The calls the inspector makes. `undefined` answers a 404 of a session read. */
+export interface InspectorApi {
+  workflows(): Promise<WorkflowsView>;
+  session(sessionId: string): Promise<SessionView | undefined>;
+  timeline(sessionId: string): Promise<SessionEvents | undefined>;
+  replay(sessionId: string, instance: string): Promise<void>;
+  skip(
+    sessionId: string,
+    instance: string,
+    opts: { cascade: boolean; result?: Kwargs },
+  ): Promise<void>;
+}
+
+function errorOf(status: number, body: unknown): InspectorApiError {
+  const error =
+    typeof body === 'object' && body !== null && 'error' in body
+      ? (body as { error: { code?: unknown; message?: unknown } }).error
+      : undefined;
+  const code = typeof error?.code === 'string' ? error.code : `HTTP_${status}`;
+  const message = typeof error?.message === 'string' ? error.message : `HTTP ${status}`;
+  return new InspectorApiError(message, status, code);
+}
+
+/**
+ * A client of the public HTTP API at `baseUrl` (the page's own origin by default). Instance
+ * names are percent-encoded in paths, `#` included.
+ *
+ * @example
+ * const api = createInspectorApi();
+ * const view = await api.session('s1'); // undefined while the session does not exist
+ */
+export function createInspectorApi(
+  baseUrl = '',
+  fetchFn: typeof fetch = (input, init) => fetch(input, init),
+): InspectorApi {
+  const call = async (method: 'GET' | 'POST', path: string, body?: unknown) => {
+    const res = await fetchFn(`${baseUrl}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? null : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, json };
+  };
+  const read = async <T>(path: string): Promise<T | undefined> => {
+    const { status, json } = await call('GET', path);
+    if (status === 404) return undefined;
+    if (status !== 200) throw errorOf(status, json);
+    return json as T;
+  };
+  const post = async (path: string, body: unknown): Promise<void> => {
+    const { status, json } = await call('POST', path, body);
+    if (status < 200 || status > 299) throw errorOf(status, json);
+  };
+  const session = (id: string) => `/sessions/${encodeURIComponent(id)}`;
+  const instance = (id: string, name: string) =>
+    `${session(id)}/instances/${encodeURIComponent(name)}`;
+
+  return {
+    async workflows() {
+      const list = await read<WorkflowsView>('/workflows');
+      if (!list) throw new InspectorApiError('GET /workflows is not served', 404, 'NOT_FOUND');
+      return list;
+    },
+    session: (id) => read<SessionView>(session(id)),
+    timeline: (id) => read<SessionEvents>(`${session(id)}/events`),
+    replay: (id, name) => post(`${instance(id, name)}/replay`, {}),
+    skip: (id, name, opts) =>
+      post(`${instance(id, name)}/skip`, {
+        cascade: opts.cascade,
+        ...(opts.result === undefined ? {} : { result: opts.result }),
+      }),
+  };
+}

@@ -1,0 +1,339 @@
+/**
+ * The session inspector page: loads the workflows, opens the session named by `?session=ID`,
+ * `#ID` or the form, and polls it every second, redrawing the graph, the instances, the failed
+ * instances and the timeline when what the API answers changes. Replay and Skip go through the
+ * same public API.
+ *
+ * @module
+ */
+import type { InstanceStatus, SessionEvents, SessionView, WorkflowsView } from '../../../types.ts';
+import { createInspectorApi, type InspectorApi } from './api.ts';
+import { clockTime, h } from './elements.ts';
+import {
+  type GraphOverlay,
+  graphModel,
+  layoutGraph,
+  type MeasureText,
+  renderGraph,
+} from './graph.ts';
+import {
+  type FailedActions,
+  failedCard,
+  instanceTable,
+  legend,
+  sessionSummary,
+  timelineTable,
+} from './views.ts';
+
+/** How often an open session is read again, in milliseconds. */
+const POLL_MS = 1000;
+
+/** The page's elements, found once. */
+interface Elements {
+  form: HTMLFormElement;
+  sessionInput: HTMLInputElement;
+  recent: HTMLDataListElement;
+  workflowSelect: HTMLSelectElement;
+  live: HTMLElement;
+  banner: HTMLElement;
+  summary: HTMLElement;
+  graph: HTMLElement;
+  graphTitle: HTMLElement;
+  legend: HTMLElement;
+  failed: HTMLElement;
+  failedList: HTMLElement;
+  instances: HTMLElement;
+  timeline: HTMLElement;
+  timelineCount: HTMLElement;
+}
+
+/** Everything the page knows; one per page, passed around rather than global. */
+interface Inspector {
+  readonly api: InspectorApi;
+  readonly el: Elements;
+  readonly measure: MeasureText;
+  workflows?: WorkflowsView;
+  /** The workflow drawn when no session is open. */
+  browsing?: string;
+  sessionId?: string;
+  /** Bumped whenever another session is opened: a poll of an older one stops. */
+  generation: number;
+  timer?: ReturnType<typeof setTimeout>;
+  session?: SessionView;
+  timeline?: SessionEvents;
+  /** The last JSON drawn per panel, so an unchanged answer redraws nothing. */
+  drawn: Map<string, string>;
+  expanded: Set<string>;
+  failedCards: Map<string, HTMLElement>;
+  recent: string[];
+}
+
+function byId<T extends HTMLElement>(id: string): T {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`the page lacks #${id}`);
+  return el as T;
+}
+
+function findElements(): Elements {
+  return {
+    form: byId('session-form'),
+    sessionInput: byId('session-id'),
+    recent: byId('recent-sessions'),
+    workflowSelect: byId('workflow'),
+    live: byId('live'),
+    banner: byId('banner'),
+    summary: byId('summary'),
+    graph: byId('graph'),
+    graphTitle: byId('graph-title'),
+    legend: byId('legend'),
+    failed: byId('failed'),
+    failedList: byId('failed-list'),
+    instances: byId('instances'),
+    timeline: byId('timeline'),
+    timelineCount: byId('timeline-count'),
+  };
+}
+
+function canvasMeasure(): MeasureText {
+  const ctx = document.createElement('canvas').getContext('2d');
+  return (text, font) => {
+    if (!ctx) return text.length * 7.5;
+    ctx.font = font;
+    return ctx.measureText(text).width;
+  };
+}
+
+/** Redraws a panel only when its data changed since the last time. */
+function changed(app: Inspector, panel: string, data: unknown): boolean {
+  const json = JSON.stringify(data) ?? '';
+  if (app.drawn.get(panel) === json) return false;
+  app.drawn.set(panel, json);
+  return true;
+}
+
+function setLive(app: Inspector, state: 'idle' | 'live' | 'waiting' | 'down', text: string): void {
+  app.el.live.dataset.state = state;
+  app.el.live.replaceChildren(h('span', { class: 'dot' }), text);
+}
+
+function showBanner(app: Inspector, text: string | undefined): void {
+  app.el.banner.hidden = text === undefined;
+  app.el.banner.textContent = text ?? '';
+}
+
+function overlayOf(session: SessionView): GraphOverlay {
+  const statuses: Record<string, Partial<Record<InstanceStatus, number>>> = {};
+  for (const i of session.instances) {
+    const counts = statuses[i.task] ?? {};
+    counts[i.status] = (counts[i.status] ?? 0) + 1;
+    statuses[i.task] = counts;
+  }
+  return { fired: session.fired, statuses };
+}
+
+function drawGraph(app: Inspector): void {
+  const name =
+    app.session?.workflow ??
+    app.browsing ??
+    app.workflows?.defaultWorkflow ??
+    app.workflows?.workflows[0]?.name;
+  const workflow = app.workflows?.workflows.find((w) => w.name === name);
+  const overlay = app.session ? overlayOf(app.session) : undefined;
+  if (!changed(app, 'graph', { name, found: workflow !== undefined, overlay })) return;
+  app.el.workflowSelect.value = name ?? '';
+  app.el.workflowSelect.disabled = app.session !== undefined;
+  if (!workflow) {
+    app.el.graphTitle.textContent = 'Workflow';
+    app.el.graph.replaceChildren(
+      h('p', { class: 'empty' }, app.workflows ? `No workflow named ${name ?? '?'}.` : 'Loading…'),
+    );
+    return;
+  }
+  app.el.graphTitle.textContent = `Workflow ${workflow.name}`;
+  const model = graphModel(workflow);
+  app.el.graph.replaceChildren(
+    renderGraph(model, layoutGraph(model, app.measure, overlay), overlay),
+  );
+}
+
+function drawSession(app: Inspector): void {
+  const s = app.session;
+  if (changed(app, 'summary', [app.sessionId, s])) {
+    app.el.summary.replaceChildren(
+      s
+        ? sessionSummary(s)
+        : h(
+            'p',
+            { class: 'empty' },
+            app.sessionId === undefined
+              ? 'Open a session to follow its instances live.'
+              : `Session ${app.sessionId} does not exist yet: it appears with its first event.`,
+          ),
+    );
+  }
+  if (changed(app, 'instances', [s?.instances, [...app.expanded]])) {
+    app.el.instances.replaceChildren(
+      s
+        ? instanceTable(s.instances, app.expanded, (name) => {
+            if (!app.expanded.delete(name)) app.expanded.add(name);
+            drawSession(app);
+          })
+        : h('p', { class: 'empty' }, 'No session open.'),
+    );
+  }
+  drawFailed(app);
+  const events = app.timeline?.events ?? [];
+  if (changed(app, 'timeline', [app.sessionId, events])) {
+    app.el.timelineCount.textContent = events.length > 0 ? `${events.length} events` : '';
+    app.el.timeline.replaceChildren(
+      app.timeline ? timelineTable(events) : h('p', { class: 'empty' }, 'No session open.'),
+    );
+  }
+}
+
+/** Keeps one card per failed instance, so a half-filled Skip form survives the next poll. */
+function drawFailed(app: Inspector): void {
+  const failed = (app.session?.instances ?? []).filter((i) => i.status === 'failed');
+  const names = new Set(failed.map((i) => i.name));
+  for (const [name, card] of app.failedCards) {
+    if (!names.has(name)) {
+      card.remove();
+      app.failedCards.delete(name);
+    }
+  }
+  app.el.failed.hidden = failed.length === 0;
+  const sessionId = app.sessionId;
+  if (sessionId === undefined) return;
+  const actions: FailedActions = {
+    replay: async (instance) => {
+      await app.api.replay(sessionId, instance);
+      void poll(app, app.generation);
+    },
+    skip: async (instance, opts) => {
+      await app.api.skip(sessionId, instance, opts);
+      void poll(app, app.generation);
+    },
+  };
+  for (const i of failed) {
+    if (app.failedCards.has(i.name)) continue;
+    const card = failedCard(i, actions);
+    app.failedCards.set(i.name, card);
+    app.el.failedList.append(card);
+  }
+}
+
+async function poll(app: Inspector, generation: number): Promise<void> {
+  const sessionId = app.sessionId;
+  if (sessionId === undefined || generation !== app.generation) return;
+  clearTimeout(app.timer);
+  try {
+    const [session, timeline] = await Promise.all([
+      app.api.session(sessionId),
+      app.api.timeline(sessionId),
+    ]);
+    if (generation !== app.generation) return;
+    app.session = session;
+    app.timeline = timeline;
+    if (session) setLive(app, 'live', `live · ${clockTime(new Date().toISOString())}`);
+    else setLive(app, 'waiting', 'waiting for the session’s first event');
+    showBanner(app, undefined);
+  } catch (err) {
+    if (generation !== app.generation) return;
+    setLive(app, 'down', 'API unreachable, retrying');
+    showBanner(app, `Reading session ${sessionId} failed: ${(err as Error).message}`);
+  }
+  drawGraph(app);
+  drawSession(app);
+  // A poll started by a button may overlap the periodic one: keep a single timer either way.
+  clearTimeout(app.timer);
+  app.timer = setTimeout(() => void poll(app, generation), POLL_MS);
+}
+
+/** Opens a session (or none): resets what was shown, puts it in the URL, starts polling. */
+function open(app: Inspector, sessionId: string | undefined): void {
+  app.generation += 1;
+  clearTimeout(app.timer);
+  app.sessionId = sessionId;
+  app.session = undefined;
+  app.timeline = undefined;
+  app.expanded.clear();
+  for (const card of app.failedCards.values()) card.remove();
+  app.failedCards.clear();
+  app.el.sessionInput.value = sessionId ?? '';
+  const url = new URL(window.location.href);
+  url.hash = '';
+  if (sessionId === undefined) url.searchParams.delete('session');
+  else url.searchParams.set('session', sessionId);
+  window.history.replaceState(null, '', url);
+  document.title = sessionId ? `${sessionId} · triggers inspector` : 'triggers inspector';
+  if (sessionId !== undefined && !app.recent.includes(sessionId)) {
+    app.recent.unshift(sessionId);
+    app.el.recent.replaceChildren(...app.recent.map((s) => h('option', { value: s })));
+  }
+  if (sessionId === undefined) setLive(app, 'idle', 'no session open');
+  else setLive(app, 'waiting', 'loading…');
+  drawGraph(app);
+  drawSession(app);
+  void poll(app, app.generation);
+}
+
+/** The session the address names: `?session=ID`, else `#ID`. */
+function sessionFromLocation(): string | undefined {
+  const url = new URL(window.location.href);
+  const id = url.searchParams.get('session') ?? decodeURIComponent(url.hash.replace(/^#/, ''));
+  return id.trim() === '' ? undefined : id.trim();
+}
+
+async function loadWorkflows(app: Inspector): Promise<void> {
+  for (;;) {
+    try {
+      app.workflows = await app.api.workflows();
+      showBanner(app, undefined);
+      break;
+    } catch (err) {
+      showBanner(app, `Reading the workflows failed: ${(err as Error).message}; retrying.`);
+      await new Promise((r) => setTimeout(r, 2 * POLL_MS));
+    }
+  }
+  app.el.workflowSelect.replaceChildren(
+    ...app.workflows.workflows.map((w) => h('option', { value: w.name }, w.name)),
+  );
+  drawGraph(app);
+}
+
+/**
+ * Starts the inspector on the current page.
+ *
+ * @example
+ * startInspector(createInspectorApi());
+ */
+export function startInspector(api: InspectorApi): void {
+  const app: Inspector = {
+    api,
+    el: findElements(),
+    measure: canvasMeasure(),
+    generation: 0,
+    drawn: new Map(),
+    expanded: new Set(),
+    failedCards: new Map(),
+    recent: [],
+  };
+  app.el.legend.replaceChildren(legend());
+  app.el.form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const id = app.el.sessionInput.value.trim();
+    open(app, id === '' ? undefined : id);
+  });
+  app.el.workflowSelect.addEventListener('change', () => {
+    app.browsing = app.el.workflowSelect.value;
+    drawGraph(app);
+  });
+  window.addEventListener('hashchange', () => {
+    const id = sessionFromLocation();
+    if (id !== app.sessionId) open(app, id);
+  });
+  open(app, sessionFromLocation());
+  void loadWorkflows(app);
+}
+
+startInspector(createInspectorApi());

@@ -1,0 +1,182 @@
+/**
+ * Serves the session inspector of the local stack: `/ui` (the page), `/ui/app.js` (the page's
+ * script) and `/ui/app.css`. The published package serves them from `dist/ui`, where
+ * `npm run build` put them; a checkout bundles the script with esbuild from `page/app.ts` on
+ * first request, then keeps it. The page reads only the public HTTP API of the same origin.
+ *
+ * @module
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BuildOptions } from 'esbuild';
+import { packageRoot } from '../../package-root.ts';
+
+/** An answer of the inspector: a complete HTTP response. */
+export interface InspectorResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** The inspector's assets. */
+export interface Inspector {
+  /**
+   * Answers a request for `/ui` or one of its assets; `undefined` when the path is not the
+   * inspector's, so the caller routes it on (to the HTTP API).
+   */
+  handle(method: string, path: string): Promise<InspectorResponse | undefined>;
+}
+
+/** Options of `createInspector`. */
+export interface InspectorOptions {
+  /** Minify the bundle. @default true */
+  minify?: boolean;
+}
+
+interface Asset {
+  type: string;
+  load: () => Promise<string>;
+}
+
+/** The page's sources, in a checkout of the repository. */
+const PAGE_SOURCES = 'lib/local/inspector/page';
+
+/** The page's files as built into the package: `dist/ui/{index.html,app.js,app.css}`. */
+export const INSPECTOR_DIST = 'dist/ui';
+
+/**
+ * How the page's script is bundled, by `npm run build` and by a checkout on first request.
+ *
+ * @example
+ * await esbuild.build({ ...inspectorBundleOptions(root, true), outfile: 'dist/ui/app.js' });
+ */
+export function inspectorBundleOptions(root: string, minify: boolean): BuildOptions {
+  return {
+    entryPoints: [join(root, PAGE_SOURCES, 'app.ts')],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify,
+    legalComments: 'none',
+    logLevel: 'silent',
+  };
+}
+
+/** Where the page's HTML and CSS come from, by their names in `dist/ui`. */
+function pageFiles(root: string): { html: string; css: string; js?: string } {
+  const sources = join(root, PAGE_SOURCES);
+  if (existsSync(join(sources, 'app.ts'))) {
+    return { html: join(sources, 'index.html'), css: join(sources, 'styles.css') };
+  }
+  const dist = join(root, INSPECTOR_DIST);
+  return { html: join(dist, 'index.html'), css: join(dist, 'app.css'), js: join(dist, 'app.js') };
+}
+
+/** The page may load only its own script and stylesheet; the API is the same origin. */
+const SECURITY_HEADERS = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+};
+
+async function bundle(root: string, minify: boolean): Promise<string> {
+  const esbuild = await import('esbuild');
+  const out = await esbuild.build({ ...inspectorBundleOptions(root, minify), write: false });
+  const file = out.outputFiles[0];
+  if (!file) throw new Error('esbuild produced no output for the inspector');
+  return file.text;
+}
+
+/** Runs `load` once; a failed attempt is forgotten, so the next request tries again. */
+function once(load: () => Promise<string>): () => Promise<string> {
+  let pending: Promise<string> | undefined;
+  return () => {
+    pending ??= load().catch((err: unknown) => {
+      pending = undefined;
+      throw err;
+    });
+    return pending;
+  };
+}
+
+/**
+ * Creates the inspector's asset server. Each asset is read (or bundled) once, on first request.
+ *
+ * @example
+ * const inspector = createInspector();
+ * const answer = await inspector.handle('GET', '/ui');
+ * // answer?.status === 200, an HTML page; undefined for '/sessions/s1'
+ */
+export function createInspector(opts: InspectorOptions = {}): Inspector {
+  const minify = opts.minify ?? true;
+  const root = packageRoot();
+  const files = pageFiles(root);
+  const script = files.js;
+  const page = once(() => readFile(files.html, 'utf8'));
+  const assets = new Map<string, Asset>([
+    ['/ui', { type: 'text/html; charset=utf-8', load: page }],
+    ['/ui/', { type: 'text/html; charset=utf-8', load: page }],
+    ['/ui/index.html', { type: 'text/html; charset=utf-8', load: page }],
+    [
+      '/ui/app.js',
+      {
+        type: 'text/javascript; charset=utf-8',
+        load: once(() => (script ? readFile(script, 'utf8') : bundle(root, minify))),
+      },
+    ],
+    [
+      '/ui/app.css',
+      {
+        type: 'text/css; charset=utf-8',
+        load: once(() => readFile(files.css, 'utf8')),
+      },
+    ],
+  ]);
+
+  return {
+    async handle(method, path) {
+      if (path !== '/ui' && !path.startsWith('/ui/')) return undefined;
+      const asset = assets.get(path);
+      const json = { 'content-type': 'application/json', ...SECURITY_HEADERS };
+      if (!asset) {
+        return {
+          status: 404,
+          headers: json,
+          body: JSON.stringify({ error: { code: 'NOT_FOUND', message: `no asset ${path}` } }),
+        };
+      }
+      if (method !== 'GET' && method !== 'HEAD') {
+        return {
+          status: 405,
+          headers: { ...json, allow: 'GET, HEAD' },
+          body: JSON.stringify({
+            error: { code: 'METHOD_NOT_ALLOWED', message: `${method} is not allowed on ${path}` },
+          }),
+        };
+      }
+      try {
+        const body = await asset.load();
+        return {
+          status: 200,
+          headers: { 'content-type': asset.type, ...SECURITY_HEADERS },
+          body: method === 'HEAD' ? '' : body,
+        };
+      } catch (err) {
+        return {
+          status: 500,
+          headers: json,
+          body: JSON.stringify({
+            error: {
+              code: 'INSPECTOR_BUILD_FAILED',
+              message: `the inspector could not be built: ${err instanceof Error ? err.message : String(err)}`,
+            },
+          }),
+        };
+      }
+    },
+  };
+}

@@ -1,0 +1,427 @@
+import { randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import { splitDelay } from '../adapters/aws-lambda/environment.ts';
+import { handleDispatcherBatch, handleEvaluatorBatch } from '../adapters/aws-lambda/streams.ts';
+import { processTaskBatch } from '../adapters/aws-lambda/task-batch.ts';
+import { DISPATCHER_SOURCE, EVALUATOR_SOURCE, TASK_QUEUE } from '../adapters/aws-lambda/wiring.ts';
+import { advanceInSteps, VirtualClock } from '../core/clock.ts';
+import type { SendTask } from '../core/dispatcher.ts';
+import type { FaultHook } from '../core/faults.ts';
+import type { LogSink } from '../core/log.ts';
+import type { WorkflowRegistry } from '../core/registry.ts';
+import type { TaskMessage } from '../core/task-runner.ts';
+import { getOwn } from '../engine/kwargs.ts';
+import { TIMER_QUEUE } from '../engine/workflow.ts';
+import { SettleTimeoutError, TriggersError } from '../errors.ts';
+import { type CapacityEntry, DynamoStore } from '../store/dynamo-store.ts';
+import type { TaskHandler } from '../types.ts';
+import { localAwsConfig, type RunningEmulators, startEmulators } from './emulators.ts';
+import { createSessionTable, createTaskQueue } from './provision.ts';
+import { QueuePoller } from './queue-poller.ts';
+import { type StreamFailureRecord, StreamPoller } from './stream-poller.ts';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The function timeout the local runner assumes for task handlers, in seconds. Short, so that
+ * a delivery that crashed comes back soon (visibility timeout 6x, lease 2x).
+ */
+const FUNCTION_TIMEOUT_SECONDS = 3;
+
+function lambdaContext(name: string): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: name,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`,
+    memoryLimitInMB: '1024',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${name}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => FUNCTION_TIMEOUT_SECONDS * 1000,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
+
+interface Delayed {
+  queue: string;
+  message: TaskMessage;
+  visibleAt: number;
+}
+
+/** A held message is a timer's when it goes to the timers queue: only `advance` makes it due. */
+const isTimer = (d: Delayed): boolean => d.queue === TIMER_QUEUE;
+
+/** One invocation of a local stand-in Lambda, as `DynamoRunner.start({ onInvoke })` reports it. */
+export interface LocalInvocation {
+  /** The function: the evaluator, the dispatcher, or a task queue's function. */
+  fn: 'evaluator' | 'dispatcher' | 'task';
+  /** The task queue, for `fn: 'task'`. */
+  queue?: string;
+  /** Records (stream records or messages) in the invocation's batch. */
+  records: number;
+  /** Wall-clock time the handler took, in milliseconds. */
+  durationMs: number;
+}
+
+/** Counts a runner's invocations under way and reports each one that ended. */
+class InvocationCounter {
+  inFlight = 0;
+
+  constructor(private readonly onInvoke: ((invocation: LocalInvocation) => void) | undefined) {}
+
+  /** Wraps a batch handler so that its invocations are counted and reported. */
+  wrap<E extends { Records: readonly unknown[] }, R>(
+    fn: LocalInvocation['fn'],
+    queue: string | undefined,
+    handler: (event: E) => Promise<R>,
+  ): (event: E) => Promise<R> {
+    return async (event) => {
+      this.inFlight += 1;
+      const started = performance.now();
+      try {
+        return await handler(event);
+      } finally {
+        this.inFlight -= 1;
+        this.onInvoke?.({
+          fn,
+          ...(queue !== undefined ? { queue } : {}),
+          records: event.Records.length,
+          durationMs: performance.now() - started,
+        });
+      }
+    };
+  }
+}
+
+/**
+ * The `'dynamodb-local'` backend: DynamoDB Local and the SQS emulator (started here, or found
+ * through `TRIGGERS_DYNAMODB_ENDPOINT` / `TRIGGERS_SQS_ENDPOINT`), a table and a queue per
+ * handler made from the wiring module, and the local event-source runner driving the same
+ * evaluator, dispatcher and task-runner code the Lambdas run.
+ *
+ * One difference from AWS, on purpose: a cooldown is held on the runtime's virtual clock rather
+ * than as an SQS `DelaySeconds`, so `settle()` never waits real time for it.
+ */
+export class DynamoRunner {
+  readonly clock = new VirtualClock();
+  private readonly pollers: Array<StreamPoller | QueuePoller> = [];
+  private readonly queues = new Map<string, { url: string; arn: string }>();
+  private readonly delayed: Delayed[] = [];
+  private sends = 0;
+  private sending = 0;
+  private readonly invocations: InvocationCounter;
+  /** The queue the stream sources send batches to once their retries are spent. */
+  streamFailuresUrl = '';
+
+  private constructor(
+    readonly store: DynamoStore,
+    private readonly emulators: RunningEmulators,
+    private readonly sqs: SQSClient,
+    private readonly holdDelays: boolean,
+    onInvoke?: (invocation: LocalInvocation) => void,
+  ) {
+    this.invocations = new InvocationCounter(onInvoke);
+  }
+
+  /** Starts (or finds) the emulators, provisions a table and queues, and starts polling. */
+  static async start(
+    registry: WorkflowRegistry,
+    handlers: Readonly<Record<string, TaskHandler>>,
+    log: LogSink,
+    opts: {
+      faults?: FaultHook;
+      meter?: (entry: CapacityEntry) => void;
+      /**
+       * Hold cooldowns on the virtual clock (the test runtime) rather than send them with an
+       * SQS delay (the local stack). @default true
+       */
+      holdDelays?: boolean;
+      /** Called after every local Lambda invocation (benchmarks). @default - none */
+      onInvoke?: (invocation: LocalInvocation) => void;
+      /** Pause of the stream pollers between polls that found nothing, in ms. @default 25 */
+      streamPollIntervalMs?: number;
+      /**
+       * Hand each stream source's batches to its handler concurrently, up to the wiring's
+       * `parallelizationFactor`, as Lambda does. @default false - one batch at a time
+       */
+      streamParallelization?: boolean;
+      /** Concurrent pollers per task queue (Lambda starts with five). @default 1 */
+      queuePollers?: number;
+      /**
+       * Keep DynamoDB Local's data in this directory, under fixed table and queue names, so a
+       * restart finds its sessions again (the stream is read from its start: work that was
+       * pending is dispatched again, finished work is not run twice). @default - in memory,
+       * with fresh names per start
+       */
+      persistDir?: string;
+      /**
+       * Give the table the stale index and have the store keep it (what `staleSessions` turns
+       * on in the construct), so that stale sessions can be listed. @default false
+       */
+      staleIndex?: boolean;
+    } = {},
+  ): Promise<DynamoRunner> {
+    const emulators = await startEmulators(
+      process.env,
+      opts.persistDir !== undefined ? { dynamodb: { dbPath: opts.persistDir } } : {},
+    );
+    try {
+      const ddb = new DynamoDBClient(localAwsConfig(emulators.dynamodbEndpoint));
+      const sqs = new SQSClient(localAwsConfig(emulators.sqsEndpoint));
+      const run = opts.persistDir !== undefined ? 'local' : randomUUID().slice(0, 8);
+      const tableName = `triggers-test-${run}`;
+      const stale = opts.staleIndex === true ? { staleIndex: true } : {};
+      const { streamArn } = await createSessionTable(ddb, tableName, stale);
+      const runner: DynamoRunner = new DynamoRunner(
+        new DynamoStore({
+          tableName,
+          client: ddb,
+          ...stale,
+          ...(opts.meter ? { meter: opts.meter } : {}),
+        }),
+        emulators,
+        sqs,
+        opts.holdDelays ?? true,
+        opts.onInvoke,
+      );
+
+      // Timers are built-in tasks of the timers queue: it exists when a workflow has timers.
+      const queueNames = new Set(
+        registry.all().flatMap((wf) => [...wf.allTasks.values()].map((t) => t.using ?? t.run)),
+      );
+      for (const name of queueNames) {
+        const q = await createTaskQueue(
+          sqs,
+          `triggers-${run}-${name.replace(/[^A-Za-z0-9_-]/g, '_')}`,
+          {
+            functionTimeoutSeconds: FUNCTION_TIMEOUT_SECONDS,
+          },
+        );
+        runner.queues.set(name, { url: q.queueUrl, arn: q.queueArn });
+      }
+
+      // The stream sources' on-failure destination, as the construct's StreamFailures queue.
+      const failures = await sqs.send(
+        new CreateQueueCommand({ QueueName: `triggers-${run}-stream-failures` }),
+      );
+      runner.streamFailuresUrl = failures.QueueUrl as string;
+      const onFailure = async (record: StreamFailureRecord): Promise<void> => {
+        await sqs.send(
+          new SendMessageCommand({
+            QueueUrl: runner.streamFailuresUrl,
+            MessageBody: JSON.stringify(record),
+          }),
+        );
+      };
+
+      const streams = new DynamoDBStreamsClient(localAwsConfig(emulators.dynamodbEndpoint));
+      const faults = opts.faults ? { faults: opts.faults } : {};
+      const deps = { store: runner.store, registry, clock: runner.clock, log, ...faults };
+      const pollInterval =
+        opts.streamPollIntervalMs !== undefined
+          ? { pollIntervalMs: opts.streamPollIntervalMs }
+          : {};
+      /** One stream source: the evaluator's or the dispatcher's, with the same options. */
+      const streamSource = (
+        functionName: 'evaluator' | 'dispatcher',
+        settings: typeof EVALUATOR_SOURCE,
+        handle: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse | undefined>,
+      ) =>
+        new StreamPoller({
+          client: streams,
+          streamArn,
+          settings,
+          onFailure,
+          functionName,
+          ...(opts.streamParallelization
+            ? { parallelization: settings.parallelizationFactor }
+            : {}),
+          handler: runner.invocations.wrap(functionName, undefined, handle),
+          ...pollInterval,
+          log,
+        });
+      runner.pollers.push(
+        streamSource('evaluator', EVALUATOR_SOURCE, (event) => handleEvaluatorBatch(deps, event)),
+        streamSource('dispatcher', DISPATCHER_SOURCE, (event) =>
+          handleDispatcherBatch(runner.send, event, faults),
+        ),
+      );
+      const pollersPerQueue = Math.max(1, opts.queuePollers ?? 1);
+      const queuePollers = [...runner.queues].flatMap((q) => Array(pollersPerQueue).fill(q));
+      for (const [name, q] of queuePollers as Array<[string, { url: string; arn: string }]>) {
+        runner.pollers.push(
+          new QueuePoller({
+            client: sqs,
+            queueUrl: q.url,
+            queueArn: q.arn,
+            batchSize: TASK_QUEUE.batchSize,
+            handler: runner.invocations.wrap('task', name, (event) =>
+              processTaskBatch(
+                {
+                  ...deps,
+                  send: runner.send,
+                  handlerFor: (handler) => getOwn(handlers, handler),
+                  leaseSeconds: TASK_QUEUE.leaseSeconds(FUNCTION_TIMEOUT_SECONDS),
+                },
+                event,
+                lambdaContext(`task-${name}`),
+              ),
+            ),
+            log,
+          }),
+        );
+      }
+      for (const p of runner.pollers) p.start();
+      return runner;
+    } catch (err) {
+      await emulators.stop();
+      throw err;
+    }
+  }
+
+  private readonly send: SendTask = async (queue, message, delaySeconds) => {
+    if (delaySeconds > 0 && this.holdDelays) {
+      this.delayed.push({
+        queue,
+        message,
+        visibleAt: this.clock.now().getTime() + delaySeconds * 1000,
+      });
+      return;
+    }
+    const q = this.queues.get(queue);
+    if (!q) throw new TriggersError(`no queue for '${queue}'`, { code: 'NO_QUEUE', status: 500 });
+    this.sending += 1;
+    try {
+      // As on AWS: a delay over SQS's 15 minutes is sent on again by the task runner until
+      // the message's `notBefore`.
+      const split = splitDelay(delaySeconds, this.clock.now());
+      const body = {
+        sessionId: message.sessionId,
+        instance: message.instance,
+        ...(split.notBefore !== undefined ? { notBefore: split.notBefore } : {}),
+      };
+      await this.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: q.url,
+          MessageBody: JSON.stringify(body),
+          ...(split.delaySeconds > 0 ? { DelaySeconds: split.delaySeconds } : {}),
+        }),
+      );
+      this.sends += 1;
+    } finally {
+      this.sending -= 1;
+    }
+  };
+
+  private async queuesEmpty(): Promise<boolean> {
+    for (const q of this.queues.values()) {
+      const res = await this.sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: q.url,
+          AttributeNames: [
+            'ApproximateNumberOfMessages',
+            'ApproximateNumberOfMessagesNotVisible',
+            'ApproximateNumberOfMessagesDelayed',
+          ],
+        }),
+      );
+      const a = res.Attributes ?? {};
+      const total =
+        Number(a.ApproximateNumberOfMessages ?? 0) +
+        Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) +
+        Number(a.ApproximateNumberOfMessagesDelayed ?? 0);
+      if (total > 0) return false;
+    }
+    return true;
+  }
+
+  private activity(): number {
+    return this.pollers.reduce((n, p) => n + p.deliveredCount, this.sends);
+  }
+
+  /**
+   * Waits until nothing moves: every poller found nothing on its last pass and holds no batch,
+   * no send is under way, the queues are empty, and the delivered counts stood still for three
+   * checks in a row. Then moves the virtual clock to the earliest held cooldown, if any, and
+   * goes on.
+   */
+  async settle(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let stable = 0;
+    let last = -1;
+    for (;;) {
+      if (Date.now() > deadline) {
+        throw new SettleTimeoutError(
+          'settle() timed out with work still in flight (a handler that never returns?)',
+        );
+      }
+      await sleep(40);
+      const now = this.activity();
+      const quiet =
+        this.sending === 0 && this.pollers.every((p) => p.idle) && (await this.queuesEmpty());
+      stable = quiet && now === last ? stable + 1 : 0;
+      last = now;
+      if (stable < 3) continue;
+      const waiting = this.delayed.filter((d) => !isTimer(d));
+      if (waiting.length === 0) return;
+      const earliest = Math.min(...waiting.map((d) => d.visibleAt));
+      this.clock.advance(earliest - this.clock.now().getTime());
+      await this.releaseDue();
+      stable = 0;
+    }
+  }
+
+  /** Sends every held message that is due on the virtual clock. */
+  private async releaseDue(): Promise<void> {
+    const due = this.delayed.filter((d) => d.visibleAt <= this.clock.now().getTime());
+    for (const d of due) {
+      this.delayed.splice(this.delayed.indexOf(d), 1);
+      await this.send(d.queue, d.message, 0);
+    }
+  }
+
+  /**
+   * Moves the virtual clock forward by `seconds`, a due timer or cooldown at a time (each
+   * settled before the next), so that what falls due fires in time order; then settles.
+   */
+  async advance(seconds: number, timeoutMs: number): Promise<void> {
+    await advanceInSteps(this.clock, seconds, timeoutMs, {
+      nextDue: () => Math.min(...this.delayed.map((d) => d.visibleAt)),
+      releaseDue: () => this.releaseDue(),
+      settle: (ms) => this.settle(ms),
+    });
+  }
+
+  /** Local Lambda invocations (evaluator, dispatcher, task batches) under way right now. */
+  get invocationsInFlight(): number {
+    return this.invocations.inFlight;
+  }
+
+  /** The DynamoDB endpoint in use. */
+  get dynamodbEndpoint(): string {
+    return this.emulators.dynamodbEndpoint;
+  }
+
+  /** The SQS endpoint in use. */
+  get sqsEndpoint(): string {
+    return this.emulators.sqsEndpoint;
+  }
+
+  /** Stops the pollers and every emulator it started. */
+  async close(): Promise<void> {
+    await Promise.all(this.pollers.map((p) => p.stop()));
+    this.delayed.length = 0;
+    await this.emulators.stop();
+  }
+}
