@@ -1,7 +1,7 @@
 /**
- * The same sessions priced on two other AWS ways to wait for events and run tasks: Step
- * Functions Standard with the callback (task token) pattern, and Lambda durable functions. Both
- * are explicit lower-bound models, written out line by line in the report, not measurements.
+ * The same sessions priced on two other AWS ways to wait for events and run tasks: Step Functions
+ * Standard with the callback (task token) pattern, and Lambda durable functions.
+ * May import: anything (bench is a tool above every layer).
  *
  * @module
  */
@@ -60,7 +60,10 @@ export interface ModelLine {
   why: string;
 }
 
-/** A priced model of one session. */
+/**
+ * A priced model of one session on another AWS service. Both models (Step Functions, durable
+ * functions) are explicit lower bounds, written out line by line in the report, not measurements.
+ */
 export interface ModelCost {
   name: string;
   lines: ModelLine[];

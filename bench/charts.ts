@@ -1,6 +1,7 @@
 /**
  * Hand-written SVG charts for the report: grouped bars and lines, optionally on a log scale.
  * Plain SVG 1.1 text, no scripts, readable on GitHub.
+ * May import: anything (bench is a tool above every layer).
  *
  * @module
  */

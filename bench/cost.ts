@@ -1,8 +1,7 @@
 /**
  * Cost per workflow: whole sessions run one at a time on the local stack, each event fired once
- * the previous one's work (evaluation, task, cascade) is done, with everything they consume
- * counted. One session at a time means no batching across sessions: the most invocations a
- * session can cause.
+ * the previous one's work is done, with everything they consume counted.
+ * May import: anything (bench is a tool above every layer).
  *
  * @module
  */
@@ -120,7 +119,9 @@ export function priceWorkload(args: {
 
 /**
  * Runs `sessions` sessions of a workload one at a time, each event after the previous one's
- * work finished, after `warmups` unmeasured sessions, and prices the average session.
+ * work (evaluation, task, cascade) finished, after `warmups` unmeasured sessions, and prices the
+ * average session. One session at a time means no batching across sessions: the most
+ * invocations a session can cause.
  *
  * @example
  * const cost = await measureWorkloadCost({ emulators, workload: simpleWorkload(), sessions: 3, warmups: 2 });

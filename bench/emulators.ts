@@ -1,12 +1,12 @@
 /**
  * The emulators a benchmark run uses: DynamoDB Local (started here, or one already running) and
- * an SQS emulator (fauxqs) started here with a hook that counts every request it serves, by
- * operation. Counting at the emulator sees every SQS call the local runner makes without
- * touching the runner's client.
+ * an SQS emulator (fauxqs) started here that counts every request it serves, by operation.
+ * May import: anything (bench is a tool above every layer).
  *
  * @module
  */
 import { buildApp } from 'fauxqs';
+import { NotAvailableError } from '../lib/errors.ts';
 import { startDynamoDbLocal } from '../lib/local/emulators.ts';
 
 /** SQS requests by operation, as counted by the emulator. */
@@ -41,7 +41,9 @@ export interface BenchEmulators {
 }
 
 /**
- * Starts the benchmark's emulators.
+ * Starts the benchmark's emulators. The SQS emulator gets a hook that counts every request it
+ * serves: counting at the emulator sees every SQS call the local runner makes without touching
+ * the runner's client.
  *
  * @example
  * const emulators = await startBenchEmulators();
@@ -71,7 +73,7 @@ export async function startBenchEmulators(
   const address = sqs.server.address();
   if (address === null || typeof address === 'string') {
     await sqs.close();
-    throw new Error('the SQS emulator has no TCP address');
+    throw new NotAvailableError('the SQS emulator has no TCP address');
   }
   let dynamodb: { endpoint: string; stop(): Promise<void> };
   try {

@@ -1,10 +1,7 @@
 /**
- * One long `andEvery` session (`t_page` after `start`, one instance per `page`): its first pages
- * are fired one at a time, each once the previous one's work was done, which gives the cost of
- * whole sessions of 10, 100 and 1,000 events and the unloaded latency; the cost of single pages
- * at lengths 10, 100, 1,000 and 10,000 shows whether an event's cost grows with the session's
- * history. Pages between the measured ones may be fired in bursts to reach the long lengths
- * sooner; a measured page is always fired alone, on a session with nothing in flight.
+ * Flatness: one long `andEvery` session, giving the cost of whole sessions of 10, 100 and 1,000
+ * events, the unloaded latency, and whether an event's cost grows with the session's history.
+ * May import: anything (bench is a tool above every layer).
  *
  * @module
  */
@@ -66,7 +63,12 @@ export interface PagesOptions {
 const page = (n: number): ScriptedEvent => ({ trigger: 'page', kwargs: pageKwargs(n) });
 
 /**
- * Runs the long `andEvery` session and measures it.
+ * Runs the long `andEvery` session (`t_page` after `start`, one instance per `page`) and measures
+ * it. Its first pages are fired one at a time, each once the previous one's work was done, which
+ * gives the cost of whole sessions of 10, 100 and 1,000 events and the unloaded latency; the cost
+ * of single pages at lengths 10, 100, 1,000 and 10,000 shows whether an event's cost grows with
+ * the session's history. Pages between the measured ones may be fired in bursts to reach the long
+ * lengths sooner; a measured page is always fired alone, on a session with nothing in flight.
  *
  * @example
  * const r = await measurePagesSession({ emulators, pacedUpTo: 100, sessionLengths: [10, 100], flatnessAt: [10, 100, 1000], burst: 200 });

@@ -1,11 +1,11 @@
 /**
- * Watches the writes a runtime's store makes, from the outside: wraps the store instance's
- * write methods (the runtime keeps calling the same object), so the benchmark knows when a
- * session has nothing left in flight, when an instance finished, and how big each transaction's
- * items are. Nothing here changes what the store does or what it costs.
+ * Watches the writes a runtime's store makes, from the outside: when a session has nothing left in
+ * flight, when an instance finished, and how big each transaction's items are.
+ * May import: anything (bench is a tool above every layer).
  *
  * @module
  */
+import { SettleTimeoutError } from '../lib/errors.ts';
 import type { EventRecord, InstanceRecord, SessionStore } from '../lib/store/port.ts';
 
 /** Attributes the store keeps as JSON text. */
@@ -88,7 +88,9 @@ interface SessionWork {
 
 /**
  * Wraps a store's write methods to follow each session's work. A session is quiet when every
- * event it received is applied and every instance it scheduled has an outcome.
+ * event it received is applied and every instance it scheduled has an outcome. It wraps the store
+ * instance's methods because the runtime keeps calling the same object; nothing here changes what
+ * the store does or what it costs.
  *
  * @example
  * const observer = new StoreObserver(runner.store);
@@ -236,7 +238,10 @@ export class StoreObserver {
     if (this.isQuiet(sessionId)) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`session '${sessionId}' still had work after ${timeoutMs} ms`)),
+        () =>
+          reject(
+            new SettleTimeoutError(`session '${sessionId}' still had work after ${timeoutMs} ms`),
+          ),
         timeoutMs,
       );
       this.work(sessionId).waiters.push(() => {
@@ -253,7 +258,8 @@ export class StoreObserver {
     if (at !== undefined) return Promise.resolve(at);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`instance '${key}' did not finish within ${timeoutMs} ms`)),
+        () =>
+          reject(new SettleTimeoutError(`instance '${key}' did not finish within ${timeoutMs} ms`)),
         timeoutMs,
       );
       const list = this.finishWaiters.get(key) ?? [];

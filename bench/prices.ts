@@ -1,16 +1,17 @@
 /**
  * Published on-demand prices the benchmark converts usage with: us-east-1, no free tier, no
- * savings plans. One constant per billed unit, each with where it comes from and when.
- *
- * `published` is the date the price took effect or was announced, where the source says so;
- * `transcribed` is when it was copied here. The prices were transcribed from the project's issue
- * and the sources named, not read from the live pages on that day: check them before quoting a
- * number to anyone.
+ * savings plans; one constant per billed unit, each with where it comes from and when.
+ * May import: anything (bench is a tool above every layer).
  *
  * @module
  */
 
-/** One published price. */
+/**
+ * One published price. `published` is the date the price took effect or was announced, where the
+ * source says so; `transcribed` is when it was copied here. The prices were transcribed from the
+ * project's issue and the sources named, not read from the live pages on that day: check them
+ * before quoting a number to anyone.
+ */
 export interface Price {
   /** US dollars per one `unit`. */
   readonly usd: number;

@@ -1,6 +1,7 @@
 /**
- * Dollars for measured usage: the pipeline's DynamoDB units, SQS requests and Lambda
- * invocations at the published on-demand prices of `prices.ts`.
+ * Dollars for measured usage: the pipeline's DynamoDB units, SQS requests and Lambda invocations
+ * at the published on-demand prices of `prices.ts`.
+ * May import: anything (bench is a tool above every layer).
  *
  * @module
  */

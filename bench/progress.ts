@@ -1,6 +1,7 @@
 /**
  * One progress bar per benchmark stage (cli-progress) on a terminal; one line per stage
  * elsewhere; nothing when silenced.
+ * May import: anything (bench is a tool above every layer).
  *
  * @module
  */

@@ -1,14 +1,16 @@
 /**
- * `npm run bench [-- --quick] [-- --out <dir>]`: runs the benchmark suite on the local stack and
- * writes `latest.json`, `latest.md` and the SVG charts (default `bench/results/`). `--render`
- * rewrites the Markdown and the charts from a saved `latest.json` without measuring anything.
+ * `npm run bench [-- --quick] [-- --out <dir>]`: runs the suite on the local stack and writes
+ * `latest.json`, `latest.md` and the SVG charts (default `bench/results/`); `--render` rewrites
+ * the Markdown and the charts from a saved `latest.json` without measuring anything.
+ * May import: anything (bench is a tool above every layer).
  *
  * @module
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type BenchResults, writeResults } from './report.ts';
+import { writeResults } from './report.ts';
+import type { BenchResults } from './run-results.ts';
 import { DEFAULT_OUT_DIR, runBench } from './suite.ts';
 import { judgeTargets } from './targets.ts';
 

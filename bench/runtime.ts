@@ -1,7 +1,7 @@
 /**
- * One benchmark runtime: a workflow and its handlers on the local event-source runner (the
- * same evaluator, dispatcher and task-runner code the Lambdas run, over DynamoDB Local and the
- * SQS emulator), with every cost and timing the benchmark reports collected on the side.
+ * One benchmark runtime: a workflow and its handlers on the local event-source runner, over
+ * DynamoDB Local and the SQS emulator, with every cost and timing the benchmark reports collected.
+ * May import: anything (bench is a tool above every layer).
  *
  * @module
  */
@@ -9,6 +9,7 @@ import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { fireEvent, type IngestDeps } from '../lib/core/ingest.ts';
 import type { LogEntry } from '../lib/core/log.ts';
 import { WorkflowRegistry } from '../lib/core/registry.ts';
+import { SettleTimeoutError } from '../lib/errors.ts';
 import { localAwsConfig } from '../lib/local/emulators.ts';
 import { DynamoRunner, type LocalInvocation } from '../lib/local/runner.ts';
 import type { CapacityEntry } from '../lib/store/dynamo-store.ts';
@@ -52,9 +53,11 @@ export interface RunnerSettings {
 }
 
 /**
- * A workflow running on the local stack, instrumented: DynamoDB capacity (the store's meter),
- * Lambda invocations and their durations (the runner's `onInvoke` hook), SQS requests (counted
- * by the emulator), handler start times, and when each session is quiet (a `StoreObserver`).
+ * A workflow running on the local stack (the same evaluator, dispatcher and task-runner code the
+ * Lambdas run, on the local event-source runner), instrumented: DynamoDB capacity (the store's
+ * meter), Lambda invocations and their durations (the runner's `onInvoke` hook), SQS requests
+ * (counted by the emulator), handler start times, and when each session is quiet (a
+ * `StoreObserver`).
  *
  * @example
  * const rt = await BenchRuntime.start({ workflow, handlers, emulators });
@@ -154,7 +157,8 @@ export class BenchRuntime {
     const deadline = Date.now() + timeoutMs;
     let calm = 0;
     while (calm < 3) {
-      if (Date.now() > deadline) throw new Error(`work still under way after ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new SettleTimeoutError(`work still under way after ${timeoutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, 5));
       const busy = this.runner.invocationsInFlight > 0 || this.emulators.sqsInFlight() > 0;
       calm = busy ? 0 : calm + 1;
@@ -166,9 +170,11 @@ export class BenchRuntime {
     try {
       await this.observer.quiet(sessionId, timeoutMs);
     } catch (err) {
-      throw new Error(`${(err as Error).message}\n${await this.diagnose(sessionId)}`, {
-        cause: err,
-      });
+      const timeout = new SettleTimeoutError(
+        `${(err as Error).message}\n${await this.diagnose(sessionId)}`,
+      );
+      timeout.cause = err;
+      throw timeout;
     }
     await this.drain();
   }

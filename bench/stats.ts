@@ -1,5 +1,6 @@
 /**
- * Small statistics over samples.
+ * Small statistics over samples: percentiles and extremes.
+ * May import: anything (bench is a tool above every layer).
  *
  * @module
  */

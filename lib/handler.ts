@@ -1,6 +1,7 @@
 /**
- * What a task handler throws to steer its instance: `Retry` and `Skip`. Both are recognised by
- * `instanceof` from either build of the package (ES module or CommonJS).
+ * What a task handler throws to steer its instance: `Retry` and `Skip`, recognised by `instanceof`
+ * from either build of the package (ES module or CommonJS).
+ * May import: base (class-identity, types).
  *
  * @module
  */

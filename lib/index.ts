@@ -1,15 +1,13 @@
 /**
- * serverless-triggers: declare tasks with `after`, `andEvery`, `unless` and `withParams`; fire
- * named triggers into a session from anywhere; each task runs exactly when its conditions hold.
+ * serverless-triggers, the package's entry point: declare tasks with `after`, `andEvery`,
+ * `unless` and `withParams`; fire named triggers into a session from anywhere; each task runs
+ * exactly when its conditions hold.
+ * May import: anything under lib/ except local, testing and cli (it re-exports the public API).
  *
  * @module
  */
 
-export {
-  EnvironmentError,
-  runtimeFromEnv,
-  type TriggersApp,
-} from './adapters/aws-lambda/environment.ts';
+export { runtimeFromEnv, type TriggersApp } from './adapters/aws-lambda/environment.ts';
 export {
   type TaskHandlerOptions,
   type TaskLambdaRuntime,
@@ -28,17 +26,12 @@ export {
   WorkflowRegistry,
   type WorkflowRegistryOptions,
 } from './core/registry.ts';
-export {
-  publishWorkflowVersions,
-  WorkflowVersionNotFoundError,
-  type WorkflowVersionSource,
-  type WorkflowVersionStore,
-  workflowVersion,
-} from './core/versions.ts';
+export { publishWorkflowVersions } from './core/versions.ts';
 export { defineWorkflow } from './engine/workflow.ts';
 export {
   ConflictError,
   EmulatorsMissingError,
+  EnvironmentError,
   InstanceStateError,
   NotAvailableError,
   NotFoundError,
@@ -46,8 +39,11 @@ export {
   TriggersError,
   ValidationError,
   WorkflowError,
+  WorkflowVersionNotFoundError,
 } from './errors.ts';
 export { Retry, Skip } from './handler.ts';
+export type { WorkflowVersionSource, WorkflowVersionStore } from './store/port.ts';
+export { workflowVersion } from './store/workflow-version.ts';
 export type {
   Duration,
   InstanceError,

@@ -1,13 +1,14 @@
 /**
- * Where this package lives on disk, from its sources (a checkout) or from its build (`dist/`
- * in `node_modules/serverless-triggers`): the folder of the nearest `package.json` named
- * `serverless-triggers` above this module. Imports only Node.js.
+ * Where this package lives on disk, from its sources (a checkout) or its build (`dist/` in
+ * `node_modules/serverless-triggers`), and its `package.json` as read there.
+ * May import: base (errors), Node.js.
  *
  * @module
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NotAvailableError } from './errors.ts';
 
 /** The package's name, as published. */
 export const PACKAGE_NAME = 'serverless-triggers';
@@ -38,7 +39,7 @@ function find(): { dir: string; manifest: PackageManifest } {
     }
     const parent = dirname(dir);
     if (parent === dir) {
-      throw new Error(
+      throw new NotAvailableError(
         `${PACKAGE_NAME}: no package.json of its own above ${fileURLToPath(import.meta.url)}`,
       );
     }
@@ -47,7 +48,9 @@ function find(): { dir: string; manifest: PackageManifest } {
 }
 
 /**
- * The package's root folder (the one holding its `package.json`).
+ * The package's root folder: the folder of the nearest `package.json` named
+ * `serverless-triggers` above this module, whether it runs from the sources or from `dist/`.
+ * Throws `NotAvailableError` when there is none (a broken install).
  *
  * @example
  * join(packageRoot(), 'dist', 'functions'); // the pre-bundled Lambda functions

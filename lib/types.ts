@@ -1,6 +1,7 @@
 /**
- * Public types of serverless-triggers: workflow definitions, task instances and the
- * task-handler context. Shapes follow the public contract.
+ * Public types of serverless-triggers: workflow definitions, task instances, the task-handler
+ * context and the views the API answers with. Shapes follow the public contract.
+ * May import: nothing (base: every layer imports it).
  *
  * @module
  */

@@ -1,13 +1,9 @@
 /**
- * `npm run build` (also `prepack`): everything the published package ships, into `dist/`.
+ * `npm run build` (also `prepack`): everything the published package ships, into `dist/`: the
+ * library, the construct's pre-bundled Lambda functions and the local stack's inspector page.
+ * May import: anything (a tool above every layer).
  *
- * 1. The library, with tsdown: `index`, `testing` and `cdk` as ES modules and CommonJS, each
- *    with declarations (`.d.mts`, `.d.cts`) and source maps; the CLI (`cli.mjs`) and the task
- *    Lambda factory the construct's task functions import (`lambda.mjs`) as ES modules only.
- * 2. The construct's own Lambda functions, pre-bundled with esbuild into `dist/functions/`: one
- *    ES module per function, the AWS SDK included, sharing chunks. The construct copies them
- *    into each deployment's asset beside that deployment's `app.json`.
- * 3. The local stack's inspector page into `dist/ui/`.
+ * @module
  */
 import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,7 +11,11 @@ import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { build as tsdown } from 'tsdown';
 import { ESM_REQUIRE_BANNER, FUNCTIONS_DIST, PREBUILT_FUNCTIONS } from '../infra/functions.ts';
-import { INSPECTOR_DIST, inspectorBundleOptions } from '../lib/local/inspector/server.ts';
+import {
+  INSPECTOR_DIST,
+  inspectorBundleOptions,
+  joinedStylesheets,
+} from '../lib/local/inspector/server.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = join(root, 'dist');
@@ -35,6 +35,9 @@ const isSharedSource = (id: string): boolean =>
   !/[\\/]lib[\\/](cli|testing|local)[\\/]/.test(id);
 
 const library = { index: 'lib/index.ts', testing: 'lib/testing/index.ts', cdk: 'infra/index.ts' };
+// 1. The library, with tsdown: `index`, `testing` and `cdk` as ES modules and CommonJS, each
+//    with declarations (`.d.mts`, `.d.cts`) and source maps; the CLI (`cli.mjs`) and the task
+//    Lambda factory the construct's task functions import (`lambda.mjs`) as ES modules only.
 await tsdown({
   config: false,
   cwd: root,
@@ -79,6 +82,9 @@ const cliText = (await readFile(cli, 'utf8')).replace(/^#!.*\n/, '');
 await writeFile(cli, `#!/usr/bin/env node\n${cliText}`);
 await chmod(cli, 0o755);
 
+// 2. The construct's own Lambda functions, pre-bundled with esbuild into `dist/functions/`: one
+//    ES module per function, the AWS SDK included, sharing chunks. The construct copies them
+//    into each deployment's asset beside that deployment's `app.json`.
 await esbuild.build({
   entryPoints: Object.fromEntries(
     PREBUILT_FUNCTIONS.map((kind) => [
@@ -103,11 +109,12 @@ await esbuild.build({
   logLevel: 'warning',
 });
 
+// 3. The local stack's inspector page into `dist/ui/`.
 const ui = join(root, INSPECTOR_DIST);
 await mkdir(ui, { recursive: true });
 await esbuild.build({ ...inspectorBundleOptions(root, true), outfile: join(ui, 'app.js') });
 const page = join(root, 'lib', 'local', 'inspector', 'page');
 await copyFile(join(page, 'index.html'), join(ui, 'index.html'));
-await copyFile(join(page, 'styles.css'), join(ui, 'app.css'));
+await writeFile(join(ui, 'app.css'), await joinedStylesheets(page));
 
 process.stdout.write(`built dist/ in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);

@@ -1,8 +1,9 @@
 /**
- * `npm run deploy:local [-- --smoke]`: deploys the example stack (`infra/app.ts`) to LocalStack
- * with `cdklocal` (bootstrap, then deploy), prints the API URL LocalStack serves it on, and with
- * `--smoke` runs the survey smoke test against it. LocalStack must be running already
- * (`AWS_ENDPOINT_URL`, default http://localhost:4566).
+ * `npm run deploy:local [-- --smoke]`: deploys the example stack to a running LocalStack with
+ * `cdklocal`, prints the API URL LocalStack serves it on, and with `--smoke` runs the smoke test.
+ * May import: anything under lib/, and its siblings.
+ *
+ * @module
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import {
   LocalStackError,
   localStackApiUrl,
   localStackEndpoint,
-} from '../infra/localstack.ts';
+} from './localstack.ts';
 
 const STACK = 'TriggersSurvey';
 const OUTPUTS = join('cdk.out', 'localstack-outputs.json');
@@ -32,6 +33,10 @@ function run(command: string, args: string[], env: Record<string, string>): Prom
   });
 }
 
+/**
+ * Deploys the stack `TriggersSurvey` of `examples/survey/cdk-app.ts` (bootstrap, then deploy) to
+ * the LocalStack at `AWS_ENDPOINT_URL` (default http://localhost:4566), which must be running.
+ */
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const unknown = args.filter((a) => a !== '--smoke');

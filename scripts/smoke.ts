@@ -1,11 +1,9 @@
 /**
  * `npm run smoke -- --api-url URL [--timeout SECONDS] [--prefix ID] [--json]`: the survey
- * smoke test (`examples/survey/smoke.ts`) against a stack that serves the example survey app:
- * `npm start`, LocalStack (`npm run deploy:local`) or AWS (`npx cdk deploy`). Requests are
- * signed with SigV4 when the default AWS credential chain finds credentials.
+ * smoke test (`examples/survey/smoke.ts`) against a stack that serves the example survey app.
+ * May import: anything (a tool above every layer).
  *
- * Exit codes: 0 every check passed, 1 a check failed or bad usage, 3 the API is unreachable or
- * answered an error.
+ * @module
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -17,6 +15,14 @@ function fail(message: string, code: number): never {
   process.exit(code);
 }
 
+/**
+ * Runs the survey smoke test against the stack at `--api-url` (or `TRIGGERS_API_URL`):
+ * `npm start`, LocalStack (`npm run deploy:local`) or AWS (`npx cdk deploy`). Requests are
+ * signed with SigV4 when the default AWS credential chain finds credentials.
+ *
+ * Exit codes: 0 every check passed, 1 a check failed or bad usage, 3 the API is unreachable or
+ * answered an error.
+ */
 async function main(): Promise<void> {
   let values: { 'api-url'?: string; timeout?: string; prefix?: string; json?: boolean };
   try {

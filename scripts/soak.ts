@@ -1,17 +1,21 @@
 /**
  * Soak run of the distributed property: the same test files `npm test` runs, with many more
- * generated cases (`TRIGGERS_SOAK_RUNS`).
+ * generated cases (`TRIGGERS_SOAK_RUNS`). Exits with the status of the first run that failed.
+ * May import: anything (a tool above every layer).
+ *
+ * @module
+ */
+import { spawnSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+
+/**
+ * The command line:
  *
  *   npm run soak                      # 5,000 cases on the memory backend
  *   npm run soak -- --runs 20000      # more
  *   npm run soak -- --dynamodb 200    # also 200 cases on DynamoDB Local (slow: minutes)
  *   npm run soak -- --seed 123 --path "45:2:1"   # replay a failure fast-check reported
- *
- * Exits with the status of the first run that failed.
  */
-import { spawnSync } from 'node:child_process';
-import { parseArgs } from 'node:util';
-
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '5000' },

@@ -1,6 +1,7 @@
 /**
  * The example app module: what the CDK example stack deploys and what `npm start` serves by
  * default. Any app module has this shape: `{ workflows, handlers, defaultWorkflow? }`.
+ * May import: the package's entry points (lib/index.ts, lib/testing/index.ts) and its siblings.
  *
  * @module
  */

@@ -1,6 +1,7 @@
 /**
  * The task handlers of the example survey app. They stand in for real imports and scoring:
  * each reads its kwargs, logs, and returns the result its cascade carries.
+ * May import: the package's entry points (lib/index.ts, lib/testing/index.ts) and its siblings.
  *
  * @module
  */

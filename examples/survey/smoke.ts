@@ -1,14 +1,11 @@
 /**
  * The survey smoke test: drives a deployed (or local) stack that serves the example survey app
- * through its HTTP API and checks that every flow works end to end: ingestion and idempotency,
- * the evaluator's cascades and `andEvery`, the dispatcher and task queues, a `Skip` from a
- * handler, a failed instance replayed with replacement kwargs, and one skipped with a cascade.
- * `npm run smoke -- --api-url URL` runs it (`scripts/smoke.ts`).
+ * through its HTTP API and checks that every flow works end to end.
+ * May import: the package's entry points (lib/index.ts, lib/testing/index.ts) and its siblings.
  *
  * @module
  */
-import type { TriggersClient } from '../../lib/client/client.ts';
-import type { SessionView, TaskInstance } from '../../lib/types.ts';
+import type { SessionView, TaskInstance, TriggersClient } from '../../lib/index.ts';
 
 /** Options of `runSurveySmoke`. */
 export interface SmokeOptions {
@@ -80,6 +77,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
  * Fires the survey's events into three fresh sessions and waits until each reaches the state
  * the survey workflow promises. Never throws for a failed check: the report says what failed.
+ *
+ * The checks cover every flow: ingestion and idempotency, the evaluator's cascades and
+ * `andEvery`, the dispatcher and task queues, a `Skip` from a handler, a failed instance
+ * replayed with replacement kwargs, and one skipped with a cascade.
+ * `npm run smoke -- --api-url URL` runs it (`scripts/smoke.ts`).
  *
  * @example
  * const report = await runSurveySmoke({ client: new TriggersClient({ apiUrl }), prefix: 'smoke-1' });

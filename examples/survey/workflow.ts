@@ -1,5 +1,6 @@
 /**
  * The survey workflow of the example app: the seed's survey, as the README describes it.
+ * May import: the package's entry points (lib/index.ts, lib/testing/index.ts) and its siblings.
  *
  * @module
  */

@@ -1,8 +1,7 @@
 /**
- * The app module of `triggers dev`, `graph` and `explore`: where it is (`--app`, else
- * `$TRIGGERS_APP`, else the example app of a checkout), how it loads (TypeScript or JavaScript,
+ * The app module of `triggers dev`, `graph` and `explore`: where it is, how it loads (TS or JS,
  * ESM or CommonJS) and what it must export (`{ workflows, handlers, defaultWorkflow? }`).
- * Imports the engine's workflow checks and Node.js; tsx only when the module is TypeScript.
+ * May import: anything under lib/ (cli), Node.js; tsx only when the module is TypeScript.
  *
  * @module
  */
@@ -11,6 +10,7 @@ import { createRequire } from 'node:module';
 import { extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { checkHandlers, compileWorkflow } from '../engine/workflow.ts';
+import { WorkflowError } from '../errors.ts';
 import { packageRoot } from '../package-root.ts';
 import type { TaskHandler, Workflow } from '../types.ts';
 
@@ -165,7 +165,7 @@ function checkedWorkflows(
     try {
       const compiled = compileWorkflow(workflow as Workflow);
       if (names.has(compiled.name)) {
-        throw new Error(`workflow '${compiled.name}' is exported twice`);
+        throw new WorkflowError(`workflow '${compiled.name}' is exported twice`);
       }
       names.add(compiled.name);
       if (handlers !== undefined) checkHandlers(compiled, Object.keys(handlers));

@@ -1,8 +1,7 @@
 /**
  * `triggers dev`: the local stack (DynamoDB Local, the SQS emulator, the evaluator, the task
- * handlers and the HTTP API on loopback) for an app module, until the CLI's signal aborts. The
- * stack itself (and with it the AWS SDK and the emulators) is imported only once the arguments
- * and the app module are found good.
+ * handlers and the HTTP API on loopback) for an app module, until the CLI's signal aborts.
+ * May import: anything under lib/ (cli), Node.js; the local stack only lazily (see `devCommand`).
  *
  * @module
  */
@@ -70,7 +69,8 @@ function devFailure(err: unknown): CliError {
  * starts the local stack on `127.0.0.1:<port>`, prints its URLs, and serves until `io.signal`
  * aborts, then stops everything it started. Bad arguments and app modules throw usage errors;
  * a stack that cannot start (port taken, emulators or Java missing) throws a `CliError` with
- * `EXIT.devFailed`.
+ * `EXIT.devFailed`. The stack itself (and with it the AWS SDK and the emulators) is imported only
+ * once the arguments and the app module are found good.
  *
  * @example
  * const stop = new AbortController();

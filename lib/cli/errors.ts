@@ -1,5 +1,6 @@
 /**
- * The CLI's own failures: each carries the exit code it ends the command with. Imports nothing.
+ * The CLI's own failures, each carrying the exit code it ends the command with, and those codes.
+ * May import: nothing (cli).
  *
  * @module
  */

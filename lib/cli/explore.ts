@@ -1,7 +1,7 @@
 /**
- * `triggers explore`: run an app module's workflow through every order of a list of events (or a
- * seeded sample of orders) on the memory backend, and print each distinct outcome with how many
- * orders ended that way and the smallest order that did.
+ * `triggers explore`: runs an app module's workflow through every order of a list of events (or a
+ * seeded sample of orders) on the memory backend and prints each distinct outcome.
+ * May import: anything under lib/ (cli), Node.js.
  *
  * @module
  */

@@ -1,6 +1,7 @@
 /**
- * The workflow graph: triggers and tasks as nodes, `after` / `andEvery` / `unless` / cascade
- * dependencies as edges, rendered as Mermaid or DOT.
+ * The workflow graph of `triggers graph`: triggers and tasks as nodes, `after` / `andEvery` /
+ * `unless` / cascade dependencies as edges, rendered as Mermaid or DOT.
+ * May import: anything under lib/ (cli).
  *
  * @module
  */

@@ -1,7 +1,7 @@
 /**
- * The files of a project made by `triggers init`, as data: an order workflow, its handlers, a
- * test on the memory runtime, a CDK app with the `Triggers` construct, a README. The package is
- * published as `dist/` only, so the scaffold lives in the code. Imports nothing.
+ * The files of a project made by `triggers init`, as data: an order workflow, its handlers, a test,
+ * a CDK app with the `Triggers` construct and a README (see `initTemplate`).
+ * May import: nothing (cli).
  *
  * @module
  */
@@ -383,7 +383,9 @@ AWS credentials, as does \`TriggersClient\` from \`serverless-triggers\` in your
 `;
 
 /**
- * The files of a new project, by path relative to its folder (with \`/\` separators).
+ * The files of a new project, by path relative to its folder (with `/` separators): an order
+ * workflow, its handlers, a test on the memory runtime, a CDK app with the `Triggers` construct,
+ * a README. The package is published as `dist/` only, so the scaffold lives in the code.
  *
  * @example
  * const files = initTemplate('my-orders', versions);

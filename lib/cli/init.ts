@@ -1,14 +1,14 @@
 /**
  * `triggers init <dir>`: writes a new project (`init-template.ts`) into an empty or new folder,
- * with this package's own dependency versions, every file or none. Imports Node.js, the
- * template, `package-root.ts` and the CLI's exit codes.
+ * with this package's own dependency versions, every file or none.
+ * May import: anything under lib/ (cli), Node.js.
  *
  * @module
  */
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { packageManifest } from '../package-root.ts';
-import { EXIT } from './errors.ts';
+import { CliError, EXIT } from './errors.ts';
 import {
   initTemplate,
   projectName,
@@ -35,7 +35,10 @@ export function scaffoldVersions(): ScaffoldVersions {
       manifest.dependencies?.[name] ??
       manifest.peerDependencies?.[name];
     if (range === undefined) {
-      throw new Error(`serverless-triggers' package.json names no version of '${name}'`);
+      throw new CliError(
+        `serverless-triggers' package.json names no version of '${name}'`,
+        EXIT.devFailed,
+      );
     }
     versions[name] = range;
   }

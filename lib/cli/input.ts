@@ -1,5 +1,6 @@
 /**
- * Reading JSON arguments: `--kwargs '{"a":1}'` or `--kwargs @file.json`.
+ * JSON arguments of the CLI: `--kwargs '{"a":1}'` or `--kwargs @file.json`.
+ * May import: anything under lib/ (cli), Node.js.
  *
  * @module
  */

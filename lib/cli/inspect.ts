@@ -1,7 +1,7 @@
 /**
- * The text rendering of `triggers inspect` and `triggers watch`: a session's instances with
- * their statuses, kwargs, results, errors and what unstarted ones wait for, its timers, and its
- * timeline.
+ * The text of `triggers inspect` and `triggers watch`: a session's instances (statuses, kwargs,
+ * results, errors, what unstarted ones wait for), its timers and its timeline.
+ * May import: anything under lib/ (cli).
  *
  * @module
  */

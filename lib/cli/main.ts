@@ -1,13 +1,13 @@
 /**
- * The `triggers` command-line tool: the local stack for an app module (`dev`), a new project
- * (`init`), fire events into sessions, inspect them, replay and skip failed instances over the
- * HTTP API, and draw an app module's workflow graph.
+ * The `triggers` command line: parses the arguments and runs `dev`, `init`, `explore`, `graph`,
+ * and the HTTP API commands (`fire`, `inspect`, `watch`, `replay`, `skip`, `stale`, ...).
+ * May import: anything under lib/ (cli), Node.js.
  *
  * @module
  */
 import { parseArgs } from 'node:util';
 import { TriggersClient } from '../client/client.ts';
-import { TriggersError } from '../errors.ts';
+import { isRefusal, TriggersError } from '../errors.ts';
 import type { InstanceStatus, Kwargs, SessionEvent, SessionView, Workflow } from '../types.ts';
 import { AppModuleError, loadAppModule } from './app-module.ts';
 import { devCommand } from './dev.ts';
@@ -399,7 +399,9 @@ function classify(err: unknown, apiUrl: string): CliError {
   if (err instanceof CliError) return err;
   if (err instanceof AppModuleError) return new UsageError(err.message, { cause: err });
   if (err instanceof TriggersError) {
-    const code = err.status >= 400 && err.status < 500 ? EXIT.refused : EXIT.unreachable;
+    const refused =
+      err.status !== undefined ? err.status >= 400 && err.status < 500 : isRefusal(err);
+    const code = refused ? EXIT.refused : EXIT.unreachable;
     return new CliError(err.message, code);
   }
   if (err instanceof TypeError && err.message === 'fetch failed') {

@@ -1,6 +1,7 @@
 /**
- * `triggers stale`: the sessions whose unstarted instances have waited longer than an age,
- * oldest first, with the triggers each instance still waits for.
+ * `triggers stale`: the sessions whose unstarted instances have waited longer than an age, oldest
+ * first, with the triggers each instance still waits for.
+ * May import: anything under lib/ (cli).
  *
  * @module
  */

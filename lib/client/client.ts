@@ -1,5 +1,14 @@
+/**
+ * `TriggersClient`: fires triggers into sessions, reads them, replays and skips failed instances,
+ * over the HTTP API (SigV4-signed when there are credentials) or straight on the session table.
+ * May import: base, engine, store, core; the AWS SDK and Node.js.
+ *
+ * @module
+ */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { HTTP_STATUS, withHttpStatus } from '../core/http.ts';
 import {
+  type ErrorCode,
   InstanceStateError,
   NotAvailableError,
   NotFoundError,
@@ -109,19 +118,50 @@ export interface ClientBackend {
   getStale(opts: StaleOptions): Promise<StaleSessions>;
 }
 
+/** The error an HTTP answer stands for, carrying the answer's status. */
 function errorFor(
   status: number,
   code: string,
   message: string,
   instance: string | undefined,
 ): TriggersError {
-  if (status === 404) return new NotFoundError(message);
-  if (status === 409 && code === 'INSTANCE_NOT_FAILED' && instance !== undefined) {
-    return new InstanceStateError(message, { instance });
-  }
-  if (status === 400 || status === 413) return new ValidationError(message);
-  if (status === 501 && code === 'NOT_AVAILABLE') return new NotAvailableError(message);
-  return new TriggersError(message, { code, status });
+  const err =
+    status === 404
+      ? new NotFoundError(message)
+      : status === 409 && code === 'INSTANCE_NOT_FAILED' && instance !== undefined
+        ? new InstanceStateError(message, { instance })
+        : status === 400 || status === 413
+          ? new ValidationError(message)
+          : status === 501 && code === 'NOT_AVAILABLE'
+            ? new NotAvailableError(message)
+            : new TriggersError(message, {
+                code: Object.hasOwn(HTTP_STATUS, code) ? (code as ErrorCode) : 'HTTP_ERROR',
+              });
+  err.status = status;
+  return err;
+}
+
+/**
+ * The table backend with the API's statuses on its errors: a `TriggersClient` caller reads the
+ * same `status` whichever way the client reaches the sessions.
+ */
+function answeringLikeTheApi(backend: ClientBackend): ClientBackend {
+  const statused = async <T>(work: Promise<T>): Promise<T> => {
+    try {
+      return await work;
+    } catch (err) {
+      throw err instanceof TriggersError ? withHttpStatus(err) : err;
+    }
+  };
+  return {
+    fire: (...args) => statused(backend.fire(...args)),
+    getSession: (...args) => statused(backend.getSession(...args)),
+    getEvents: (...args) => statused(backend.getEvents(...args)),
+    getWorkflows: () => statused(backend.getWorkflows()),
+    replayFailed: (...args) => statused(backend.replayFailed(...args)),
+    skipFailed: (...args) => statused(backend.skipFailed(...args)),
+    getStale: (...args) => statused(backend.getStale(...args)),
+  };
 }
 
 /** The HTTP API backend: JSON over `fetch`, signed with SigV4 when there are credentials. */
@@ -282,7 +322,7 @@ export class TriggersClient {
     if ('apiUrl' in opts) {
       this.backend = new HttpBackend(opts);
     } else if ('tableName' in opts) {
-      this.backend = new TableBackend(opts);
+      this.backend = answeringLikeTheApi(new TableBackend(opts));
     } else {
       throw new ValidationError('TriggersClient needs { apiUrl } or { tableName }');
     }

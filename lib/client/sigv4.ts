@@ -1,7 +1,7 @@
 /**
- * AWS Signature Version 4 for requests to the HTTP API (API Gateway with IAM authorization).
- * The signing itself is `@smithy/signature-v4`, the AWS SDK's own; this module only resolves a
- * region and credentials, and decides once whether a client signs at all.
+ * AWS Signature Version 4 for requests to the HTTP API (API Gateway with IAM authorization):
+ * resolves a region and credentials, and decides once whether a client signs at all.
+ * May import: base, engine, store, core; the AWS SDK and Node.js.
  *
  * @module
  */
@@ -97,7 +97,9 @@ export function regionFromApiUrl(apiUrl: string): string | undefined {
  * Signs requests to the HTTP API with SigV4 when there are credentials, and leaves them
  * unsigned when there are none (the local stack checks no signature). Whether credentials
  * exist is found out once, on the first request; a provider that finds them is asked again on
- * every request, so expiring credentials refresh. Without a region nothing is signed.
+ * every request, so expiring credentials refresh. Without a region nothing is signed. The
+ * signing itself is `@smithy/signature-v4`, the AWS SDK's own; this class only resolves a region
+ * and credentials.
  *
  * @example
  * const signer = new ApiRequestSigner({ apiUrl: 'https://abc.execute-api.eu-west-1.amazonaws.com' });

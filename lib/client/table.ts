@@ -1,7 +1,7 @@
 /**
  * The table mode of `TriggersClient`: the ingest flows the HTTP API runs (`fireEvent`,
- * `readSession`, `requestReplay`, `requestSkip`), called in-process over a `DynamoStore`, so
- * validation, errors and idempotency are the API's.
+ * `readSession`, `requestReplay`, `requestSkip`), called in-process over a `DynamoStore`.
+ * May import: base, engine, store, core; the AWS SDK and Node.js.
  *
  * @module
  */
@@ -60,7 +60,8 @@ function checkSize(body: unknown): void {
 }
 
 /**
- * `TriggersClient`'s table backend.
+ * `TriggersClient`'s table backend: the HTTP API's ingest and view flows, called in-process over
+ * a `DynamoStore`, so validation, errors and idempotency are the API's.
  *
  * @example
  * const backend = new TableBackend({ tableName: 'triggers-sessions', workflows: [survey] });

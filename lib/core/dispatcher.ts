@@ -1,10 +1,14 @@
+/**
+ * The dispatcher's flow: picks out the instance records that have just become `scheduled` and
+ * hands each to its task queue through `SendTask`.
+ * May import: base, engine, store, core.
+ *
+ * @module
+ */
 import type { InstanceRecord } from '../store/port.ts';
 import type { InstanceStatus } from '../types.ts';
 import type { FaultHook } from './faults.ts';
-import type { TaskMessage } from './task-runner.ts';
-
-/** Sends one task message to a queue, visible after `delaySeconds`. */
-export type SendTask = (queue: string, message: TaskMessage, delaySeconds: number) => Promise<void>;
+import type { SendTask } from './task-message.ts';
 
 /**
  * The dispatcher's filter: an instance record that has just become `scheduled`. The same

@@ -1,13 +1,20 @@
+/**
+ * The evaluator's flow: applies a session's new events, in stream order, with the engine and
+ * commits the head, the new and changed instances and the cascade events atomically.
+ * May import: base, engine, store, core.
+ *
+ * @module
+ */
+import type { Effect, InstanceSeed, SessionEvent } from '../engine/events.ts';
 import type { SessionEngine } from '../engine/index.ts';
-import type { Effect, InstanceSeed, SessionEvent } from '../engine/session.ts';
 import { ConflictError, TriggersError } from '../errors.ts';
 import {
+  type DeliveredEvent,
   type EventRecord,
   type InstanceRecord,
   type InstanceUpdate,
   isApplied,
   type SessionStore,
-  type StreamPosition,
 } from '../store/port.ts';
 import type { InstanceStatus, Kwargs } from '../types.ts';
 import type { Clock } from './clock.ts';
@@ -74,9 +81,6 @@ function toSessionEvent(
   }
 }
 
-/** An event as a change stream delivers it to the evaluator: with its stream position. */
-export type DeliveredEvent = EventRecord & { position: StreamPosition };
-
 /**
  * One evaluation pass: reads the head, drops the events it says are applied, runs the engine
  * over as many of the rest as fit in one commit, then commits that atomically. Returns the
@@ -134,7 +138,7 @@ async function evaluateOnce(
       if (pending.length > 0) break;
       throw new TriggersError(
         `event '${record.eventId}' of session '${sessionId}' changes ${cost} items, more than one commit can hold (${budget})`,
-        { code: 'EVENT_TOO_LARGE', status: 500 },
+        { code: 'EVENT_TOO_LARGE' },
       );
     }
     items += cost;

@@ -1,24 +1,14 @@
 /**
  * EventBridge ingestion: a mapping from an EventBridge event to a fire (`sessionId`, `trigger`,
- * `kwargs`, `eventId`), checked when the construct is synthesized and again for every event,
- * and the handler logic that fires mapped events through `fireEvent`, the HTTP path's ingest
- * flow, so validation, limits and idempotency are the HTTP path's. An event whose mapped fire is
- * invalid is handed to a `RejectEvent` port (the dead-letter queue on AWS) with a log line that
- * says why; it is never retried, and never lost.
- *
- * Mapping values:
- *
- * | value | meaning |
- * |---|---|
- * | `$` | the whole event |
- * | `$.detail.orderId`, `$.detail-type`, `$.resources[0]`, `$.detail['a.b']` | a path into the event |
- * | anything that does not begin with `$` | a literal string (`'orderPlaced'`) |
+ * `kwargs`, `eventId`), and the handler logic that fires mapped events through the HTTP path's
+ * ingest flow, with a `RejectEvent` port for the events whose mapped fire is invalid.
+ * May import: base, engine, store, core.
  *
  * @module
  */
 import type { z } from 'zod';
 import { isPlainObject, setOwn } from '../engine/kwargs.ts';
-import { NotFoundError, ValidationError } from '../errors.ts';
+import { EventMappingError, NotFoundError, ValidationError } from '../errors.ts';
 import type { Kwargs } from '../types.ts';
 import { MAX_BODY_BYTES } from './http.ts';
 import { type FireResult, fireEvent, type IngestDeps } from './ingest.ts';
@@ -28,7 +18,14 @@ import { type FireInput, FORBIDDEN_KEYS, fireInputSchema } from './validation.ts
 /**
  * Where each part of a fire comes from in an EventBridge event. Each value is a path (`$`,
  * `$.detail.orderId`, `$['detail-type']`, `$.resources[0]`) or, when it does not begin with `$`,
- * a literal string.
+ * a literal string. A mapping is checked when the construct is synthesized and again for every
+ * event.
+ *
+ * | value | meaning |
+ * |---|---|
+ * | `$` | the whole event |
+ * | `$.detail.orderId`, `$.detail-type`, `$.resources[0]`, `$.detail['a.b']` | a path into the event |
+ * | anything that does not begin with `$` | a literal string (`'orderPlaced'`) |
  *
  * @example
  * const mapping: EventMapping = {
@@ -56,35 +53,6 @@ export interface EventMapping {
    */
   readonly eventId?: string;
 }
-
-/** A mapping that failed its checks; `field` names the part (`sessionId`, `kwargs.total`). */
-export class EventMappingError extends ValidationError {
-  /** The part of the mapping at fault. */
-  readonly field: string;
-  constructor(field: string, reason: string, opts: { cause?: unknown } = {}) {
-    super(field === '' ? `mapping ${reason}` : `mapping.${field} ${reason}`, opts);
-    this.field = field;
-  }
-}
-
-/** The deployment settings of EventBridge ingestion, shared by the construct and the Lambda. */
-export const EVENTBRIDGE_WIRING = {
-  /** The ingestion function's environment variables. */
-  env: {
-    /** The mapping, as JSON. */
-    mapping: 'TRIGGERS_EVENT_MAPPING',
-    /** The workflow a session an event creates gets (optional). */
-    workflow: 'TRIGGERS_EVENT_WORKFLOW',
-    /** Where events whose mapped fire is invalid go. */
-    deadLetterQueueUrl: 'TRIGGERS_DEAD_LETTER_QUEUE_URL',
-  },
-  /** The rule target: EventBridge retries failed invocations for up to a day. */
-  targetRetryAttempts: 185,
-  targetMaxEventAgeSeconds: 24 * 3600,
-  /** The function's asynchronous invocations: retried twice on an error, then dead-lettered. */
-  asyncRetryAttempts: 2,
-  asyncMaxEventAgeSeconds: 6 * 3600,
-} as const;
 
 type PathStep = string | number;
 
@@ -394,12 +362,14 @@ function eventAttributes(event: unknown): Record<string, unknown> {
 }
 
 /**
- * Fires one EventBridge event through the ingest flow. The same event twice (EventBridge
+ * Fires one EventBridge event through the ingest flow: `fireEvent`, the HTTP path's, so
+ * validation, limits and idempotency are the HTTP path's. The same event twice (EventBridge
  * delivers at least once) is applied once: the second outcome says `duplicate: true`. An event
  * whose mapped fire is invalid (a session id or trigger that breaks the name rules, kwargs that
  * are not a JSON object, a path that finds nothing, a fire over the size limit) is logged at
- * `error` and handed to `deps.reject`, and the outcome is `rejected`. Storage errors are thrown,
- * so the invocation is retried.
+ * `error` and handed to `deps.reject` (the dead-letter queue on AWS), and the outcome is
+ * `rejected`: such an event is never retried, and never lost. Storage errors are thrown, so the
+ * invocation is retried.
  *
  * @example
  * const outcome = await ingestEventBridgeEvent(deps, { mapping }, event);

@@ -1,3 +1,10 @@
+/**
+ * Fault points: the boundaries between writes where a component can crash, and the test-only
+ * hooks that crash there to prove that a retry finishes the work.
+ * May import: base, engine, store, core.
+ *
+ * @module
+ */
 import { TriggersError } from '../errors.ts';
 
 /**
@@ -49,7 +56,7 @@ export type FaultHook = (point: FaultPoint, site: FaultSite) => void;
 export class InjectedFault extends TriggersError {
   readonly point: FaultPoint;
   constructor(point: FaultPoint) {
-    super(`injected fault at ${point}`, { code: 'INJECTED_FAULT', status: 500 });
+    super(`injected fault at ${point}`, { code: 'INJECTED_FAULT' });
     this.point = point;
   }
 }

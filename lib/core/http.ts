@@ -3,14 +3,22 @@
  * read-only inspection routes: a session's timeline, the workflows served, stale sessions) to the
  * ingest flows and the session view, and turns every outcome into a JSON response. Lambda,
  * the local stack and tests only translate their own request shapes into `HttpRequest`.
+ * May import: base, engine, store, core.
  *
  * @module
  */
 import { z } from 'zod';
 import { isPlainObject } from '../engine/kwargs.ts';
-import { NotFoundError, TriggersError, ValidationError } from '../errors.ts';
+import {
+  type ErrorCode,
+  isRefusal,
+  NotFoundError,
+  TriggersError,
+  ValidationError,
+} from '../errors.ts';
 import { fireEvent, type IngestDeps, requestReplay, requestSkip } from './ingest.ts';
 import { type LogSink, silentSink } from './log.ts';
+import { ROUTES, type RouteSpec, routeSegments } from './routes.ts';
 import { readStale } from './stale.ts';
 import {
   type FireInput,
@@ -59,11 +67,58 @@ export interface HttpApi {
   handle(req: HttpRequest): Promise<HttpResponse>;
 }
 
+/**
+ * The HTTP status each error code is answered with: refusals of the input are 4xx, failures of
+ * the system 5xx (`isRefusal` draws the same line).
+ *
+ * @example
+ * HTTP_STATUS.NOT_FOUND; // 404
+ */
+export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
+  VALIDATION: 400,
+  WORKFLOW_INVALID: 400,
+  NOT_FOUND: 404,
+  INSTANCE_NOT_FAILED: 409,
+  CONFLICT: 409,
+  INSTANCE_BUSY: 409,
+  TABLE_MISMATCH: 409,
+  ROUTE_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  PAYLOAD_TOO_LARGE: 413,
+  INVALID_JSON: 400,
+  UNSUPPORTED_EVENT: 400,
+  NOT_AVAILABLE: 501,
+  SETTLE_TIMEOUT: 504,
+  EMULATORS_MISSING: 501,
+  WORKFLOW_VERSION_NOT_FOUND: 500,
+  NO_QUEUE: 500,
+  PORT_TAKEN: 500,
+  PROVISIONING: 502,
+  INSPECTOR_BUILD_FAILED: 500,
+  INJECTED_FAULT: 500,
+  EXPLORE_RUN_FAILED: 500,
+  EVENT_TOO_LARGE: 500,
+  INTERNAL: 500,
+  HTTP_ERROR: 502,
+};
+
+/**
+ * The error with `status` set as the HTTP API answers it (unless set already), for callers
+ * that answer like the API without going through it (the client's table mode).
+ *
+ * @example
+ * throw withHttpStatus(err); // err.status === 400 for a ValidationError
+ */
+export function withHttpStatus<E extends TriggersError>(err: E): E {
+  err.status ??= HTTP_STATUS[err.code];
+  return err;
+}
+
 /** A refusal of the HTTP layer itself (routing, body framing), answered as it says. */
 class HttpError extends TriggersError {
   readonly headers: Record<string, string>;
-  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}) {
-    super(message, { code, status });
+  constructor(code: ErrorCode, message: string, headers: Record<string, string> = {}) {
+    super(message, { code, status: HTTP_STATUS[code] });
     this.headers = headers;
   }
 }
@@ -128,13 +183,17 @@ function param(params: Params, name: string): string {
   return params[name] ?? '';
 }
 
+/** A route of the table, as the router matches it. */
+function fromTable(spec: RouteSpec): Pick<Route, 'pattern' | 'method'> {
+  return { pattern: routeSegments(spec.path), method: spec.method };
+}
+
 function routes(deps: IngestDeps): Route[] {
   // The body fields are spread under the path's parameters: a body field that names a path
   // parameter is refused as unknown before, and the flows validate everything else.
   return [
     {
-      pattern: ['sessions', ':sessionId', 'events'],
-      method: 'POST',
+      ...fromTable(ROUTES.fire),
       run: async (params, body) => {
         const fields = body();
         onlyFields(fields, ['trigger', 'kwargs', 'eventId', 'workflow']);
@@ -143,8 +202,7 @@ function routes(deps: IngestDeps): Route[] {
       },
     },
     {
-      pattern: ['sessions', ':sessionId'],
-      method: 'GET',
+      ...fromTable(ROUTES.getSession),
       run: async (params) => {
         const { sessionId } = parseInput(sessionPathSchema, {
           sessionId: param(params, 'sessionId'),
@@ -155,8 +213,7 @@ function routes(deps: IngestDeps): Route[] {
       },
     },
     {
-      pattern: ['sessions', ':sessionId', 'events'],
-      method: 'GET',
+      ...fromTable(ROUTES.getEvents),
       run: async (params) => {
         const { sessionId } = parseInput(sessionPathSchema, {
           sessionId: param(params, 'sessionId'),
@@ -167,13 +224,11 @@ function routes(deps: IngestDeps): Route[] {
       },
     },
     {
-      pattern: ['workflows'],
-      method: 'GET',
+      ...fromTable(ROUTES.getWorkflows),
       run: async () => jsonResponse(200, describeWorkflows(deps.registry)),
     },
     {
-      pattern: ['stale'],
-      method: 'GET',
+      ...fromTable(ROUTES.getStale),
       run: async (_params, _body, query) => {
         const unknown = Object.keys(query).filter((k) => k !== 'olderThan' && k !== 'limit');
         if (unknown.length > 0) {
@@ -192,8 +247,7 @@ function routes(deps: IngestDeps): Route[] {
       },
     },
     {
-      pattern: ['sessions', ':sessionId', 'instances', ':instance', 'replay'],
-      method: 'POST',
+      ...fromTable(ROUTES.replay),
       run: async (params, body) => {
         const fields = body();
         onlyFields(fields, ['kwargs']);
@@ -207,8 +261,7 @@ function routes(deps: IngestDeps): Route[] {
       },
     },
     {
-      pattern: ['sessions', ':sessionId', 'instances', ':instance', 'skip'],
-      method: 'POST',
+      ...fromTable(ROUTES.skip),
       run: async (params, body) => {
         const fields = body();
         onlyFields(fields, ['cascade', 'result']);
@@ -294,7 +347,7 @@ function bodyText(req: HttpRequest): string {
   const raw = req.body ?? '';
   const bytes = req.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
   if (bytes.byteLength > MAX_BODY_BYTES) {
-    throw new HttpError(413, 'PAYLOAD_TOO_LARGE', tooLargeMessage(bytes.byteLength));
+    throw new HttpError('PAYLOAD_TOO_LARGE', tooLargeMessage(bytes.byteLength));
   }
   return req.isBase64Encoded ? bytes.toString('utf8') : raw;
 }
@@ -306,7 +359,7 @@ function parseObject(text: string): Record<string, unknown> {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new HttpError(400, 'INVALID_JSON', `request body is not valid JSON: ${message(err)}`);
+    throw new HttpError('INVALID_JSON', `request body is not valid JSON: ${message(err)}`);
   }
   if (!isPlainObject(value)) throw new ValidationError('request body must be a JSON object');
   return value;
@@ -321,14 +374,13 @@ function route(table: readonly Route[], req: HttpRequest): { route: Route; segme
   const segments = segmentsOf(req.path);
   const candidates = segments ? table.filter((r) => matches(r.pattern, segments)) : [];
   if (!segments || candidates.length === 0) {
-    throw new HttpError(404, 'ROUTE_NOT_FOUND', `no route for ${req.method} ${req.path}`);
+    throw new HttpError('ROUTE_NOT_FOUND', `no route for ${req.method} ${req.path}`);
   }
   const method = req.method.toUpperCase();
   const found = candidates.find((r) => r.method === method);
   if (!found) {
     const allow = [...new Set(candidates.map((r) => r.method))].join(', ');
     throw new HttpError(
-      405,
       'METHOD_NOT_ALLOWED',
       `${req.method} is not allowed on ${req.path}; use ${allow}`,
       { allow },
@@ -369,10 +421,10 @@ export function createHttpApi(deps: HttpApiDeps): HttpApi {
         return await found.route.run(params, () => parseObject(text), queryOf(req));
       } catch (err) {
         if (err instanceof HttpError) {
-          return errorResponse(err.status, err.code, err.message, err.headers);
+          return errorResponse(HTTP_STATUS[err.code], err.code, err.message, err.headers);
         }
         // Server-side failures are logged; refusals of bad input are the caller's business.
-        if (!(err instanceof TriggersError) || err.status >= 500) {
+        if (!isRefusal(err)) {
           log({
             level: 'error',
             message: 'HTTP API request failed',
@@ -386,7 +438,9 @@ export function createHttpApi(deps: HttpApiDeps): HttpApi {
             },
           });
         }
-        if (err instanceof TriggersError) return errorResponse(err.status, err.code, err.message);
+        if (err instanceof TriggersError) {
+          return errorResponse(HTTP_STATUS[err.code], err.code, err.message);
+        }
         return errorResponse(500, 'INTERNAL', 'internal error');
       }
     },

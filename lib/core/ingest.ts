@@ -1,5 +1,13 @@
+/**
+ * The ingest flows: a fired trigger, a replay request and a skip request, validated and stored
+ * as events of their session, for the evaluator to apply.
+ * May import: base, engine, store, core.
+ *
+ * @module
+ */
 import { randomUUID } from 'node:crypto';
-import { findUnstarted, internalEventId } from '../engine/session.ts';
+import { internalEventId } from '../engine/events.ts';
+import { findUnstarted } from '../engine/state.ts';
 import { InstanceStateError, NotFoundError } from '../errors.ts';
 import type { ControlRequest, EventSource, SessionStore } from '../store/port.ts';
 import type { Clock } from './clock.ts';

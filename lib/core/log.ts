@@ -1,3 +1,9 @@
+/**
+ * Structured logging: the log entry, the sink entries go to, and the logger a task handler gets.
+ * May import: base, engine, store, core.
+ *
+ * @module
+ */
 import type { Kwargs, LogLevel, TaskLogger } from '../types.ts';
 
 /** One structured log entry. */

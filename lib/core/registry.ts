@@ -1,12 +1,16 @@
+/**
+ * The workflow registry: the workflows a deployment serves, compiled once, and the engine of
+ * every version a session may be pinned to.
+ * May import: base, engine, store, core.
+ *
+ * @module
+ */
 import { type SessionEngine, sessionEngine } from '../engine/index.ts';
 import { type CompiledWorkflow, compileWorkflow } from '../engine/workflow.ts';
-import { NotFoundError, WorkflowError } from '../errors.ts';
+import { NotFoundError, WorkflowError, WorkflowVersionNotFoundError } from '../errors.ts';
+import type { WorkflowVersionSource } from '../store/port.ts';
+import { workflowVersion } from '../store/workflow-version.ts';
 import type { Workflow } from '../types.ts';
-import {
-  WorkflowVersionNotFoundError,
-  type WorkflowVersionSource,
-  workflowVersion,
-} from './versions.ts';
 
 /**
  * The engine of one version of a workflow. Sessions it starts (`initialState`) are pinned to

@@ -1,40 +1,21 @@
 /**
- * Stale sessions: sessions whose unstarted instances have waited longer than an age. Unstarted
- * instances live in the session head (with their `createdAt`), so a head knows the moment its
- * oldest one was created; the DynamoDB store keeps that moment in a sparse index, written only
- * when the deployment asks for it, and this module turns what a store finds into the
- * `GET /stale` answer and the `StaleSessions` metric.
+ * Stale sessions (unstarted instances waiting longer than an age): what a store's stale listing
+ * finds, turned into the `GET /stale` answer and the `StaleSessions` metric.
+ * May import: engine, store, core.
  *
  * @module
  */
 import { type Duration, parseDuration } from '../engine/duration.ts';
 import { getOwn } from '../engine/kwargs.ts';
 import { instanceName } from '../engine/names.ts';
-import type { SessionState } from '../engine/session.ts';
+import type { SessionState } from '../engine/state.ts';
 import type { CompiledWorkflow } from '../engine/workflow.ts';
 import { NotAvailableError, ValidationError } from '../errors.ts';
 import type { SessionStore } from '../store/port.ts';
+import { STALE_NOT_TRACKED } from '../store/stale-heads.ts';
 import type { StaleInstance, StaleSession, StaleSessions } from '../types.ts';
 import type { Clock } from './clock.ts';
 import type { WorkflowRegistry } from './registry.ts';
-
-/**
- * The sparse index of session heads with unstarted instances. Only heads that have some carry
- * its keys: the partition key is one of `shards` fixed values, picked by a hash of the session
- * id (so no single index partition takes every write), the sort key the `createdAt` of the
- * head's oldest unstarted instance. The index projects keys only.
- */
-export const STALE_INDEX = {
-  name: 'stale',
-  partitionKey: 'staleKey',
-  sortKey: 'oldestUnstartedAt',
-  shardPrefix: 'UNSTARTED#',
-  /**
-   * Fixed, not an option: heads written under one shard count would be missed by a reader that
-   * queries fewer shards.
-   */
-  shards: 8,
-} as const;
 
 /** The defaults and bounds of a stale-sessions query. */
 export const STALE_QUERY = {
@@ -43,7 +24,7 @@ export const STALE_QUERY = {
   maxLimit: 1000,
 } as const satisfies { olderThan: Duration; limit: number; maxLimit: number };
 
-/** The metric the scheduled stale-sessions function publishes, and its environment. */
+/** The metric the scheduled stale-sessions function publishes. */
 export const STALE_METRIC = {
   namespace: 'ServerlessTriggers',
   /** How many sessions have an unstarted instance older than the configured age. */
@@ -52,45 +33,7 @@ export const STALE_METRIC = {
   oldestAge: 'OldestStaleAgeSeconds',
   /** The dimension that tells deployments apart: the session table's name. */
   dimension: 'TableName',
-  env: {
-    /** The stale index's name: set where the store writes heads or reads the index. */
-    index: 'TRIGGERS_STALE_INDEX',
-    /** The age, in seconds, after which an unstarted instance counts as stale. */
-    olderThan: 'TRIGGERS_STALE_AFTER_SECONDS',
-  },
 } as const;
-
-/**
- * The `createdAt` of the state's oldest unstarted instance; undefined when it has none.
- *
- * @example
- * oldestUnstartedAt(head.state); // '2026-01-01T00:00:00.000Z'
- */
-export function oldestUnstartedAt(state: SessionState): string | undefined {
-  let oldest: string | undefined;
-  for (const list of Object.values(state.unstarted)) {
-    for (const inst of list) {
-      if (oldest === undefined || inst.createdAt < oldest) oldest = inst.createdAt;
-    }
-  }
-  return oldest;
-}
-
-/**
- * The stale-index shard of a session: FNV-1a of its id, modulo `shards`. Stable across
- * processes and versions, since heads already written keep the shard they got.
- *
- * @example
- * staleShard('survey-42', 8); // a number in 0..7, always the same one
- */
-export function staleShard(sessionId: string, shards: number): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < sessionId.length; i++) {
-    hash ^= sessionId.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash % shards;
-}
 
 /**
  * The unstarted instances of a state created before `cutoff`, oldest first, with the triggers
@@ -125,22 +68,6 @@ export function staleInstances(
 
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/**
- * The order of stale sessions: oldest unstarted instance first, then by session id. Every store
- * lists in this order, so their answers compare equal.
- *
- * @example
- * heads.sort(compareStale);
- */
-export function compareStale(
-  a: { oldestUnstartedAt: string; sessionId: string },
-  b: { oldestUnstartedAt: string; sessionId: string },
-): number {
-  return (
-    compareText(a.oldestUnstartedAt, b.oldestUnstartedAt) || compareText(a.sessionId, b.sessionId)
-  );
 }
 
 /** What `GET /stale` and `TriggersClient.getStale` take. */
@@ -191,13 +118,6 @@ export function parseStaleInput(input: StaleInput, now: Date): StaleRequest {
     limit,
   };
 }
-
-/**
- * Why a store cannot list stale sessions, for every place that refuses: the answer of
- * `GET /stale`, the client's error, the CLI's line.
- */
-export const STALE_NOT_TRACKED =
-  'this deployment does not track stale sessions: turn on the staleSessions option of the Triggers construct (a DynamoStore needs { staleIndex: true } and a table with the stale index)';
 
 function unavailable(): NotAvailableError {
   return new NotAvailableError(STALE_NOT_TRACKED);

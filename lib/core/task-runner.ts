@@ -1,7 +1,14 @@
+/**
+ * The task runner's flow: claims a delivered instance, runs its handler (or a timer's built-in
+ * one) and commits the outcome together with its cascade or its retry.
+ * May import: base, engine, store, core.
+ *
+ * @module
+ */
+import { type HandlerOutcome, internalEventId } from '../engine/events.ts';
 import { handlerKwargs, isPlainObject } from '../engine/kwargs.ts';
-import { type HandlerOutcome, internalEventId } from '../engine/session.ts';
 import type { CompiledTimer } from '../engine/workflow.ts';
-import { TriggersError } from '../errors.ts';
+import { InstanceBusyError, isRefusal, TriggersError } from '../errors.ts';
 import { Retry, Skip } from '../handler.ts';
 import {
   type EventRecord,
@@ -11,7 +18,6 @@ import {
 } from '../store/port.ts';
 import type { InstanceError, Kwargs, TaskContext, TaskHandler } from '../types.ts';
 import { addSeconds, type Clock } from './clock.ts';
-import type { SendTask } from './dispatcher.ts';
 import {
   cascadeEventRecord,
   cloneEventRecord,
@@ -22,6 +28,7 @@ import type { FaultHook } from './faults.ts';
 import { fireEvent } from './ingest.ts';
 import { type LogSink, RecordingLogger } from './log.ts';
 import type { WorkflowRegistry } from './registry.ts';
+import type { SendTask, TaskMessage } from './task-message.ts';
 import { jsonShapeProblem, MAX_RESULT_BYTES } from './validation.ts';
 
 /** What the task runner needs. */
@@ -38,27 +45,6 @@ export interface TaskRunnerDeps {
   faults?: FaultHook;
   /** Sends a message on, for one that arrived before its `notBefore`. */
   send?: SendTask;
-}
-
-/** The body of a task queue message. */
-export interface TaskMessage {
-  sessionId: string;
-  instance: string;
-  /**
-   * Not to run before this time (ISO 8601): set when a cooldown is longer than a queue can
-   * delay a message, so the message is sent on again until it is due.
-   */
-  notBefore?: string;
-}
-
-/** A delivery found its instance running under another delivery's live lease. */
-export class InstanceBusyError extends TriggersError {
-  constructor(instance: string) {
-    super(`instance '${instance}' is running under another delivery's lease`, {
-      code: 'INSTANCE_BUSY',
-      status: 409,
-    });
-  }
 }
 
 /** What became of one delivery. */
@@ -220,7 +206,7 @@ export async function runInstance(deps: TaskRunnerDeps, message: TaskMessage): P
         // A fire that did not go through for a reason of its own (the store, a crash) fails
         // this delivery, not the handler: the message comes back and the re-run fires again
         // under the same ids. A fire the handler got wrong (invalid input) is the handler's.
-        if (!(error instanceof TriggersError && error.status < 500)) fireFailure ??= { error };
+        if (!isRefusal(error)) fireFailure ??= { error };
         throw error;
       }
     },
@@ -270,7 +256,9 @@ export async function runInstance(deps: TaskRunnerDeps, message: TaskMessage): P
       events.push(resolvedEventRecord(claimed.sessionId, effect, at));
     }
   }
-  if (!update) throw new Error(`no outcome recorded for '${claimed.name}'`);
+  if (!update) {
+    throw new TriggersError(`no outcome recorded for '${claimed.name}'`, { code: 'INTERNAL' });
+  }
   const committed = await store.commitOutcome({ update, leaseUntil, events });
   if (committed) deps.faults?.('task.afterCommit', site);
   return committed ? 'ran' : 'lost-lease';

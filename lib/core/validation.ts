@@ -1,3 +1,10 @@
+/**
+ * Input validation of the ingest flows: the name patterns, the limits on JSON shapes and sizes,
+ * and the schemas of a fire, a replay and a skip.
+ * May import: base, engine, store, core.
+ *
+ * @module
+ */
 import { z } from 'zod';
 import { isPlainObject } from '../engine/kwargs.ts';
 import { INSTANCE_PATTERN, NAME_PATTERN, SESSION_ID_PATTERN } from '../engine/names.ts';
@@ -66,12 +73,15 @@ const kwargsByKey = shapeChecked(
   ),
 );
 
+/** A session id: 1 to 256 letters, digits, `_`, `.`, `:` or `-`. */
 export const sessionIdSchema = z
   .string({ error: 'must be a string' })
   .regex(SESSION_ID_PATTERN, { error: 'must match ^[A-Za-z0-9_.:-]{1,256}$' });
+/** A trigger (or workflow) name: 1 to 128 letters, digits, `_`, `.`, `:` or `-`. */
 export const triggerSchema = z
   .string({ error: 'must be a string' })
   .regex(NAME_PATTERN, { error: 'must match ^[A-Za-z0-9_.:-]{1,128}$ (no spaces, no "#")' });
+/** An instance name, `<task>#<n>`. */
 export const instanceSchema = z
   .string({ error: 'must be a string' })
   .regex(INSTANCE_PATTERN, { error: "must be an instance name such as 't_alpha#0'" });
@@ -79,6 +89,7 @@ const eventIdSchema = z
   .string({ error: 'must be a string' })
   .regex(EVENT_ID_PATTERN, { error: 'must match ^[A-Za-z0-9_.:-]{1,256}$' });
 
+/** The input of a fire: session, trigger, optional kwargs, event id and workflow. */
 export const fireInputSchema = z.strictObject({
   sessionId: sessionIdSchema,
   trigger: triggerSchema,
@@ -86,16 +97,20 @@ export const fireInputSchema = z.strictObject({
   eventId: eventIdSchema.optional(),
   workflow: triggerSchema.optional(),
 });
+/** A fire's input, as `fireInputSchema` accepts it. */
 export type FireInput = z.infer<typeof fireInputSchema>;
 
+/** The input of a replay request: session, failed instance, optional replacement kwargs. */
 export const replayInputSchema = z.strictObject({
   sessionId: sessionIdSchema,
   instance: instanceSchema,
   kwargs: kwargsByKey.optional(),
   eventId: eventIdSchema.optional(),
 });
+/** A replay request's input, as `replayInputSchema` accepts it. */
 export type ReplayInput = z.infer<typeof replayInputSchema>;
 
+/** The input of a skip request: session, failed instance, cascade, optional result. */
 export const skipInputSchema = z.strictObject({
   sessionId: sessionIdSchema,
   instance: instanceSchema,
@@ -103,6 +118,7 @@ export const skipInputSchema = z.strictObject({
   result: kwargs.optional(),
   eventId: eventIdSchema.optional(),
 });
+/** A skip request's input, as `skipInputSchema` accepts it. */
 export type SkipInput = z.infer<typeof skipInputSchema>;
 
 /**

@@ -1,6 +1,13 @@
+/**
+ * The session view: a session, its timeline and the workflows served, read from the store into
+ * the public shapes of `lib/types.ts`.
+ * May import: base, engine, store, core.
+ *
+ * @module
+ */
 import { getOwn, setOwn } from '../engine/kwargs.ts';
 import { instanceName, parseInstanceName } from '../engine/names.ts';
-import type { SessionState } from '../engine/session.ts';
+import type { SessionState } from '../engine/state.ts';
 import type { CompiledTimer, CompiledWorkflow } from '../engine/workflow.ts';
 import {
   type EventRecord,

@@ -1,7 +1,7 @@
 /**
- * Durations as users write them: whole seconds (`90`), or a number with a unit (`'30s'`,
- * `'15m'`, `'24h'`, `'7d'`). One parser for every option, query parameter and flag that takes
- * one, so they all accept and refuse the same things.
+ * Durations as users write them: whole seconds (`90`) or a number with a unit (`'30s'`, `'7d'`),
+ * parsed by one function for every option, query parameter and flag that takes one.
+ * May import: engine (its siblings), base (lib/types.ts, lib/errors.ts), zod.
  *
  * @module
  */
@@ -29,7 +29,8 @@ export interface ParseDurationOptions {
  * allowed) followed by `s`, `m`, `h` or `d`, or by nothing for seconds (`'90'`, as query
  * strings and flags carry numbers). The result must be a whole number of seconds, from 0 up
  * to `MAX_DURATION_SECONDS`; anything else throws `ValidationError` saying what was given and
- * what is accepted.
+ * what is accepted. Every option, query parameter and flag that takes a duration goes through
+ * here, so they all accept and refuse the same things.
  *
  * @example
  * parseDuration('24h'); // 86400

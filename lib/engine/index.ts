@@ -1,27 +1,26 @@
 /**
- * The trigger engine: workflow validation and the session reducer. Pure TypeScript: no I/O,
- * no AWS, no clock. Everything else in the package moves bytes around it.
+ * The trigger engine's entry: workflow validation and the session reducer re-exported, and
+ * `sessionEngine`, the reducer bound to one workflow. Pure TypeScript: no I/O, no AWS, no clock.
+ * May import: engine (its siblings), base (lib/types.ts, lib/errors.ts), zod.
  *
  * @module
  */
+export * from './events.ts';
+export * from './finalize.ts';
 export * from './kwargs.ts';
 export * from './names.ts';
+export * from './outcome.ts';
 export * from './session.ts';
+export * from './state.ts';
 export * from './workflow.ts';
 
-import {
-  type Applied,
-  apply,
-  decideOutcome,
-  type Effect,
-  initialState,
-  type OutcomeEvent,
-  type SessionEvent,
-  type SessionState,
-} from './session.ts';
+import type { Applied, Effect, OutcomeEvent, SessionEvent } from './events.ts';
+import { decideOutcome } from './outcome.ts';
+import { apply } from './session.ts';
+import { initialState, type SessionState } from './state.ts';
 import type { CompiledWorkflow } from './workflow.ts';
 
-/** The reducer bound to one workflow. */
+/** The reducer bound to one workflow: everything else in the package moves bytes around it. */
 export interface SessionEngine {
   readonly workflow: CompiledWorkflow;
   initialState(): SessionState;

@@ -1,237 +1,51 @@
+/**
+ * The session reducer: applies one event (a fire, clone, replay, skip or notice) to a session's
+ * state and returns the next state with the effects the I/O shell must carry out.
+ * May import: engine (its siblings), base (lib/types.ts, lib/errors.ts), zod.
+ *
+ * @module
+ */
 import { notFailedMessage } from '../errors.ts';
-import type { InstanceError, InstanceStatus, Kwargs, LogLevel } from '../types.ts';
-import { getOwn, isPlainObject, setOwn } from './kwargs.ts';
+import type { InstanceStatus, Kwargs } from '../types.ts';
+import {
+  type Applied,
+  cascadeEventId,
+  type Effect,
+  type FireEvent,
+  type InstanceSeed,
+  type ReplayEvent,
+  type SessionEvent,
+  type SessionStateEvent,
+  type SkipEvent,
+} from './events.ts';
+import { trackResolution } from './finalize.ts';
+import { getOwn, setOwn } from './kwargs.ts';
 import { instanceName, parseInstanceName } from './names.ts';
+import { cascades, decideOutcome } from './outcome.ts';
+import { copyState, findUnstarted, type SessionState, type UnstartedInstance } from './state.ts';
 import type { CompiledTask, CompiledTimer, CompiledWorkflow } from './workflow.ts';
 
 /**
- * An instance still waiting for triggers. Kwargs are references: trigger → id of the event
- * whose kwargs the instance applied; the event records hold the kwargs themselves.
+ * The session reducer: applies one event to a session's state and says what must happen.
+ * Pure and deterministic: no I/O, no clock (time comes in with the event).
+ * Handler outcomes are decided by `decideOutcome`; in workflows with a finalize trigger,
+ * `trackResolution` then keeps the open instances and fires the finalize trigger.
+ *
+ * @example
+ * const wf = compileWorkflow(defineWorkflow('w', { t_a: { after: ['x'], run: 'h' } }));
+ * const { state, effects } = apply(wf, initialState(wf), { type: 'fire', eventId: 'e1', trigger: 'x', at: now });
+ * // effects: create t_a#0, schedule t_a#0
  */
-export interface UnstartedInstance {
-  /** Its number: the instance is `<task>#<n>`. */
-  n: number;
-  kwargs: Record<string, string>;
-  /** The `unless` triggers already applied. */
-  abandon: string[];
-  createdAt: string;
-}
-
-/**
- * The compact, JSON-serializable state of one session: what decisions need and nothing more.
- * Resolved instances leave it; kwargs stay in event records, referenced by event id. Its size
- * is O(triggers + tasks + unstarted instances), whatever the session's history.
- */
-export interface SessionState {
-  workflow: string;
-  /**
-   * The version (a content hash) of the workflow the session was created with: it keeps
-   * running under those rules when a changed workflow is deployed. Set by the I/O shell when
-   * it creates the session; absent on sessions created before versions were pinned.
-   */
-  version?: string;
-  /** Per trigger the workflow mentions: how often it fired and the event holding its latest kwargs. */
-  fired: Record<string, { count: number; last: string }>;
-  /** Per task: the number of the next instance (so also how many instances it has). */
-  next: Record<string, number>;
-  /** Per task that has any: its unstarted instances, by number. */
-  unstarted: Record<string, UnstartedInstance[]>;
-  /**
-   * Workflows with a finalize trigger only: instances scheduled and not known to be resolved
-   * (scheduled, running or failed), sorted.
-   */
-  open?: string[];
-  /** Workflows with a finalize trigger only: set once the finalize trigger has been fired. */
-  finalized?: true;
-}
-
-/** Where a new instance's kwargs come from. */
-export type KwargsSource =
-  /** Trigger → event id; the kwargs are that event's kwargs. */
-  | { refs: Record<string, string> }
-  /** The same kwargs as another instance (a clone without replacement kwargs). */
-  | { inherit: string }
-  /** These kwargs exactly (replacement kwargs of a replay or retry). */
-  | { literal: Record<string, Kwargs> };
-
-/** What the storage layer needs to write an instance that leaves the unstarted state. */
-export interface InstanceSeed {
-  name: string;
-  task: string;
-  attempt: number;
-  parent?: string;
-  kwargs: KwargsSource;
-  createdAt: string;
-}
-
-/** A trigger fired into the session (by the application, a handler, or a cascade). */
-export interface FireEvent {
-  type: 'fire';
-  eventId: string;
-  trigger: string;
-  at: string;
-}
-
-/** Create a clone of a replayed instance and schedule it (a handler's `Retry`). */
-export interface CloneEvent {
-  type: 'clone';
-  eventId: string;
-  parent: string;
-  task: string;
-  parentAttempt: number;
-  kwargs?: Record<string, Kwargs>;
-  delaySeconds?: number;
-  at: string;
-}
-
-/** A request to replay a failed instance; `observed` is its record as read, if it exists. */
-export interface ReplayEvent {
-  type: 'replay';
-  eventId: string;
-  instance: string;
-  observed?: { status: InstanceStatus; task: string; attempt: number };
-  kwargs?: Record<string, Kwargs>;
-  at: string;
-}
-
-/** A request to skip a failed instance; `observed` is its record as read, if it exists. */
-export interface SkipEvent {
-  type: 'skip';
-  eventId: string;
-  instance: string;
-  observed?: { status: InstanceStatus; task: string; attempt?: number };
-  cascade: boolean;
-  result?: Kwargs;
-  at: string;
-}
-
-/** What a handler did, as the task runner saw it. */
-export type HandlerOutcome =
-  | { kind: 'returned'; value: unknown }
-  | { kind: 'threw'; error: InstanceError }
-  | { kind: 'retry'; cooldownSeconds?: number; replacementKwargs?: Record<string, Kwargs> }
-  | { kind: 'skip'; metadata?: Kwargs };
-
-/** A handler's outcome for a running instance. */
-export interface OutcomeEvent {
-  type: 'outcome';
-  instance: string;
-  task: string;
-  attempt: number;
-  outcome: HandlerOutcome;
-  logLevel?: LogLevel;
-  at: string;
-}
-
-/**
- * A notice that an instance was resolved without a cascade (a handler's `Skip`), written only
- * for workflows with a finalize trigger, which must know when every instance is resolved.
- */
-export interface ResolvedEvent {
-  type: 'resolved';
-  eventId: string;
-  instance: string;
-  at: string;
-}
-
-/** Everything that can happen to a session. */
-export type SessionEvent =
-  | FireEvent
-  | CloneEvent
-  | ReplayEvent
-  | SkipEvent
-  | ResolvedEvent
-  | OutcomeEvent;
-
-/** Events that change the session state and so go through the evaluator, one at a time. */
-export type SessionStateEvent = FireEvent | CloneEvent | ReplayEvent | SkipEvent | ResolvedEvent;
-
-/** What the I/O shell must do after an event. */
-export type Effect =
-  /** A new instance exists (it stays in the state while unstarted). */
-  | { type: 'create'; instance: string; task: string; at: string }
-  /** Write the instance as scheduled and hand it to its runner, after `delaySeconds`. */
-  | { type: 'schedule'; instance: InstanceSeed; delaySeconds: number }
-  /** Write the instance as abandoned. */
-  | { type: 'abandon'; instance: InstanceSeed }
-  /** Change an existing instance's record, only if its status is one of `expect`. */
-  | {
-      type: 'record';
-      instance: string;
-      task: string;
-      expect: InstanceStatus[];
-      status: InstanceStatus;
-      result?: Kwargs;
-      error?: InstanceError;
-      metadata?: Kwargs;
-      logLevel?: LogLevel;
-      at: string;
-    }
-  /**
-   * Fire `trigger` into the same session with `kwargs`, as event `eventId` (idempotent): a
-   * finished task's name, or the finalize trigger (`source: 'finalize'`).
-   */
-  | {
-      type: 'cascade';
-      eventId: string;
-      trigger: string;
-      kwargs: Kwargs;
-      source?: 'finalize' | 'timer';
-    }
-  /** Tell the session that an instance was resolved without a cascade (see `ResolvedEvent`). */
-  | { type: 'notice'; eventId: string; instance: string }
-  /** Insert this clone event into the session (a handler's `Retry`). */
-  | { type: 'retry'; event: CloneEvent }
-  /** The event was refused and changes nothing. */
-  | { type: 'reject'; eventId: string; code: 'NOT_FOUND' | 'INSTANCE_NOT_FAILED'; message: string };
-
-/** The result of applying one event. */
-export interface Applied {
-  state: SessionState;
-  effects: Effect[];
-}
-
-/** The state of a session no event has touched yet. */
-export function initialState(workflow: CompiledWorkflow): SessionState {
-  return { workflow: workflow.name, fired: {}, next: {}, unstarted: {} };
-}
-
-/**
- * Ids of events the system makes itself. They contain `#`, which application event ids may
- * not, so no application event can take (and so suppress) one of them.
- */
-export function internalEventId(kind: string, ...parts: Array<string | number>): string {
-  return [kind, ...parts].join('#');
-}
-
-/** The id of the cascade event an instance fires when it finishes (or is skipped with cascade). */
-export function cascadeEventId(instance: string): string {
-  return internalEventId('cascade', instance);
-}
-
-/** The id of the clone event an instance's `Retry` inserts. */
-export function retryEventId(instance: string): string {
-  return internalEventId('retry', instance);
-}
-
-/** The id of the notice an instance resolved without a cascade writes. */
-export function resolvedEventId(instance: string): string {
-  return internalEventId('resolved', instance);
-}
-
-/** The id of a session's finalize event (there is at most one). */
-export const FINALIZE_EVENT_ID = internalEventId('finalize', 'session');
-
-function copyState(s: SessionState): SessionState {
-  return {
-    workflow: s.workflow,
-    ...(s.version !== undefined ? { version: s.version } : {}),
-    fired: { ...s.fired },
-    next: { ...s.next },
-    unstarted: { ...s.unstarted },
-    ...(s.open !== undefined ? { open: [...s.open] } : {}),
-    ...(s.finalized ? { finalized: true as const } : {}),
-  };
+export function apply(
+  workflow: CompiledWorkflow,
+  state: SessionState,
+  event: SessionEvent,
+): Applied {
+  if (event.type === 'outcome') return { state, effects: decideOutcome(workflow, event) };
+  const applied = applyStateEvent(workflow, state, event);
+  return workflow.finalizeTrigger === undefined
+    ? applied
+    : trackResolution(workflow, event, applied);
 }
 
 function seedOf(task: string, inst: UnstartedInstance): InstanceSeed {
@@ -457,210 +271,6 @@ function unstartedObservation(
   return parsed && findUnstarted(state, instance)
     ? { status: 'unstarted', task: parsed.task, attempt: 0 }
     : undefined;
-}
-
-/** The unstarted instance of that name, if the state holds it. */
-export function findUnstarted(
-  state: SessionState,
-  instance: string,
-): UnstartedInstance | undefined {
-  const parsed = parseInstanceName(instance);
-  if (!parsed) return undefined;
-  return getOwn(state.unstarted, parsed.task)?.find((i) => i.n === parsed.n);
-}
-
-/**
- * Decides what a handler's outcome means for its instance. Needs no session state: the task
- * runner calls it directly, and `apply` delegates to it for `outcome` events.
- *
- * | outcome | instance | effects |
- * |---|---|---|
- * | returns an object, `undefined` or `null` | finished | record + cascade (when a task listens) |
- * | returns anything else | failed (`InvalidResultError`) | record |
- * | `Retry`, attempts left | replayed | record + retry (a clone event) |
- * | `Retry`, `attempt >= maxRetries` | failed (`MaxRetriesExceeded`) | record |
- * | `Skip` | skipped | record |
- * | throws | failed | record |
- */
-export function decideOutcome(workflow: CompiledWorkflow, e: OutcomeEvent): Effect[] {
-  const task = workflow.allTasks.get(e.task);
-  const base = {
-    type: 'record' as const,
-    instance: e.instance,
-    task: e.task,
-    expect: ['running' as InstanceStatus],
-    at: e.at,
-    ...(e.logLevel ? { logLevel: e.logLevel } : {}),
-  };
-  const o = e.outcome;
-  switch (o.kind) {
-    case 'returned': {
-      const value = o.value ?? {};
-      if (!isPlainObject(value)) {
-        const shape = Array.isArray(value) ? 'an array' : `a ${typeof value}`;
-        return [
-          {
-            ...base,
-            status: 'failed',
-            error: {
-              type: 'InvalidResultError',
-              message: `task '${e.task}' returned ${shape}; a handler must return an object (or nothing), which becomes the cascade kwargs`,
-            },
-          },
-        ];
-      }
-      const finished: Effect = { ...base, status: 'finished', result: value };
-      // A cascade nothing listens to would change nothing: it is not written at all.
-      if (!cascades(workflow, e.task)) return [finished];
-      return [
-        finished,
-        {
-          type: 'cascade',
-          eventId: cascadeEventId(e.instance),
-          trigger: e.task,
-          kwargs: value,
-          ...(workflow.timers.has(e.task) ? { source: 'timer' as const } : {}),
-        },
-      ];
-    }
-    case 'threw':
-      return [{ ...base, status: 'failed', error: o.error }];
-    case 'skip': {
-      const skipped: Effect = {
-        ...base,
-        status: 'skipped',
-        ...(o.metadata ? { metadata: o.metadata } : {}),
-      };
-      if (workflow.finalizeTrigger === undefined) return [skipped];
-      return [
-        skipped,
-        { type: 'notice', eventId: resolvedEventId(e.instance), instance: e.instance },
-      ];
-    }
-    case 'retry': {
-      const maxRetries = task?.maxRetries ?? 0;
-      if (e.attempt >= maxRetries) {
-        return [
-          {
-            ...base,
-            status: 'failed',
-            error: {
-              type: 'MaxRetriesExceeded',
-              message: `task '${e.task}' asked to retry, but instance '${e.instance}' is attempt ${e.attempt} and maxRetries is ${maxRetries}`,
-            },
-          },
-        ];
-      }
-      const delaySeconds = Math.max(0, Math.ceil(o.cooldownSeconds ?? 0));
-      return [
-        { ...base, status: 'replayed' },
-        {
-          type: 'retry',
-          event: {
-            type: 'clone',
-            eventId: retryEventId(e.instance),
-            parent: e.instance,
-            task: e.task,
-            parentAttempt: e.attempt,
-            ...(o.replacementKwargs ? { kwargs: o.replacementKwargs } : {}),
-            ...(delaySeconds > 0 ? { delaySeconds } : {}),
-            at: e.at,
-          },
-        },
-      ];
-    }
-  }
-}
-
-/**
- * The session reducer: applies one event to a session's state and says what must happen.
- * Pure and deterministic: no I/O, no clock (time comes in with the event).
- *
- * @example
- * const wf = compileWorkflow(defineWorkflow('w', { t_a: { after: ['x'], run: 'h' } }));
- * const { state, effects } = apply(wf, initialState(wf), { type: 'fire', eventId: 'e1', trigger: 'x', at: now });
- * // effects: create t_a#0, schedule t_a#0
- */
-export function apply(
-  workflow: CompiledWorkflow,
-  state: SessionState,
-  event: SessionEvent,
-): Applied {
-  if (event.type === 'outcome') return { state, effects: decideOutcome(workflow, event) };
-  const applied = applyStateEvent(workflow, state, event);
-  return workflow.finalizeTrigger === undefined
-    ? applied
-    : trackResolution(workflow, event, applied);
-}
-
-/**
- * Whether a finished (or cascading skipped) instance of `task` writes its cascade: when a task
- * or timer listens to it, or the workflow has a finalize trigger (the cascade then also tells
- * the session that the instance is resolved).
- */
-function cascades(workflow: CompiledWorkflow, task: string): boolean {
-  return workflow.listeners.has(task) || workflow.finalizeTrigger !== undefined;
-}
-
-/** The instance a cascade event comes from, when the event is a cascade. */
-function cascadeSource(eventId: string): string | undefined {
-  const prefix = cascadeEventId('');
-  return eventId.startsWith(prefix) ? eventId.slice(prefix.length) : undefined;
-}
-
-/**
- * Workflows with a finalize trigger: keeps the set of open instances (scheduled and not known
- * to be resolved) and fires the finalize trigger, once, when every counted task has instances
- * and none of them is unstarted or open.
- */
-function trackResolution(
-  workflow: CompiledWorkflow,
-  event: SessionStateEvent,
-  applied: Applied,
-): Applied {
-  const state = copyState(applied.state);
-  const open = new Set(state.open ?? []);
-  const closed =
-    event.type === 'fire'
-      ? cascadeSource(event.eventId)
-      : event.type === 'resolved'
-        ? event.instance
-        : event.type === 'clone'
-          ? event.parent
-          : undefined;
-  if (closed !== undefined) open.delete(closed);
-  for (const effect of applied.effects) {
-    if (effect.type === 'schedule') open.add(effect.instance.name);
-    if (effect.type === 'record' && effect.status !== 'failed') open.delete(effect.instance);
-  }
-  state.open = [...open].sort();
-  const effects = [...applied.effects];
-  if (!state.finalized && allResolved(workflow, state, open)) {
-    state.finalized = true;
-    effects.push({
-      type: 'cascade',
-      eventId: FINALIZE_EVENT_ID,
-      trigger: workflow.finalizeTrigger as string,
-      kwargs: {},
-      source: 'finalize',
-    });
-  }
-  return { state, effects };
-}
-
-function allResolved(
-  workflow: CompiledWorkflow,
-  state: SessionState,
-  open: ReadonlySet<string>,
-): boolean {
-  const openTasks = new Set([...open].map((name) => parseInstanceName(name)?.task));
-  for (const task of workflow.tasks.keys()) {
-    if (workflow.finalizeExempt.has(task)) continue;
-    if ((getOwn(state.next, task) ?? 0) === 0) return false;
-    if ((getOwn(state.unstarted, task)?.length ?? 0) > 0) return false;
-    if (openTasks.has(task)) return false;
-  }
-  return true;
 }
 
 function applyStateEvent(

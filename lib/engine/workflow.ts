@@ -1,3 +1,10 @@
+/**
+ * Workflow definitions: `defineWorkflow`, their validation and compilation into the form the
+ * reducer reads (tasks, timers, listeners per trigger, the finalize trigger), and handler checks.
+ * May import: engine (its siblings), base (lib/types.ts, lib/errors.ts), zod.
+ *
+ * @module
+ */
 import { z } from 'zod';
 import { WorkflowError } from '../errors.ts';
 import type { Duration, Kwargs, TaskConfig, Workflow, WorkflowOptions } from '../types.ts';

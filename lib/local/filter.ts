@@ -1,3 +1,10 @@
+/**
+ * Lambda event filtering as the local event sources apply it: the subset of the pattern syntax
+ * the wiring's stream filters use.
+ * May import: base, engine, store, core, adapters, local.
+ *
+ * @module
+ */
 import type { FilterPattern, FilterValue } from '../adapters/aws-lambda/wiring.ts';
 
 function isPattern(value: FilterPattern | FilterValue[]): value is FilterPattern {

@@ -2,6 +2,9 @@
  * The lifecycle both local event sources share: a loop started once, stopped by flipping a flag
  * (and cutting an open long poll short), with a count of what it delivered and whether it holds
  * a batch right now.
+ * May import: base, engine, store, core, adapters, local.
+ *
+ * @module
  */
 export abstract class PollingLoop {
   protected running = false;

@@ -1,6 +1,8 @@
 /**
- * Creates the session table and task queues the way `lib/wiring.ts` defines them, for the
- * local runner and integration tests. Every function is idempotent: what exists is kept.
+ * Creates the session table and task queues the way the table layout (`lib/store/layout.ts`) and
+ * the wiring (`lib/adapters/aws-lambda/wiring.ts`) define them, for the local runner and
+ * integration tests. Every function is idempotent: what exists is kept.
+ * May import: base, engine, store, core, adapters, local.
  *
  * @module
  */
@@ -26,9 +28,8 @@ import {
   SQSServiceException,
 } from '@aws-sdk/client-sqs';
 import { TASK_QUEUE } from '../adapters/aws-lambda/wiring.ts';
-import { STALE_INDEX } from '../core/stale.ts';
 import { TriggersError } from '../errors.ts';
-import { TABLE } from '../store/layout.ts';
+import { STALE_INDEX, TABLE } from '../store/layout.ts';
 
 /** The session table as provisioned. */
 export interface ProvisionedTable {
@@ -146,7 +147,7 @@ async function ensureStaleIndex(
     if (keySchemaText(existing.KeySchema) !== keySchemaText(index.KeySchema)) {
       throw new TriggersError(
         `table '${tableName}' has an index '${index.IndexName}' with keys ${keySchemaText(existing.KeySchema)}; the stale index needs ${keySchemaText(index.KeySchema)}`,
-        { code: 'TABLE_MISMATCH', status: 409 },
+        { code: 'TABLE_MISMATCH' },
       );
     }
   } else {
@@ -166,7 +167,7 @@ async function ensureStaleIndex(
     if (Date.now() > deadline) {
       throw new TriggersError(
         `index '${index.IndexName}' of table '${tableName}' is still ${status?.IndexStatus ?? 'missing'} after ${TABLE_WAIT_SECONDS} s`,
-        { code: 'PROVISIONING', status: 504 },
+        { code: 'PROVISIONING' },
       );
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
@@ -218,7 +219,7 @@ function checkTable(tableName: string, table: TableDescription | undefined): str
       `table '${tableName}' exists but is not a session table: it needs keys ` +
         `${expectedKeys.join(', ')} and a ${TABLE.streamView} stream (it has keys ` +
         `${keySchema.join(', ') || 'unknown'} and stream ${stream?.StreamViewType ?? 'none'})`,
-      { code: 'TABLE_MISMATCH', status: 409 },
+      { code: 'TABLE_MISMATCH' },
     );
   }
   return streamArn;
@@ -291,7 +292,7 @@ async function queueArn(client: SQSClient, queueUrl: string): Promise<string> {
 
 function required(value: string | undefined, what: string): string {
   if (value === undefined) {
-    throw new TriggersError(`${what} returned no value`, { code: 'PROVISIONING', status: 502 });
+    throw new TriggersError(`${what} returned no value`, { code: 'PROVISIONING' });
   }
   return value;
 }

@@ -1,3 +1,10 @@
+/**
+ * The local SQS event source: long-polls a task queue and hands its messages to a Lambda
+ * handler in batches, with the event shape and the failure handling of Lambda's SQS source.
+ * May import: base, engine, store, core, adapters, local.
+ *
+ * @module
+ */
 import {
   DeleteMessageBatchCommand,
   type Message,

@@ -1,3 +1,10 @@
+/**
+ * The local event-source runner: DynamoDB Local's stream and the SQS emulator's queues driving
+ * the Lambda adapters, for the `dynamodb-local` test backend and the local stack.
+ * May import: base, engine, store, core, adapters, local.
+ *
+ * @module
+ */
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
@@ -8,16 +15,16 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
-import { splitDelay } from '../adapters/aws-lambda/environment.ts';
+import { sqsSendTask } from '../adapters/aws-lambda/sqs-sender.ts';
 import { handleDispatcherBatch, handleEvaluatorBatch } from '../adapters/aws-lambda/streams.ts';
 import { processTaskBatch } from '../adapters/aws-lambda/task-batch.ts';
 import { DISPATCHER_SOURCE, EVALUATOR_SOURCE, TASK_QUEUE } from '../adapters/aws-lambda/wiring.ts';
-import { advanceInSteps, VirtualClock } from '../core/clock.ts';
-import type { SendTask } from '../core/dispatcher.ts';
+import { VirtualClock } from '../core/clock.ts';
 import type { FaultHook } from '../core/faults.ts';
+import { HeldMessages } from '../core/held-messages.ts';
 import type { LogSink } from '../core/log.ts';
 import type { WorkflowRegistry } from '../core/registry.ts';
-import type { TaskMessage } from '../core/task-runner.ts';
+import type { SendTask, TaskMessage } from '../core/task-message.ts';
 import { getOwn } from '../engine/kwargs.ts';
 import { TIMER_QUEUE } from '../engine/workflow.ts';
 import { SettleTimeoutError, TriggersError } from '../errors.ts';
@@ -53,16 +60,18 @@ function lambdaContext(name: string): Context {
   };
 }
 
-interface Delayed {
+/** A task message held on the virtual clock, with the queue it goes to once due. */
+interface Addressed {
   queue: string;
   message: TaskMessage;
-  visibleAt: number;
 }
 
-/** A held message is a timer's when it goes to the timers queue: only `advance` makes it due. */
-const isTimer = (d: Delayed): boolean => d.queue === TIMER_QUEUE;
-
-/** One invocation of a local stand-in Lambda, as `DynamoRunner.start({ onInvoke })` reports it. */
+/**
+ * One invocation of a local stand-in Lambda, as `DynamoRunner.start({ onInvoke })` reports it.
+ *
+ * @example
+ * const seen: LocalInvocation = { fn: 'task', queue: 'passThru', records: 1, durationMs: 4.2 };
+ */
 export interface LocalInvocation {
   /** The function: the evaluator, the dispatcher, or a task queue's function. */
   fn: 'evaluator' | 'dispatcher' | 'task';
@@ -111,16 +120,28 @@ class InvocationCounter {
  * evaluator, dispatcher and task-runner code the Lambdas run.
  *
  * One difference from AWS, on purpose: a cooldown is held on the runtime's virtual clock rather
- * than as an SQS `DelaySeconds`, so `settle()` never waits real time for it.
+ * than as an SQS `DelaySeconds`, so `settle()` never waits real time for it (`holdDelays: false`,
+ * the local stack, sends it with the delay instead).
+ *
+ * @example
+ * const runner = await DynamoRunner.start(new WorkflowRegistry([workflow]), { passThru }, log);
+ * await runner.store.putEvent(event);
+ * await runner.settle(60_000);
+ * await runner.close();
  */
 export class DynamoRunner {
   readonly clock = new VirtualClock();
   private readonly pollers: Array<StreamPoller | QueuePoller> = [];
   private readonly queues = new Map<string, { url: string; arn: string }>();
-  private readonly delayed: Delayed[] = [];
+  private readonly held = new HeldMessages<Addressed>({
+    clock: this.clock,
+    release: (d) => this.send(d.queue, d.message, 0),
+    quiet: (deadline) => this.quietBefore(deadline),
+  });
   private sends = 0;
   private sending = 0;
   private readonly invocations: InvocationCounter;
+  private readonly sqsSend: SendTask;
   /** The queue the stream sources send batches to once their retries are spent. */
   streamFailuresUrl = '';
 
@@ -132,6 +153,15 @@ export class DynamoRunner {
     onInvoke?: (invocation: LocalInvocation) => void,
   ) {
     this.invocations = new InvocationCounter(onInvoke);
+    this.sqsSend = sqsSendTask({
+      sqs,
+      clock: this.clock,
+      queueUrl: (queue) => {
+        const q = this.queues.get(queue);
+        if (!q) throw new TriggersError(`no queue for '${queue}'`, { code: 'NO_QUEUE' });
+        return q.url;
+      },
+    });
   }
 
   /** Starts (or finds) the emulators, provisions a table and queues, and starts polling. */
@@ -292,32 +322,15 @@ export class DynamoRunner {
 
   private readonly send: SendTask = async (queue, message, delaySeconds) => {
     if (delaySeconds > 0 && this.holdDelays) {
-      this.delayed.push({
-        queue,
-        message,
-        visibleAt: this.clock.now().getTime() + delaySeconds * 1000,
-      });
+      // A timer's message is held until the clock's moving (`advance`) makes it due.
+      this.held.hold({ queue, message }, delaySeconds, queue === TIMER_QUEUE);
       return;
     }
-    const q = this.queues.get(queue);
-    if (!q) throw new TriggersError(`no queue for '${queue}'`, { code: 'NO_QUEUE', status: 500 });
     this.sending += 1;
     try {
       // As on AWS: a delay over SQS's 15 minutes is sent on again by the task runner until
       // the message's `notBefore`.
-      const split = splitDelay(delaySeconds, this.clock.now());
-      const body = {
-        sessionId: message.sessionId,
-        instance: message.instance,
-        ...(split.notBefore !== undefined ? { notBefore: split.notBefore } : {}),
-      };
-      await this.sqs.send(
-        new SendMessageCommand({
-          QueueUrl: q.url,
-          MessageBody: JSON.stringify(body),
-          ...(split.delaySeconds > 0 ? { DelaySeconds: split.delaySeconds } : {}),
-        }),
-      );
+      await this.sqsSend(queue, message, delaySeconds);
       this.sends += 1;
     } finally {
       this.sending -= 1;
@@ -351,16 +364,30 @@ export class DynamoRunner {
   }
 
   /**
-   * Waits until nothing moves: every poller found nothing on its last pass and holds no batch,
-   * no send is under way, the queues are empty, and the delivered counts stood still for three
-   * checks in a row. Then moves the virtual clock to the earliest held cooldown, if any, and
-   * goes on.
+   * Waits until nothing moves (see `quietBefore`), then moves the virtual clock to the earliest
+   * held cooldown, if any, and goes on.
    */
-  async settle(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
+  settle(timeoutMs: number): Promise<void> {
+    return this.held.settle(timeoutMs);
+  }
+
+  /**
+   * Moves the virtual clock forward by `seconds`, a due timer or cooldown at a time (each
+   * settled before the next), so that what falls due fires in time order; then settles.
+   */
+  advance(seconds: number, timeoutMs: number): Promise<void> {
+    return this.held.advance(seconds, timeoutMs);
+  }
+
+  /**
+   * Resolves once nothing moves: every poller found nothing on its last pass and holds no batch,
+   * no send is under way, the queues are empty, and the delivered counts stood still for three
+   * checks in a row. Rejects with `SettleTimeoutError` once `deadline` passes.
+   */
+  private async quietBefore(deadline: number): Promise<void> {
     let stable = 0;
     let last = -1;
-    for (;;) {
+    while (stable < 3) {
       if (Date.now() > deadline) {
         throw new SettleTimeoutError(
           'settle() timed out with work still in flight (a handler that never returns?)',
@@ -372,35 +399,7 @@ export class DynamoRunner {
         this.sending === 0 && this.pollers.every((p) => p.idle) && (await this.queuesEmpty());
       stable = quiet && now === last ? stable + 1 : 0;
       last = now;
-      if (stable < 3) continue;
-      const waiting = this.delayed.filter((d) => !isTimer(d));
-      if (waiting.length === 0) return;
-      const earliest = Math.min(...waiting.map((d) => d.visibleAt));
-      this.clock.advance(earliest - this.clock.now().getTime());
-      await this.releaseDue();
-      stable = 0;
     }
-  }
-
-  /** Sends every held message that is due on the virtual clock. */
-  private async releaseDue(): Promise<void> {
-    const due = this.delayed.filter((d) => d.visibleAt <= this.clock.now().getTime());
-    for (const d of due) {
-      this.delayed.splice(this.delayed.indexOf(d), 1);
-      await this.send(d.queue, d.message, 0);
-    }
-  }
-
-  /**
-   * Moves the virtual clock forward by `seconds`, a due timer or cooldown at a time (each
-   * settled before the next), so that what falls due fires in time order; then settles.
-   */
-  async advance(seconds: number, timeoutMs: number): Promise<void> {
-    await advanceInSteps(this.clock, seconds, timeoutMs, {
-      nextDue: () => Math.min(...this.delayed.map((d) => d.visibleAt)),
-      releaseDue: () => this.releaseDue(),
-      settle: (ms) => this.settle(ms),
-    });
   }
 
   /** Local Lambda invocations (evaluator, dispatcher, task batches) under way right now. */
@@ -421,7 +420,7 @@ export class DynamoRunner {
   /** Stops the pollers and every emulator it started. */
   async close(): Promise<void> {
     await Promise.all(this.pollers.map((p) => p.stop()));
-    this.delayed.length = 0;
+    this.held.clear();
     await this.emulators.stop();
   }
 }

@@ -1,3 +1,11 @@
+/**
+ * The local DynamoDB-stream event source: reads the session table's stream and hands filtered,
+ * ordered batches to a Lambda handler, with the retries, bisection and on-failure records of
+ * Lambda's stream source.
+ * May import: base, engine, store, core, adapters, local.
+ *
+ * @module
+ */
 import { randomUUID } from 'node:crypto';
 import {
   DescribeStreamCommand,

@@ -1,3 +1,10 @@
+/**
+ * The DynamoDB store: the storage port over the single session table, every write conditional,
+ * commits as `TransactWriteItems`. It does the I/O only; the items are the layout's.
+ * May import: engine, base (lib/types.ts, lib/errors.ts), store, @aws-sdk.
+ *
+ * @module
+ */
 import {
   ConditionalCheckFailedException,
   type ConsumedCapacity,
@@ -15,20 +22,32 @@ import {
   type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import {
-  compareStale,
-  oldestUnstartedAt,
-  STALE_INDEX,
-  STALE_NOT_TRACKED,
-  staleShard,
-} from '../core/stale.ts';
-import { definitionFromItem, versionKeys, workflowVersionItem } from '../core/versions.ts';
-import type { SessionState } from '../engine/session.ts';
+import type { SessionState } from '../engine/state.ts';
 import { ConflictError, NotAvailableError } from '../errors.ts';
 import type { Workflow } from '../types.ts';
-import { keys, MAX_TRANSACTION_ITEMS, TABLE } from './layout.ts';
+import { countStaleHeads, listStaleHeads, type StaleIndexTable } from './dynamo-stale-index.ts';
+import {
+  definitionFromItem,
+  eventFromItem,
+  eventItem,
+  headAttributes,
+  headFromItem,
+  headItem,
+  type Item,
+  instanceAttributes,
+  instanceAttributeValue,
+  instanceFromItem,
+  instanceItem,
+  keys,
+  MAX_TRANSACTION_ITEMS,
+  STALE_INDEX,
+  sessionItemKey,
+  staleIndexKeys,
+  TABLE,
+  workflowVersionItem,
+  workflowVersionKey,
+} from './layout.ts';
 import type {
-  AppliedMark,
   EvaluationCommit,
   EventRecord,
   HeadRecord,
@@ -37,10 +56,10 @@ import type {
   OutcomeCommit,
   SessionStore,
   StaleCount,
-  StaleHead,
   StaleHeads,
   StaleQuery,
 } from './port.ts';
+import { oldestUnstartedAt, STALE_NOT_TRACKED } from './stale-heads.ts';
 
 /** One DynamoDB call's consumed capacity, as `ReturnConsumedCapacity` reports it. */
 export interface CapacityEntry {
@@ -75,57 +94,6 @@ export interface StaleIndexOptions {
   name?: string;
   /** How many partition-key values heads are spread over. @default STALE_INDEX.shards */
   shards?: number;
-}
-
-type Item = Record<string, unknown>;
-
-/** Attributes stored as JSON text: kwargs and results are the application's JSON, kept exactly. */
-const JSON_ATTRIBUTES = ['kwargs', 'kwargsRefs', 'result', 'error', 'metadata'] as const;
-
-function parseJson<T>(value: unknown): T | undefined {
-  return typeof value === 'string' ? (JSON.parse(value) as T) : undefined;
-}
-
-/** The event record an `EVT#` item (or its stream image) holds. */
-export function eventFromItem(item: Item): EventRecord {
-  const { pk: _pk, sk: _sk, expiresAt: _exp, ...rest } = item;
-  const out: Item = { ...rest };
-  for (const key of ['kwargs', 'result'] as const) {
-    if (typeof item[key] === 'string') out[key] = parseJson(item[key]);
-  }
-  return out as unknown as EventRecord;
-}
-
-/** The instance record an `INST#` item (or its stream image) holds. */
-export function instanceFromItem(item: Item): InstanceRecord {
-  const { pk: _pk, sk: _sk, expiresAt: _exp, ...rest } = item;
-  const out: Item = { ...rest };
-  for (const key of JSON_ATTRIBUTES) {
-    if (typeof item[key] === 'string') out[key] = parseJson(item[key]);
-  }
-  return out as unknown as InstanceRecord;
-}
-
-function eventToItem(e: EventRecord, expiresAt: number): Item {
-  const { seq: _seq, ...rest } = e;
-  const item: Item = {
-    ...rest,
-    pk: keys.session(e.sessionId),
-    sk: keys.event(e.eventId),
-    expiresAt,
-  };
-  for (const key of ['kwargs', 'result'] as const) {
-    if (key in e) item[key] = JSON.stringify((e as Item)[key]);
-  }
-  return item;
-}
-
-function instanceToItem(r: InstanceRecord, expiresAt: number): Item {
-  const item: Item = { ...r, pk: keys.session(r.sessionId), sk: keys.instance(r.name), expiresAt };
-  for (const key of JSON_ATTRIBUTES) {
-    if (r[key] !== undefined) item[key] = JSON.stringify(r[key]);
-  }
-  return item;
 }
 
 /**
@@ -183,15 +151,11 @@ export class DynamoStore implements SessionStore {
     }
   }
 
-  private key(sessionId: string, sk: string) {
-    return { [TABLE.partitionKey]: keys.session(sessionId), [TABLE.sortKey]: sk };
-  }
-
   async putEvent(event: EventRecord): Promise<{ duplicate: boolean }> {
     try {
       const out = await this.doc.send(
         new PutCommand({
-          ...this.putNew(eventToItem(event, this.expiresAt())),
+          ...this.putNew(eventItem(event, this.expiresAt())),
           ReturnConsumedCapacity: 'TOTAL',
         }),
       );
@@ -212,7 +176,7 @@ export class DynamoStore implements SessionStore {
     for (let i = 0; i < unique.length; i += 100) {
       let request: Record<string, { Keys: Item[] }> | undefined = {
         [this.tableName]: {
-          Keys: unique.slice(i, i + 100).map((id) => this.key(sessionId, keys.event(id))),
+          Keys: unique.slice(i, i + 100).map((id) => sessionItemKey(sessionId, keys.event(id))),
         },
       };
       while (request && Object.keys(request).length > 0) {
@@ -235,32 +199,26 @@ export class DynamoStore implements SessionStore {
     const res = await this.doc.send(
       new GetCommand({
         TableName: this.tableName,
-        Key: this.key(sessionId, keys.head),
+        Key: sessionItemKey(sessionId, keys.head),
         ConsistentRead: true,
         ReturnConsumedCapacity: 'TOTAL',
       }),
     );
     this.record('getHead', 'read', res.ConsumedCapacity);
-    if (!res.Item) return undefined;
-    const applied = parseJson<AppliedMark>(res.Item.applied);
-    return {
-      sessionId,
-      version: res.Item.v as number,
-      state: JSON.parse(res.Item.state as string) as SessionState,
-      ...(applied ? { applied } : {}),
-    };
+    return res.Item ? headFromItem(sessionId, res.Item) : undefined;
   }
 
   private updateItem(u: InstanceUpdate, extraCondition?: { expr: string; values: Item }) {
-    const names: Record<string, string> = { '#status': 'status', '#lease': 'leaseUntil' };
+    const names: Record<string, string> = {
+      '#status': instanceAttributes.status,
+      '#lease': instanceAttributes.leaseUntil,
+    };
     const values: Item = { ...(extraCondition?.values ?? {}) };
     const sets: string[] = [];
     for (const [key, value] of Object.entries(u.set)) {
       if (value === undefined) continue;
       names[`#${key}`] = key;
-      values[`:${key}`] = (JSON_ATTRIBUTES as readonly string[]).includes(key)
-        ? JSON.stringify(value)
-        : value;
+      values[`:${key}`] = instanceAttributeValue(key, value);
       sets.push(`#${key} = :${key}`);
     }
     const expect = u.expect.map((s, i) => {
@@ -270,7 +228,7 @@ export class DynamoStore implements SessionStore {
     const condition = `#status IN (${expect.join(', ')})${extraCondition ? ` AND ${extraCondition.expr}` : ''}`;
     return {
       TableName: this.tableName,
-      Key: this.key(u.sessionId, keys.instance(u.name)),
+      Key: sessionItemKey(u.sessionId, keys.instance(u.name)),
       UpdateExpression: `SET ${sets.join(', ')} REMOVE #lease`,
       ConditionExpression: condition,
       ExpressionAttributeNames: names,
@@ -290,32 +248,33 @@ export class DynamoStore implements SessionStore {
 
   async commitEvaluation(c: EvaluationCommit): Promise<void> {
     const expiresAt = this.expiresAt();
-    const headItem = {
-      ...this.key(c.sessionId, keys.head),
-      v: (c.expectedVersion ?? 0) + 1,
-      workflow: c.state.workflow,
-      state: JSON.stringify(c.state),
-      applied: JSON.stringify(c.mark),
+    const head = headItem(
+      {
+        sessionId: c.sessionId,
+        version: (c.expectedVersion ?? 0) + 1,
+        state: c.state,
+        mark: c.mark,
+      },
       expiresAt,
-      ...this.staleIndexKeys(c.sessionId, c.state),
-    };
+      this.staleIndexKeys(c.sessionId, c.state),
+    );
     const headPut =
       c.expectedVersion === undefined
-        ? this.putNew(headItem)
+        ? this.putNew(head)
         : {
             TableName: this.tableName,
-            Item: headItem,
+            Item: head,
             ConditionExpression: '#v = :v',
-            ExpressionAttributeNames: { '#v': 'v' },
+            ExpressionAttributeNames: { '#v': headAttributes.version },
             ExpressionAttributeValues: { ':v': c.expectedVersion },
           };
     const others: NonNullable<TransactWriteCommandInput['TransactItems']> = [];
     for (const r of c.created) {
-      others.push({ Put: this.putNew(instanceToItem(r, expiresAt)) });
+      others.push({ Put: this.putNew(instanceItem(r, expiresAt)) });
     }
     for (const u of c.updated) others.push({ Update: this.updateItem(u) });
     for (const e of c.events) {
-      others.push({ Put: this.putNew(eventToItem(e, expiresAt)) });
+      others.push({ Put: this.putNew(eventItem(e, expiresAt)) });
     }
     const lost = (cause: unknown) =>
       new ConflictError(`evaluation of session '${c.sessionId}' lost a race`, { cause });
@@ -347,17 +306,14 @@ export class DynamoStore implements SessionStore {
   }
 
   /**
-   * A stored workflow version's definition (a `WF#<name>` / `V#<version>` item). Read once per
+   * A stored workflow version's definition (see `workflowVersionItem`). Read once per
    * process and version by the registry, which keeps what it loaded.
    */
   async getWorkflowVersion(name: string, version: string): Promise<Workflow | undefined> {
     const res = await this.doc.send(
       new GetCommand({
         TableName: this.tableName,
-        Key: {
-          [TABLE.partitionKey]: versionKeys.workflow(name),
-          [TABLE.sortKey]: versionKeys.version(version),
-        },
+        Key: workflowVersionKey(name, version),
         ConsistentRead: true,
         ReturnConsumedCapacity: 'TOTAL',
       }),
@@ -386,7 +342,7 @@ export class DynamoStore implements SessionStore {
     const res = await this.doc.send(
       new GetCommand({
         TableName: this.tableName,
-        Key: this.key(sessionId, keys.instance(name)),
+        Key: sessionItemKey(sessionId, keys.instance(name)),
         ConsistentRead: true,
         ReturnConsumedCapacity: 'TOTAL',
       }),
@@ -442,14 +398,14 @@ export class DynamoStore implements SessionStore {
       const res = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: this.key(sessionId, keys.instance(name)),
+          Key: sessionItemKey(sessionId, keys.instance(name)),
           UpdateExpression: 'SET #status = :running, #lease = :lease, #updated = :now',
           ConditionExpression:
             'attribute_exists(#sk) AND (#status = :scheduled OR (#status = :running AND #lease < :now))',
           ExpressionAttributeNames: {
-            '#status': 'status',
-            '#lease': 'leaseUntil',
-            '#updated': 'updatedAt',
+            '#status': instanceAttributes.status,
+            '#lease': instanceAttributes.leaseUntil,
+            '#updated': instanceAttributes.updatedAt,
             '#sk': TABLE.sortKey,
           },
           ExpressionAttributeValues: {
@@ -489,7 +445,7 @@ export class DynamoStore implements SessionStore {
         new TransactWriteCommand({
           TransactItems: [
             { Update: update },
-            ...c.events.map((e) => ({ Put: this.putNew(eventToItem(e, expiresAt)) })),
+            ...c.events.map((e) => ({ Put: this.putNew(eventItem(e, expiresAt)) })),
           ],
           ReturnConsumedCapacity: 'TOTAL',
         }),
@@ -520,133 +476,32 @@ export class DynamoStore implements SessionStore {
   private staleIndexKeys(sessionId: string, state: SessionState): Item {
     const oldest = this.staleIndex && oldestUnstartedAt(state);
     if (!this.staleIndex || oldest === undefined) return {};
-    return {
-      [STALE_INDEX.partitionKey]: `${STALE_INDEX.shardPrefix}${staleShard(sessionId, this.staleIndex.shards)}`,
-      [STALE_INDEX.sortKey]: oldest,
-    };
+    return staleIndexKeys(sessionId, oldest, this.staleIndex.shards);
   }
 
-  private requireStaleIndex(): Required<StaleIndexOptions> {
+  /** The stale index as its reads need it; throws `NotAvailableError` when it is off. */
+  private staleIndexTable(): StaleIndexTable {
     if (this.staleIndex === undefined) {
       throw new NotAvailableError(STALE_NOT_TRACKED);
     }
-    return this.staleIndex;
+    return {
+      doc: this.doc,
+      tableName: this.tableName,
+      index: this.staleIndex,
+      recordRead: (operation, consumed) => this.record(operation, 'read', consumed),
+    };
   }
 
   /**
-   * Pages through one shard of the stale index, oldest first, for heads older than `cutoff`;
-   * `visit` returns false to stop. Keys only: the index projects nothing else.
-   */
-  private async queryStaleShard(
-    operation: string,
-    shard: number,
-    cutoff: string,
-    pageSize: number | undefined,
-    visit: (item: Item) => boolean,
-  ): Promise<void> {
-    const index = this.requireStaleIndex();
-    let start: Item | undefined;
-    do {
-      const res = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: index.name,
-          KeyConditionExpression: '#shard = :shard AND #oldest < :cutoff',
-          ExpressionAttributeNames: {
-            '#shard': STALE_INDEX.partitionKey,
-            '#oldest': STALE_INDEX.sortKey,
-          },
-          ExpressionAttributeValues: {
-            ':shard': `${STALE_INDEX.shardPrefix}${shard}`,
-            ':cutoff': cutoff,
-          },
-          ...(pageSize !== undefined ? { Limit: pageSize } : {}),
-          ExclusiveStartKey: start,
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
-      );
-      this.record(operation, 'read', res.ConsumedCapacity);
-      for (const item of res.Items ?? []) if (!visit(item)) return;
-      start = res.LastEvaluatedKey;
-    } while (start);
-  }
-
-  /**
-   * Heads whose oldest unstarted instance was created before `query.olderThan`: the oldest
-   * `limit + 1` of each shard of the stale index, merged, then the heads themselves in one
-   * eventually consistent batch read. A head that moved on since the index saw it (its old
-   * instances started) is left out.
+   * Heads whose oldest unstarted instance was created before `query.olderThan`, oldest first:
+   * a query of each shard of the stale index, then one batch read of the heads.
    */
   async listStale(query: StaleQuery): Promise<StaleHeads> {
-    const index = this.requireStaleIndex();
-    const found: Array<{ sessionId: string; oldestUnstartedAt: string }> = [];
-    const sessionPrefix = keys.session('');
-    for (let shard = 0; shard < index.shards; shard++) {
-      let taken = 0;
-      await this.queryStaleShard('listStale', shard, query.olderThan, query.limit + 1, (item) => {
-        found.push({
-          sessionId: String(item[TABLE.partitionKey]).slice(sessionPrefix.length),
-          oldestUnstartedAt: String(item[STALE_INDEX.sortKey]),
-        });
-        taken += 1;
-        return taken <= query.limit;
-      });
-    }
-    found.sort(compareStale);
-    const chosen = found.slice(0, query.limit);
-    const heads = await this.batchGetHeads(chosen.map((f) => f.sessionId));
-    const out: StaleHead[] = [];
-    for (const { sessionId } of chosen) {
-      const state = heads.get(sessionId);
-      const oldest = state && oldestUnstartedAt(state);
-      if (state && oldest !== undefined && oldest < query.olderThan) {
-        out.push({ sessionId, oldestUnstartedAt: oldest, state });
-      }
-    }
-    out.sort(compareStale);
-    return { heads: out, truncated: found.length > query.limit };
+    return listStaleHeads(this.staleIndexTable(), query);
   }
 
   /** Counts the heads of the stale index older than `olderThan`; reads nothing but the index. */
   async countStale(olderThan: string): Promise<StaleCount> {
-    const index = this.requireStaleIndex();
-    let count = 0;
-    let oldest: string | undefined;
-    for (let shard = 0; shard < index.shards; shard++) {
-      await this.queryStaleShard('countStale', shard, olderThan, undefined, (item) => {
-        const at = String(item[STALE_INDEX.sortKey]);
-        if (oldest === undefined || at < oldest) oldest = at;
-        count += 1;
-        return true;
-      });
-    }
-    return { count, ...(oldest !== undefined ? { oldestUnstartedAt: oldest } : {}) };
-  }
-
-  /** The states of these sessions' heads, eventually consistent (an inspection read). */
-  private async batchGetHeads(sessionIds: readonly string[]): Promise<Map<string, SessionState>> {
-    const out = new Map<string, SessionState>();
-    const prefix = keys.session('');
-    for (let i = 0; i < sessionIds.length; i += 100) {
-      let request: Record<string, { Keys: Item[]; [option: string]: unknown }> | undefined = {
-        [this.tableName]: {
-          Keys: sessionIds.slice(i, i + 100).map((id) => this.key(id, keys.head)),
-          ProjectionExpression: '#pk, #state',
-          ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#state': 'state' },
-        },
-      };
-      while (request && Object.keys(request).length > 0) {
-        const res = await this.doc.send(
-          new BatchGetCommand({ RequestItems: request, ReturnConsumedCapacity: 'TOTAL' }),
-        );
-        this.record('listStale', 'read', res.ConsumedCapacity);
-        for (const item of res.Responses?.[this.tableName] ?? []) {
-          const sessionId = String(item[TABLE.partitionKey]).slice(prefix.length);
-          out.set(sessionId, JSON.parse(item.state as string) as SessionState);
-        }
-        request = res.UnprocessedKeys as typeof request;
-      }
-    }
-    return out;
+    return countStaleHeads(this.staleIndexTable(), olderThan);
   }
 }

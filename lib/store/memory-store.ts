@@ -1,10 +1,15 @@
-import type { DeliveredEvent } from '../core/evaluator.ts';
-import { compareStale, oldestUnstartedAt } from '../core/stale.ts';
-import { definitionFromItem, versionKeys, workflowVersionItem } from '../core/versions.ts';
+/**
+ * The in-memory store: the storage port over plain maps (per session its head, events by id and
+ * instances by name; workflow definitions by name and version), with a change stream.
+ * May import: engine, base (lib/types.ts, lib/errors.ts), store.
+ *
+ * @module
+ */
 import { ConflictError } from '../errors.ts';
 import type { InstanceStatus, Workflow } from '../types.ts';
-import { MAX_TRANSACTION_ITEMS, TABLE } from './layout.ts';
+import { MAX_TRANSACTION_ITEMS } from './layout.ts';
 import {
+  type DeliveredEvent,
   type EvaluationCommit,
   type EventRecord,
   type HeadRecord,
@@ -19,6 +24,8 @@ import {
   type StaleQuery,
   type StreamPosition,
 } from './port.ts';
+import { compareStale, oldestUnstartedAt } from './stale-heads.ts';
+import { canonicalJson, workflowVersion } from './workflow-version.ts';
 
 /** A change the store made, as its stream reports it. */
 export type ChangeRecord =
@@ -32,8 +39,11 @@ export type ChangeRecord =
 
 interface SessionData {
   head?: HeadRecord;
+  /** By event id, each with its accept number (`seq`). */
   events: Map<string, EventRecord>;
+  /** The accept number of the last accepted event. */
   seq: number;
+  /** By instance name. */
   instances: Map<string, InstanceRecord>;
 }
 
@@ -42,7 +52,12 @@ const copy = <T>(value: T): T => structuredClone(value);
 /** The identity of every in-memory store's change stream. */
 export const MEMORY_STREAM = 'memory';
 
-/** An event's position in the in-memory change stream: its accept number. */
+/**
+ * An event's position in the in-memory change stream: its accept number.
+ *
+ * @example
+ * memoryPosition(3); // { stream: 'memory', sequence: '3' }
+ */
 export function memoryPosition(seq: number): StreamPosition {
   return { stream: MEMORY_STREAM, sequence: String(seq) };
 }
@@ -51,12 +66,17 @@ export function memoryPosition(seq: number): StreamPosition {
  * An in-memory `SessionStore` with the guarantees of the DynamoDB one: conditional puts,
  * all-or-nothing commits guarded by the head version, one accept order per session, and a
  * change stream. Records are copied in and out, as serialization would.
+ *
+ * @example
+ * const store = new MemoryStore();
+ * store.subscribe((change) => console.log(change.kind, change.sessionId));
  */
 export class MemoryStore implements SessionStore {
+  /** The DynamoDB store's limit, so that a commit that fits here fits there. */
   readonly maxCommitItems = MAX_TRANSACTION_ITEMS;
   private readonly sessions = new Map<string, SessionData>();
-  /** Workflow version definitions as canonical JSON, by `WF#<name>` / `V#<version>` keys. */
-  private readonly workflowVersions = new Map<string, string>();
+  /** Workflow definitions as canonical JSON, by workflow name, then version. */
+  private readonly workflowVersions = new Map<string, Map<string, string>>();
   private readonly listeners: Array<(change: ChangeRecord) => void> = [];
 
   /** Registers a listener for every change, in commit order. */
@@ -207,17 +227,20 @@ export class MemoryStore implements SessionStore {
   }
 
   async getWorkflowVersion(name: string, version: string): Promise<Workflow | undefined> {
-    const key = `${versionKeys.workflow(name)}\n${versionKeys.version(version)}`;
-    return definitionFromItem({ definition: this.workflowVersions.get(key) });
+    const definition = this.workflowVersions.get(name)?.get(version);
+    return definition === undefined ? undefined : (JSON.parse(definition) as Workflow);
   }
 
   /** Stores a version's definition unless stored; no change record (no stream source reads it). */
   async putWorkflowVersion(workflow: Workflow): Promise<{ version: string; created: boolean }> {
-    const item = workflowVersionItem(workflow);
-    const version = item.version as string;
-    const key = `${item[TABLE.partitionKey]}\n${item[TABLE.sortKey]}`;
-    if (this.workflowVersions.has(key)) return { version, created: false };
-    this.workflowVersions.set(key, item.definition as string);
+    const version = workflowVersion(workflow);
+    let versions = this.workflowVersions.get(workflow.name);
+    if (versions === undefined) {
+      versions = new Map();
+      this.workflowVersions.set(workflow.name, versions);
+    }
+    if (versions.has(version)) return { version, created: false };
+    versions.set(version, canonicalJson(workflow));
     return { version, created: true };
   }
 

@@ -1,7 +1,13 @@
-import type { WorkflowVersionStore } from '../core/versions.ts';
+/**
+ * The storage port every backend implements (the DynamoDB store, the in-memory store): the
+ * records it keeps, the commits it makes atomically, and the reads of the flows over it.
+ * May import: engine, base (lib/types.ts, lib/errors.ts).
+ *
+ * @module
+ */
 import { setOwn } from '../engine/kwargs.ts';
-import type { SessionState } from '../engine/session.ts';
-import type { InstanceStatus, Kwargs, TaskInstance } from '../types.ts';
+import type { SessionState } from '../engine/state.ts';
+import type { InstanceStatus, Kwargs, TaskInstance, Workflow } from '../types.ts';
 
 /**
  * Who put an event into a session: the API, a handler's `fire`, a finished task's cascade, a
@@ -66,6 +72,9 @@ export type EventRecord = {
   | ControlRequest
   | { kind: 'resolved'; instance: string }
 );
+
+/** An event as a change stream delivers it to the evaluator: with its stream position. */
+export type DeliveredEvent = EventRecord & { position: StreamPosition };
 
 /** A stored instance: the public `TaskInstance` plus what the runners need. */
 export interface InstanceRecord extends TaskInstance {
@@ -209,6 +218,29 @@ export interface SessionStore {
   /** Stores a workflow version's definition unless stored (see `WorkflowVersionStore`). */
   putWorkflowVersion?: WorkflowVersionStore['putWorkflowVersion'];
 }
+
+/**
+ * Where the definitions of deployed workflow versions are kept. The DynamoDB and in-memory
+ * stores implement it (`SessionStore.getWorkflowVersion` / `putWorkflowVersion`).
+ *
+ * @example
+ * await store.putWorkflowVersion(survey);                    // { version: '…', created: true }
+ * await store.getWorkflowVersion('survey', workflowVersion(survey)); // the definition
+ */
+export interface WorkflowVersionStore {
+  /** The definition of that version of that workflow; undefined when it was never stored. */
+  getWorkflowVersion(name: string, version: string): Promise<Workflow | undefined>;
+  /** Stores a definition under its version unless it is there; `created` says it was not. */
+  putWorkflowVersion(workflow: Workflow): Promise<{ version: string; created: boolean }>;
+}
+
+/**
+ * Where a registry may load a version it does not hold: any store, or nothing.
+ *
+ * @example
+ * const source: WorkflowVersionSource = store; // a SessionStore with getWorkflowVersion
+ */
+export type WorkflowVersionSource = Partial<Pick<WorkflowVersionStore, 'getWorkflowVersion'>>;
 
 /** What `SessionStore.listStale` looks for. */
 export interface StaleQuery {

@@ -1,8 +1,7 @@
 /**
- * Order exploration: run a list of events through a workflow in every order (or a seeded sample
- * of orders), optionally delivering each event twice, and report the distinct outcomes, each
- * with the smallest order that produced it. A workflow with more than one outcome is
- * order-dependent for those events, typically through an `unless` race.
+ * Order exploration: a list of events run through a workflow in every order (or a seeded
+ * sample), the distinct outcomes reported with the smallest order that produced each.
+ * May import: base, engine, store, core, adapters, local.
  *
  * @module
  */
@@ -22,13 +21,27 @@ import type {
 import { createTestRuntime } from './index.ts';
 import { asWorkflow } from './workflow-input.ts';
 
-/** One event of an exploration: a trigger and its kwargs. */
+/**
+ * One event of an exploration: a trigger and its kwargs.
+ *
+ * @example
+ * const event: ExploreEvent = { trigger: 'dataReceived', kwargs: { answer: 42 } };
+ */
 export interface ExploreEvent {
   trigger: string;
   kwargs?: Kwargs;
 }
 
-/** Options of `explore`. */
+/**
+ * Options of `explore`.
+ *
+ * @example
+ * const opts: ExploreOptions = {
+ *   workflow: { t_x: { after: ['a'], unless: ['b'], run: 'work' } },
+ *   handlers: { work: () => ({}) },
+ *   events: [{ trigger: 'a' }, { trigger: 'b' }],
+ * };
+ */
 export interface ExploreOptions {
   /** The workflow, or just its tasks (the workflow is then named `'default'`). */
   readonly workflow: Workflow | Record<string, TaskConfig>;
@@ -61,7 +74,12 @@ export interface ExploreOptions {
   readonly settleTimeoutMs?: number;
 }
 
-/** One distinct final outcome of an exploration. */
+/**
+ * One distinct final outcome of an exploration.
+ *
+ * @example
+ * const outcome: ExploreOutcome = { statuses: { 't_x#0': 'finished' }, order: ['a', 'b'], count: 1 };
+ */
 export interface ExploreOutcome {
   /** The status of every instance the session ended with, by instance name. */
   statuses: Record<string, InstanceStatus>;
@@ -77,7 +95,13 @@ export interface ExploreOutcome {
   count: number;
 }
 
-/** What `explore` found. */
+/**
+ * What `explore` found.
+ *
+ * @example
+ * const { outcomes, runs, exhaustive } = await explore(opts);
+ * if (outcomes.length > 1) console.log(`order-dependent (${runs} orders, exhaustive: ${exhaustive})`);
+ */
 export interface ExploreResult {
   /**
    * The distinct outcomes, sorted by their `order` (closest to the list as written first: the
@@ -105,12 +129,17 @@ export class ExploreRunError extends TriggersError {
   /** The order the failed run delivered, as labels. */
   readonly order: string[];
   constructor(message: string, opts: { order: string[]; cause: unknown }) {
-    super(message, { code: 'EXPLORE_RUN_FAILED', status: 500, cause: opts.cause });
+    super(message, { code: 'EXPLORE_RUN_FAILED', cause: opts.cause });
     this.order = opts.order;
   }
 }
 
-/** The most events an exploration takes: every run fires each of them. */
+/**
+ * The most events an exploration takes: every run fires each of them.
+ *
+ * @example
+ * if (events.length > MAX_EXPLORE_EVENTS) events = events.slice(0, MAX_EXPLORE_EVENTS);
+ */
 export const MAX_EXPLORE_EVENTS = 64;
 
 const DEFAULT_RUNS = 1000;

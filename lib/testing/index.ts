@@ -1,11 +1,11 @@
 /**
- * Test a workflow end to end, in-process: `createTestRuntime` runs the same ingest, evaluator,
- * dispatcher and task-runner code the Lambdas run, over an in-memory store and queues.
+ * Test a workflow end to end: `createTestRuntime` runs the same ingest, evaluator, dispatcher
+ * and task-runner code the Lambdas run, on the backend its options name (memory by default).
+ * May import: base, engine, store, core, adapters, local.
  *
  * @module
  */
 
-import type { Clock } from '../core/clock.ts';
 import type { FaultHook } from '../core/faults.ts';
 import type { IngestDeps } from '../core/ingest.ts';
 import { fireEvent, requestReplay, requestSkip } from '../core/ingest.ts';
@@ -16,7 +16,6 @@ import { parseDuration } from '../engine/duration.ts';
 import { checkHandlers, compileWorkflow } from '../engine/workflow.ts';
 import { NotAvailableError, ValidationError } from '../errors.ts';
 import type { CapacityEntry } from '../store/dynamo-store.ts';
-import type { SessionStore } from '../store/port.ts';
 import type {
   Duration,
   Kwargs,
@@ -25,10 +24,21 @@ import type {
   TaskInstance,
   Workflow,
 } from '../types.ts';
-import { MemoryRunner } from './memory.ts';
+import type { TestBackendFactory } from './backend.ts';
+import { dynamodbLocalBackend } from './dynamodb-local.ts';
+import { memoryBackend } from './memory.ts';
 import { asWorkflow } from './workflow-input.ts';
 
-/** Options of `createTestRuntime`. */
+/**
+ * Options of `createTestRuntime`.
+ *
+ * @example
+ * const opts: TestRuntimeOptions = {
+ *   workflow: { t_alpha: { after: ['dataReceived'], run: 'passThru' } },
+ *   handlers: { passThru: ({ kwargs }) => ({ kwargs }) },
+ *   backend: 'memory',
+ * };
+ */
 export interface TestRuntimeOptions {
   /** The workflow, or just its tasks (the workflow is then named `'default'`). */
   workflow: Workflow | Record<string, TaskConfig>;
@@ -61,7 +71,14 @@ export {
   MAX_EXPLORE_EVENTS,
 } from './explore.ts';
 
-/** A running test runtime. */
+/**
+ * A running test runtime.
+ *
+ * @example
+ * const rt: TestRuntime = await createTestRuntime(opts);
+ * await rt.advance('24h'); // timers due within a day fire, in time order
+ * await rt.close();
+ */
 export interface TestRuntime {
   /** A handle on one session (sessions are created by their first event). */
   session(id: string): TestSession;
@@ -81,7 +98,13 @@ export interface TestRuntime {
   close(): Promise<void>;
 }
 
-/** One session of a test runtime. */
+/**
+ * One session of a test runtime.
+ *
+ * @example
+ * const s: TestSession = rt.session('s1');
+ * await s.fire('dataReceived', { answer: 42 });
+ */
 export interface TestSession {
   /** Fires a trigger; resolves once the event is accepted (not when tasks finish). */
   fire(trigger: string, kwargs?: Kwargs, opts?: { eventId?: string }): Promise<void>;
@@ -97,14 +120,11 @@ export interface TestSession {
   skipFailed(instance: string, opts?: { cascade?: boolean; result?: Kwargs }): Promise<void>;
 }
 
-/** What a backend gives the test runtime. */
-interface Backend {
-  readonly store: SessionStore;
-  readonly clock: Clock;
-  settle(timeoutMs: number): Promise<void>;
-  advance(seconds: number, timeoutMs: number): Promise<void>;
-  close(): void | Promise<void>;
-}
+/** One factory per backend `TestRuntimeOptions.backend` names. */
+const BACKENDS: Readonly<Record<NonNullable<TestRuntimeOptions['backend']>, TestBackendFactory>> = {
+  memory: memoryBackend,
+  'dynamodb-local': dynamodbLocalBackend,
+};
 
 /**
  * Starts a test runtime for a workflow and its handlers.
@@ -132,13 +152,13 @@ export async function createTestRuntime(opts: TestRuntimeOptions): Promise<TestR
   const registry = new WorkflowRegistry([workflow]);
   const handlers = { ...opts.handlers };
   const log = opts.log ?? silentSink;
-  const runner: Backend =
-    backend === 'memory'
-      ? new MemoryRunner(registry, handlers, log, opts.faults)
-      : await (await import('../local/runner.ts')).DynamoRunner.start(registry, handlers, log, {
-          ...(opts.faults ? { faults: opts.faults } : {}),
-          ...(opts.meter ? { meter: opts.meter } : {}),
-        });
+  const runner = await BACKENDS[backend]({
+    registry,
+    handlers,
+    log,
+    ...(opts.faults ? { faults: opts.faults } : {}),
+    ...(opts.meter ? { meter: opts.meter } : {}),
+  });
   const deps: IngestDeps = {
     store: runner.store,
     registry,

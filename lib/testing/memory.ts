@@ -1,16 +1,26 @@
+/**
+ * The memory backend: the in-process runner that drives the evaluator, the dispatcher and the
+ * task runner from the memory store's change stream, with delays on a virtual clock.
+ * May import: base, engine, store, core, adapters, local.
+ *
+ * @module
+ */
 import { DISPATCHER_SOURCE, EVALUATOR_SOURCE, TASK_QUEUE } from '../adapters/aws-lambda/wiring.ts';
-import { advanceInSteps, VirtualClock } from '../core/clock.ts';
+import { VirtualClock } from '../core/clock.ts';
 import { becameScheduled, dispatchInstance } from '../core/dispatcher.ts';
 import { evaluateSession } from '../core/evaluator.ts';
 import type { FaultHook } from '../core/faults.ts';
+import { HeldMessages } from '../core/held-messages.ts';
 import type { LogSink } from '../core/log.ts';
 import type { WorkflowRegistry } from '../core/registry.ts';
-import { runInstance, type TaskMessage } from '../core/task-runner.ts';
+import type { TaskMessage } from '../core/task-message.ts';
+import { runInstance } from '../core/task-runner.ts';
 import { getOwn } from '../engine/kwargs.ts';
 import { TIMER_QUEUE } from '../engine/workflow.ts';
 import { SettleTimeoutError } from '../errors.ts';
 import { type ChangeRecord, MemoryStore } from '../store/memory-store.ts';
 import type { TaskHandler } from '../types.ts';
+import type { TestBackendFactory } from './backend.ts';
 
 /** Runs background jobs and knows when none is left. */
 class Pump {
@@ -43,12 +53,10 @@ class Pump {
   }
 }
 
-interface Delayed {
+/** A task message as the memory queue holds it: with the receives it has had so far. */
+interface Received {
   message: TaskMessage;
-  visibleAt: number;
   receiveCount: number;
-  /** A timer's first delivery: only the clock's moving (`advance`) makes it due. */
-  timer?: boolean;
 }
 
 /** The function timeout the memory backend assumes for task handlers (virtual), in seconds. */
@@ -58,12 +66,26 @@ const FUNCTION_TIMEOUT_SECONDS = 30;
  * The in-process event-source runner of the memory backend: the store's change stream drives
  * the evaluator (event inserts) and the dispatcher (instances becoming scheduled); task
  * messages are delivered to the task runner. Delays run on a virtual clock.
+ *
+ * @example
+ * const runner = new MemoryRunner(registry, { passThru }, silentSink);
+ * await runner.store.putEvent(event);
+ * await runner.settle(10_000);
+ * runner.close();
  */
 export class MemoryRunner {
   readonly store = new MemoryStore();
   readonly clock = new VirtualClock();
   private readonly pump = new Pump();
-  private readonly delayed: Delayed[] = [];
+  private readonly held = new HeldMessages<Received>({
+    clock: this.clock,
+    release: (d) => this.deliver(d.message, d.receiveCount),
+    quiet: async (deadline) => {
+      await this.idleBefore(deadline);
+      const err = this.pump.errors.shift();
+      if (err !== undefined) throw err;
+    },
+  });
   private readonly evaluating = new Map<string, { again: boolean }>();
 
   /** Messages that failed `maxReceiveCount` times, with their last error. */
@@ -140,12 +162,7 @@ export class MemoryRunner {
 
   private async send(message: TaskMessage, delaySeconds: number, timer = false): Promise<void> {
     if (delaySeconds > 0) {
-      this.delayed.push({
-        message,
-        visibleAt: this.clock.now().getTime() + delaySeconds * 1000,
-        receiveCount: 1,
-        ...(timer ? { timer } : {}),
-      });
+      this.held.hold({ message, receiveCount: 1 }, delaySeconds, timer);
       return;
     }
     this.deliver(message, 1);
@@ -175,58 +192,30 @@ export class MemoryRunner {
           this.deadLetters.push({ message, error });
           throw error;
         }
-        this.delayed.push({
-          message,
-          visibleAt:
-            this.clock.now().getTime() +
-            TASK_QUEUE.visibilityTimeoutSeconds(FUNCTION_TIMEOUT_SECONDS) * 1000,
-          receiveCount: receiveCount + 1,
-        });
+        this.held.hold(
+          { message, receiveCount: receiveCount + 1 },
+          TASK_QUEUE.visibilityTimeoutSeconds(FUNCTION_TIMEOUT_SECONDS),
+          false,
+        );
       }
     });
   }
 
-  /** Delivers every delayed message that is due on the virtual clock. */
-  private releaseDue(): void {
-    const now = this.clock.now().getTime();
-    for (let i = this.delayed.length - 1; i >= 0; i--) {
-      const d = this.delayed[i] as Delayed;
-      if (d.visibleAt <= now) {
-        this.delayed.splice(i, 1);
-        this.deliver(d.message, d.receiveCount);
-      }
-    }
-  }
-
   /**
-   * Waits until nothing is in flight; when only delayed messages are left, moves the virtual
-   * clock to the earliest (a cooldown or a redelivery: never a timer, which only `advance`
-   * makes due) and goes on. Rethrows the first error of a background job.
+   * Waits until nothing is in flight; when only held messages are left, moves the virtual clock
+   * to the earliest (a cooldown or a redelivery: never a timer, which only `advance` makes due)
+   * and goes on. Rethrows the first error of a background job.
    */
-  async settle(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      await this.idleBefore(deadline);
-      const err = this.pump.errors.shift();
-      if (err !== undefined) throw err;
-      const waiting = this.delayed.filter((d) => !d.timer);
-      if (waiting.length === 0) return;
-      const earliest = Math.min(...waiting.map((d) => d.visibleAt));
-      this.clock.advance(earliest - this.clock.now().getTime());
-      this.releaseDue();
-    }
+  settle(timeoutMs: number): Promise<void> {
+    return this.held.settle(timeoutMs);
   }
 
   /**
    * Moves the virtual clock forward by `seconds`, a due timer or cooldown at a time (each
    * settled before the next), so that what falls due fires in time order; then settles.
    */
-  async advance(seconds: number, timeoutMs: number): Promise<void> {
-    await advanceInSteps(this.clock, seconds, timeoutMs, {
-      nextDue: () => Math.min(...this.delayed.map((d) => d.visibleAt)),
-      releaseDue: () => this.releaseDue(),
-      settle: (ms) => this.settle(ms),
-    });
+  advance(seconds: number, timeoutMs: number): Promise<void> {
+    return this.held.advance(seconds, timeoutMs);
   }
 
   private async idleBefore(deadline: number): Promise<void> {
@@ -252,6 +241,15 @@ export class MemoryRunner {
   /** Stops taking new work; what is running finishes on its own. */
   close(): void {
     this.pump.closed = true;
-    this.delayed.length = 0;
+    this.held.clear();
   }
 }
+
+/**
+ * The memory backend's factory: a `MemoryRunner` over a fresh memory store.
+ *
+ * @example
+ * const backend = await memoryBackend({ registry, handlers: { passThru }, log: silentSink });
+ */
+export const memoryBackend: TestBackendFactory = async (opts) =>
+  new MemoryRunner(opts.registry, opts.handlers, opts.log, opts.faults);

@@ -1,3 +1,9 @@
+/**
+ * The workflow as the testing API takes it: a `Workflow`, or just its tasks.
+ * May import: base, engine, store, core, adapters, local.
+ *
+ * @module
+ */
 import { WorkflowError } from '../errors.ts';
 import type { TaskConfig, Workflow } from '../types.ts';
 

@@ -1,8 +1,9 @@
 /**
- * EventBridge ingestion in the synthesized template: the rule and its pattern on the chosen bus,
- * the target (the ingestion function, its retry policy and dead-letter queue), the function's
- * asynchronous retries, dead-letter queue, environment and least-privilege role, the queue's
- * encryption and TLS-only policy, the alarm, the synth-time checks of the mapping, and cdk-nag.
+ * EventBridge ingestion in the synthesized template: rule, target, function, dead-letter queue,
+ * role, key policy and alarm, the synth-time checks of the mapping, and cdk-nag.
+ * May import: the construct (infra/), the example stack, anything under lib/, test fixtures.
+ *
+ * @module
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,10 +19,10 @@ import { describe, expect, it } from 'vitest';
 import {
   acknowledgeTriggersFindings,
   suppressReviewedFindings,
-} from '../../infra/example-stack.ts';
+} from '../../examples/survey/stack.ts';
 import { type EventBridgeIngestion, Triggers, type TriggersProps } from '../../infra/index.ts';
-import { TASK_QUEUE } from '../../lib/adapters/aws-lambda/wiring.ts';
-import { EVENTBRIDGE_WIRING } from '../../lib/core/eventbridge.ts';
+import { ENV } from '../../lib/adapters/aws-lambda/variables.ts';
+import { EVENTBRIDGE_WIRING, TASK_QUEUE } from '../../lib/adapters/aws-lambda/wiring.ts';
 import { defineWorkflow } from '../../lib/engine/workflow.ts';
 import { assetDirOf, inlineFunction, unbundledApp } from './stacks.ts';
 
@@ -146,8 +147,8 @@ describe('an EventBridge ingestion', () => {
     const props = template.toJSON().Resources[ref(stack, fn)].Properties;
     expect(props.Environment.Variables).toEqual({
       TRIGGERS_TABLE_NAME: { Ref: ref(stack, triggers.table) },
-      [EVENTBRIDGE_WIRING.env.mapping]: JSON.stringify(ORDERS.mapping),
-      [EVENTBRIDGE_WIRING.env.deadLetterQueueUrl]: { Ref: ref(stack, deadLetterQueue) },
+      [ENV.eventMapping]: JSON.stringify(ORDERS.mapping),
+      [ENV.deadLetterQueueUrl]: { Ref: ref(stack, deadLetterQueue) },
     });
   });
 
@@ -224,7 +225,7 @@ describe('EventBridge ingestion options', () => {
     const env =
       template.toJSON().Resources[ref(stack, ingestion?.fn as lambda.Function)].Properties
         .Environment.Variables;
-    expect(env[EVENTBRIDGE_WIRING.env.workflow]).toBe('returns');
+    expect(env[ENV.eventWorkflow]).toBe('returns');
   });
 
   it('creates a rule, function and dead-letter queue per ingestion', () => {
@@ -351,7 +352,8 @@ describe('the deployed function and cdk-nag', () => {
       .filter((file) => file.endsWith('.mjs'))
       .map((file) => readFileSync(join(dir, file), 'utf8'))
       .join('\n');
-    for (const variable of Object.values(EVENTBRIDGE_WIRING.env)) expect(code).toContain(variable);
+    for (const variable of [ENV.eventMapping, ENV.eventWorkflow, ENV.deadLetterQueueUrl])
+      expect(code).toContain(variable);
     expect(code).toContain('EventBridge event rejected and sent to the dead-letter queue');
     const app = JSON.parse(readFileSync(join(dir, 'app.json'), 'utf8')) as { workflows: unknown[] };
     expect(app.workflows).toHaveLength(2);

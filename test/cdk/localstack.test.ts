@@ -1,7 +1,9 @@
 /**
- * `npm run deploy:local`'s LocalStack helpers (`infra/localstack.ts`), and the script's refusal
- * when LocalStack is not running: one line, exit 1, saying how to start it. The deploy itself
- * needs a running LocalStack and is not part of `npm test`.
+ * `npm run deploy:local`'s LocalStack helpers (`scripts/localstack.ts`), and the script's one-line
+ * refusal when LocalStack is not running. The deploy itself is not part of `npm test`.
+ * May import: scripts/localstack.ts, test fixtures.
+ *
+ * @module
  */
 import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
@@ -14,7 +16,7 @@ import {
   LocalStackError,
   localStackApiUrl,
   localStackEndpoint,
-} from '../../infra/localstack.ts';
+} from '../../scripts/localstack.ts';
 import { rejectionOf, thrownBy } from '../runtime/fixtures.ts';
 
 const RUNNING = Object.fromEntries(

@@ -1,8 +1,14 @@
+/**
+ * cdk-nag's AwsSolutions pack over the example stack: no finding left unacknowledged.
+ * May import: the example stack, aws-cdk-lib, cdk-nag.
+ *
+ * @module
+ */
 import { App, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SurveyStack } from '../../infra/example-stack.ts';
+import { SurveyStack } from '../../examples/survey/stack.ts';
 
 // cdk-nag 3 is a policy-validation plugin: it reports violations instead of annotations, so the
 // test runs the pack over the synthesized stack with `validateScope`.

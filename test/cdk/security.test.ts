@@ -1,8 +1,9 @@
 /**
- * The security properties of the synthesized example stack, read as CloudFormation: each
- * function's IAM actions listed in full (least privilege, reviewed here), API authorization
- * (IAM by default, a JWT authorizer as the option), encryption at rest of the table and every
- * queue, TLS-only queues, and sessions expiring by TTL (configurable).
+ * The security of the synthesized stack: each function's IAM actions in full, API authorization,
+ * encryption at rest, TLS-only queues, and sessions expiring by TTL.
+ * May import: the construct (infra/), the example app and stack, anything under lib/.
+ *
+ * @module
  */
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
@@ -12,7 +13,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handlers } from '../../examples/survey/app.ts';
-import { SurveyStack } from '../../infra/example-stack.ts';
+import { SurveyStack } from '../../examples/survey/stack.ts';
 import { Triggers } from '../../infra/index.ts';
 import { defineWorkflow } from '../../lib/engine/workflow.ts';
 import { TABLE } from '../../lib/store/layout.ts';

@@ -1,6 +1,9 @@
 /**
- * What the template tests build their stacks from: an app that skips asset bundling (these
- * stacks are never deployed) and a task handler function with inline code.
+ * What the template tests build their stacks from: an app that skips asset bundling and a task
+ * handler function with inline code.
+ * May import: aws-cdk-lib.
+ *
+ * @module
  */
 import { join } from 'node:path';
 import { App, type Stack } from 'aws-cdk-lib';

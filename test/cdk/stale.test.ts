@@ -1,9 +1,9 @@
 /**
- * Stale sessions in the synthesized template: off by default (no index, no function, no route,
- * no variable), and with `staleSessions` the keys-only stale index, its name in the environment
- * of the functions that write heads or serve `GET /stale`, the route, the scheduled function
- * with `dynamodb:Query` on that index and nothing else, its schedule, the metric's alarm on the
- * dashboard, the refusals of contradictory options, `grantRead`, and cdk-nag.
+ * Stale sessions in the synthesized template: nothing when off; when on, the stale index, its
+ * variable, the route, the counting function and its grant, schedule, alarms, grants and cdk-nag.
+ * May import: the construct (infra/), the example stack, anything under lib/.
+ *
+ * @module
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -15,10 +15,12 @@ import { describe, expect, it } from 'vitest';
 import {
   acknowledgeTriggersFindings,
   suppressReviewedFindings,
-} from '../../infra/example-stack.ts';
+} from '../../examples/survey/stack.ts';
 import { Triggers, type TriggersProps } from '../../infra/index.ts';
-import { STALE_INDEX, STALE_METRIC } from '../../lib/core/stale.ts';
+import { ENV } from '../../lib/adapters/aws-lambda/variables.ts';
+import { STALE_METRIC } from '../../lib/core/stale.ts';
 import { defineWorkflow } from '../../lib/engine/workflow.ts';
+import { STALE_INDEX } from '../../lib/store/layout.ts';
 import { inlineFunction, unbundledApp } from './stacks.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
@@ -103,7 +105,7 @@ describe('without staleSessions (the default)', () => {
 
   it('sets the stale index variable on no function, so no head carries its keys', () => {
     for (const fn of [triggers.ingest, triggers.evaluator, triggers.dispatcher, h]) {
-      expect(envOf(template, stack, fn)).not.toHaveProperty(STALE_METRIC.env.index);
+      expect(envOf(template, stack, fn)).not.toHaveProperty(ENV.staleIndex);
     }
   });
 
@@ -144,12 +146,10 @@ describe('with staleSessions', () => {
   });
 
   it('names the index to the evaluator, which writes heads, and to the ingest function, which serves GET /stale', () => {
-    expect(envOf(template, stack, triggers.evaluator)[STALE_METRIC.env.index]).toBe(
-      STALE_INDEX.name,
-    );
-    expect(envOf(template, stack, triggers.ingest)[STALE_METRIC.env.index]).toBe(STALE_INDEX.name);
-    expect(envOf(template, stack, triggers.dispatcher)).not.toHaveProperty(STALE_METRIC.env.index);
-    expect(envOf(template, stack, h)).not.toHaveProperty(STALE_METRIC.env.index);
+    expect(envOf(template, stack, triggers.evaluator)[ENV.staleIndex]).toBe(STALE_INDEX.name);
+    expect(envOf(template, stack, triggers.ingest)[ENV.staleIndex]).toBe(STALE_INDEX.name);
+    expect(envOf(template, stack, triggers.dispatcher)).not.toHaveProperty(ENV.staleIndex);
+    expect(envOf(template, stack, h)).not.toHaveProperty(ENV.staleIndex);
   });
 
   it('routes GET /stale to the ingest function, with IAM authorization', () => {
@@ -171,8 +171,8 @@ describe('with staleSessions', () => {
   it('hands the stale-sessions function the table, the index and the age in seconds', () => {
     expect(envOf(template, stack, stale.fn)).toEqual({
       TRIGGERS_TABLE_NAME: { Ref: ref(stack, triggers.table) },
-      [STALE_METRIC.env.index]: STALE_INDEX.name,
-      [STALE_METRIC.env.olderThan]: String(DAY.toSeconds()),
+      [ENV.staleIndex]: STALE_INDEX.name,
+      [ENV.staleAfterSeconds]: String(DAY.toSeconds()),
     });
   });
 

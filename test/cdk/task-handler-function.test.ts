@@ -1,8 +1,9 @@
 /**
- * `TaskHandlerFunction` bundles the user's code from the user's project: the lock file it
- * finds is the project's (never the package's, which npm does not pack), its generated entry
- * lives in that project, and what it cannot do (no app module, no lock file, no esbuild) stops
- * synth with one line.
+ * `TaskHandlerFunction` bundles the user's code from the user's project (its lock file, its
+ * folder), and what it cannot do (no app module, no lock file, no esbuild) stops synth in a line.
+ * May import: infra/functions.ts, anything under lib/.
+ *
+ * @module
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,7 +1,9 @@
 /**
- * Timers in the synthesized template: a workflow with timers gets the construct's timer
- * function, fed by its own queue (with a dead-letter queue), which the dispatcher sends to and
- * the function sends long delays on to; a deployment without timers gets none of it.
+ * Timers in the synthesized template: with timers, the timer function, its queues and event
+ * source, and the dispatcher's grant; without, none of it.
+ * May import: the construct (infra/), anything under lib/.
+ *
+ * @module
  */
 import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';

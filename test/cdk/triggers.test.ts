@@ -1,10 +1,17 @@
+/**
+ * The construct's template: table, stream event sources, task queues, HTTP API, permissions,
+ * alarms, synth-time validation and grants.
+ * May import: the construct (infra/), the example app and stack, anything under lib/.
+ *
+ * @module
+ */
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handlers, workflows } from '../../examples/survey/app.ts';
-import { SurveyStack } from '../../infra/example-stack.ts';
+import { SurveyStack } from '../../examples/survey/stack.ts';
 import { Triggers } from '../../infra/index.ts';
 import {
   DISPATCHER_SOURCE,

@@ -1,8 +1,9 @@
 /**
- * The construct stores every deployed workflow version: one custom resource per workflow that
- * puts the version item (the same request `workflowVersionPutItem` builds, which the DynamoDB
- * Local tests send for real) and removes nothing, with PutItem on the table as its only table
- * permission, stored before the evaluator runs code that pins sessions to it.
+ * The stored workflow versions: a custom resource per workflow that puts the version item and
+ * removes nothing, with PutItem as its only permission, stored before the evaluator is updated.
+ * May import: the construct (infra/), anything under lib/.
+ *
+ * @module
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,8 +15,9 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { Triggers } from '../../infra/index.ts';
 import { WorkflowRegistry } from '../../lib/core/registry.ts';
-import { workflowVersion, workflowVersionPutItem } from '../../lib/core/versions.ts';
 import { defineWorkflow } from '../../lib/engine/workflow.ts';
+import { workflowVersionPutItem } from '../../lib/store/layout.ts';
+import { workflowVersion } from '../../lib/store/workflow-version.ts';
 import type { Workflow } from '../../lib/types.ts';
 import { assetDirOf, inlineFunction, unbundledApp } from './stacks.ts';
 

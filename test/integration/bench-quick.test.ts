@@ -7,8 +7,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BenchResults } from '../../bench/report.ts';
-import { CHART_FILES } from '../../bench/report.ts';
+import type { BenchResults } from '../../bench/run-results.ts';
+import { CHART_FILES } from '../../bench/run-results.ts';
 import { runBench } from '../../bench/suite.ts';
 
 /** A finite number, and above zero unless `zeroOk`. */

@@ -6,6 +6,7 @@
  * costs in write units, provisioning the index, and the deployed path: the runtime built from
  * the environment, the scheduled function and the SDK's table mode.
  */
+
 import { randomUUID } from 'node:crypto';
 import {
   CreateTableCommand,
@@ -22,10 +23,11 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runtimeFromEnv, settingsFromEnv } from '../../lib/adapters/aws-lambda/environment.ts';
 import { createStaleMonitorHandler } from '../../lib/adapters/aws-lambda/stale.ts';
-import { type DeliveredEvent, evaluateSession } from '../../lib/core/evaluator.ts';
+import { ENV } from '../../lib/adapters/aws-lambda/variables.ts';
+import { evaluateSession } from '../../lib/core/evaluator.ts';
 import { fireEvent } from '../../lib/core/ingest.ts';
 import { WorkflowRegistry } from '../../lib/core/registry.ts';
-import { readStale, STALE_INDEX, STALE_METRIC, staleShard } from '../../lib/core/stale.ts';
+import { readStale } from '../../lib/core/stale.ts';
 import {
   defineWorkflow,
   NotAvailableError,
@@ -39,9 +41,9 @@ import {
 } from '../../lib/local/emulators.ts';
 import { createSessionTable } from '../../lib/local/provision.ts';
 import { type CapacityEntry, DynamoStore } from '../../lib/store/dynamo-store.ts';
-import { keys } from '../../lib/store/layout.ts';
+import { keys, STALE_INDEX, staleShard } from '../../lib/store/layout.ts';
 import { MemoryStore } from '../../lib/store/memory-store.ts';
-import type { SessionStore } from '../../lib/store/port.ts';
+import type { DeliveredEvent, SessionStore } from '../../lib/store/port.ts';
 import { ManualClock, rejectionOf } from '../runtime/fixtures.ts';
 
 const HOUR = 3600;
@@ -416,8 +418,8 @@ describe('deployed: the runtime from the environment, the scheduled function, th
     tableName = await table({ staleIndex: true });
     env = {
       TRIGGERS_TABLE_NAME: tableName,
-      [STALE_METRIC.env.index]: STALE_INDEX.name,
-      [STALE_METRIC.env.olderThan]: String(24 * HOUR),
+      [ENV.staleIndex]: STALE_INDEX.name,
+      [ENV.staleAfterSeconds]: String(24 * HOUR),
     };
   });
 

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initialState, type SessionState } from '../../lib/engine/session.ts';
+import { initialState, type SessionState } from '../../lib/engine/state.ts';
 import { ConflictError } from '../../lib/errors.ts';
 import {
   localAwsConfig,

@@ -5,6 +5,7 @@
  * a registry of its own over a `DynamoStore`, as a Lambda builds at cold start, running the
  * evaluator (with stream positions) and the task runner the Lambdas run.
  */
+
 import { randomUUID } from 'node:crypto';
 import {
   ConditionalCheckFailedException,
@@ -14,17 +15,13 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../lib/core/clock.ts';
-import { type DeliveredEvent, evaluateSession } from '../../lib/core/evaluator.ts';
+import { evaluateSession } from '../../lib/core/evaluator.ts';
 import { fireEvent } from '../../lib/core/ingest.ts';
 import { WorkflowRegistry } from '../../lib/core/registry.ts';
 import { runInstance } from '../../lib/core/task-runner.ts';
-import {
-  publishWorkflowVersions,
-  WorkflowVersionNotFoundError,
-  workflowVersion,
-  workflowVersionPutItem,
-} from '../../lib/core/versions.ts';
+import { publishWorkflowVersions } from '../../lib/core/versions.ts';
 import { readSession } from '../../lib/core/view.ts';
+import { WorkflowVersionNotFoundError } from '../../lib/errors.ts';
 import { defineWorkflow, Retry, type TaskHandler, type Workflow } from '../../lib/index.ts';
 import {
   localAwsConfig,
@@ -33,7 +30,9 @@ import {
 } from '../../lib/local/emulators.ts';
 import { createSessionTable } from '../../lib/local/provision.ts';
 import { DynamoStore } from '../../lib/store/dynamo-store.ts';
-import { TABLE } from '../../lib/store/layout.ts';
+import { TABLE, workflowVersionPutItem } from '../../lib/store/layout.ts';
+import type { DeliveredEvent } from '../../lib/store/port.ts';
+import { workflowVersion } from '../../lib/store/workflow-version.ts';
 import type { Kwargs } from '../../lib/types.ts';
 import { ordersHandlers, ordersV1, ordersV2, rejectionOf } from '../runtime/fixtures.ts';
 

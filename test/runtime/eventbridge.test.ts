@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { EnvironmentError } from '../../lib/adapters/aws-lambda/environment.ts';
 import { createEventBridgeHandler } from '../../lib/adapters/aws-lambda/eventbridge.ts';
 import {
   eventBridgeRuntimeFromEnv,
@@ -11,7 +10,6 @@ import {
   type EventBridgeIngestDeps,
   type EventIngestion,
   type EventMapping,
-  EventMappingError,
   ingestEventBridgeEvent,
   mapEvent,
   type RejectedEvent,
@@ -20,6 +18,7 @@ import { MAX_BODY_BYTES } from '../../lib/core/http.ts';
 import type { LogEntry } from '../../lib/core/log.ts';
 import { WorkflowRegistry } from '../../lib/core/registry.ts';
 import { fireInputSchema, parseInput } from '../../lib/core/validation.ts';
+import { EnvironmentError, EventMappingError } from '../../lib/errors.ts';
 import { defineWorkflow, ValidationError } from '../../lib/index.ts';
 import { MemoryStore } from '../../lib/store/memory-store.ts';
 import { type EventRecord, resolveKwargs } from '../../lib/store/port.ts';

@@ -3,20 +3,20 @@ import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { createDispatcherHandler } from '../../lib/adapters/aws-lambda/dispatcher.ts';
 import {
-  EnvironmentError,
   jsonLineSink,
+  queueUrlFrom,
   runtimeFromEnv,
   settingsFromEnv,
-  splitDelay,
-  sqsSendTask,
   type TriggersApp,
 } from '../../lib/adapters/aws-lambda/environment.ts';
 import { createEvaluatorHandler } from '../../lib/adapters/aws-lambda/evaluator.ts';
+import { sqsSendTask } from '../../lib/adapters/aws-lambda/sqs-sender.ts';
 import { createTaskHandler } from '../../lib/adapters/aws-lambda/task.ts';
 import { TASK_QUEUE } from '../../lib/adapters/aws-lambda/wiring.ts';
 import type { LogEntry } from '../../lib/core/log.ts';
-import type { TaskMessage } from '../../lib/core/task-runner.ts';
+import { splitDelay, type TaskMessage } from '../../lib/core/task-message.ts';
 import { readSession } from '../../lib/core/view.ts';
+import { EnvironmentError } from '../../lib/errors.ts';
 import { defineWorkflow, NotFoundError, TriggersError, ValidationError } from '../../lib/index.ts';
 import { DynamoStore } from '../../lib/store/dynamo-store.ts';
 import { keys } from '../../lib/store/layout.ts';
@@ -215,7 +215,11 @@ describe('the SQS send', () => {
 
   it('sends the message to the queue URL of its queue, with its delay', async () => {
     const { sqs, sent } = recordingSqs();
-    const send = sqsSendTask(sqs, { score: QUEUE_URL }, new ManualClock());
+    const send = sqsSendTask({
+      sqs,
+      queueUrl: queueUrlFrom({ score: QUEUE_URL }),
+      clock: new ManualClock(),
+    });
 
     await send('score', message, 30);
 
@@ -226,7 +230,11 @@ describe('the SQS send', () => {
 
   it('splits a delay over 15 minutes into the SQS maximum and a notBefore in the body', async () => {
     const { sqs, sent } = recordingSqs();
-    const send = sqsSendTask(sqs, { score: QUEUE_URL }, new ManualClock());
+    const send = sqsSendTask({
+      sqs,
+      queueUrl: queueUrlFrom({ score: QUEUE_URL }),
+      clock: new ManualClock(),
+    });
 
     await send('score', message, 7200);
 
@@ -239,7 +247,11 @@ describe('the SQS send', () => {
 
   it('refuses a queue it has no URL for, naming the queue', async () => {
     const { sqs, sent } = recordingSqs();
-    const send = sqsSendTask(sqs, { score: QUEUE_URL }, new ManualClock());
+    const send = sqsSendTask({
+      sqs,
+      queueUrl: queueUrlFrom({ score: QUEUE_URL }),
+      clock: new ManualClock(),
+    });
 
     const err = await rejectionOf(send('publish', message, 0));
 

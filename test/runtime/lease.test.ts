@@ -2,10 +2,12 @@
  * Claims and leases of the task runner: a delivery takes over an instance whose lease lapsed,
  * the run that lost its lease records nothing, and a re-run fires nothing twice.
  */
+
 import { describe, expect, it, vi } from 'vitest';
 import { silentSink } from '../../lib/core/log.ts';
-import { InstanceBusyError, runInstance, type TaskRunnerDeps } from '../../lib/core/task-runner.ts';
+import { runInstance, type TaskRunnerDeps } from '../../lib/core/task-runner.ts';
 import { readSession } from '../../lib/core/view.ts';
+import { InstanceBusyError } from '../../lib/errors.ts';
 import type { TaskContext, TaskHandler, Workflow } from '../../lib/index.ts';
 import { deferred, firesOf, type Harness, harness } from './fixtures.ts';
 

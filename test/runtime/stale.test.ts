@@ -4,28 +4,21 @@
  * clock, `GET /stale` (core and ingest Lambda), `TriggersClient.getStale`, the scheduled
  * function's metric line, and `triggers stale` against a real HTTP server.
  */
+
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIngestHandler } from '../../lib/adapters/aws-lambda/api-gateway.ts';
-import {
-  type EnvironmentError,
-  settingsFromEnv,
-} from '../../lib/adapters/aws-lambda/environment.ts';
+import { settingsFromEnv } from '../../lib/adapters/aws-lambda/environment.ts';
 import { createStaleMonitorHandler } from '../../lib/adapters/aws-lambda/stale.ts';
+import { ENV } from '../../lib/adapters/aws-lambda/variables.ts';
 import { runCli } from '../../lib/cli/main.ts';
 import { formatAge } from '../../lib/cli/stale.ts';
 import { createHttpApi, type HttpApi, type HttpRequest } from '../../lib/core/http.ts';
-import {
-  measureStale,
-  readStale,
-  STALE_METRIC,
-  STALE_QUERY,
-  staleMetricLine,
-  staleShard,
-} from '../../lib/core/stale.ts';
+import { measureStale, readStale, STALE_QUERY, staleMetricLine } from '../../lib/core/stale.ts';
 import { MAX_DURATION_SECONDS, parseDuration } from '../../lib/engine/duration.ts';
+import type { EnvironmentError } from '../../lib/errors.ts';
 import {
   defineWorkflow,
   NotAvailableError,
@@ -34,6 +27,7 @@ import {
   ValidationError,
 } from '../../lib/index.ts';
 import { DynamoStore } from '../../lib/store/dynamo-store.ts';
+import { staleShard } from '../../lib/store/layout.ts';
 import { captureCli } from './cli-run.ts';
 import { type Harness, harness, lambdaContext, rejectionOf, thrownBy } from './fixtures.ts';
 
@@ -302,8 +296,8 @@ describe('the stale-sessions function', () => {
     const ageErr = thrownBy(() => createStaleMonitorHandler(h, noAge));
     const indexErr = thrownBy(() => createStaleMonitorHandler(h, noIndex));
 
-    expect((ageErr as EnvironmentError).variable).toBe(STALE_METRIC.env.olderThan);
-    expect((indexErr as EnvironmentError).variable).toBe(STALE_METRIC.env.index);
+    expect((ageErr as EnvironmentError).variable).toBe(ENV.staleAfterSeconds);
+    expect((indexErr as EnvironmentError).variable).toBe(ENV.staleIndex);
   });
 
   it('reads its age and index from the environment, refusing bad values by name', () => {
@@ -311,16 +305,14 @@ describe('the stale-sessions function', () => {
     expect(
       settingsFromEnv({
         ...env,
-        [STALE_METRIC.env.olderThan]: '86400',
-        [STALE_METRIC.env.index]: 'stale',
+        [ENV.staleAfterSeconds]: '86400',
+        [ENV.staleIndex]: 'stale',
       }),
     ).toMatchObject({ TRIGGERS_STALE_AFTER_SECONDS: 86_400, TRIGGERS_STALE_INDEX: 'stale' });
-    const fraction = thrownBy(() =>
-      settingsFromEnv({ ...env, [STALE_METRIC.env.olderThan]: '1.5' }),
-    );
-    const badName = thrownBy(() => settingsFromEnv({ ...env, [STALE_METRIC.env.index]: 'a b' }));
-    expect((fraction as EnvironmentError).variable).toBe(STALE_METRIC.env.olderThan);
-    expect((badName as EnvironmentError).variable).toBe(STALE_METRIC.env.index);
+    const fraction = thrownBy(() => settingsFromEnv({ ...env, [ENV.staleAfterSeconds]: '1.5' }));
+    const badName = thrownBy(() => settingsFromEnv({ ...env, [ENV.staleIndex]: 'a b' }));
+    expect((fraction as EnvironmentError).variable).toBe(ENV.staleAfterSeconds);
+    expect((badName as EnvironmentError).variable).toBe(ENV.staleIndex);
   });
 });
 

@@ -3,20 +3,18 @@
  * older versions, and sessions created under one deployment finishing under its rules after a
  * changed workflow is deployed over the same store (a second registry, as new Lambda code).
  */
+
 import { describe, expect, it } from 'vitest';
 import { evaluateSession } from '../../lib/core/evaluator.ts';
 import { fireEvent } from '../../lib/core/ingest.ts';
 import { WorkflowRegistry } from '../../lib/core/registry.ts';
 import { runInstance } from '../../lib/core/task-runner.ts';
-import {
-  canonicalJson,
-  publishWorkflowVersions,
-  WorkflowVersionNotFoundError,
-  workflowVersion,
-} from '../../lib/core/versions.ts';
+import { publishWorkflowVersions } from '../../lib/core/versions.ts';
 import { readSession } from '../../lib/core/view.ts';
+import { WorkflowVersionNotFoundError } from '../../lib/errors.ts';
 import { defineWorkflow, Retry, type TaskHandler, type Workflow } from '../../lib/index.ts';
 import { MemoryStore } from '../../lib/store/memory-store.ts';
+import { canonicalJson, workflowVersion } from '../../lib/store/workflow-version.ts';
 import type { Kwargs } from '../../lib/types.ts';
 import { ManualClock, ordersHandlers, ordersV1, ordersV2, rejectionOf } from './fixtures.ts';
 

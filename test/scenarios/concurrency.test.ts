@@ -7,11 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../lib/core/clock.ts';
-import {
-  type DeliveredEvent,
-  type EvaluatorDeps,
-  evaluateSession,
-} from '../../lib/core/evaluator.ts';
+import { type EvaluatorDeps, evaluateSession } from '../../lib/core/evaluator.ts';
 import { fireEvent } from '../../lib/core/ingest.ts';
 import { silentSink } from '../../lib/core/log.ts';
 import { WorkflowRegistry } from '../../lib/core/registry.ts';
@@ -22,7 +18,7 @@ import { localAwsConfig } from '../../lib/local/emulators.ts';
 import { createSessionTable } from '../../lib/local/provision.ts';
 import { DynamoStore } from '../../lib/store/dynamo-store.ts';
 import { MemoryStore } from '../../lib/store/memory-store.ts';
-import type { SessionStore } from '../../lib/store/port.ts';
+import type { DeliveredEvent, SessionStore } from '../../lib/store/port.ts';
 import { backend, type Session, start, startSession, waitUntil } from './harness.ts';
 
 /** A small seeded generator (mulberry32), so a failing order can be replayed. */

@@ -1,6 +1,7 @@
 /**
  * The ingest Lambda: API Gateway HTTP API (payload format 2.0) events in, the HTTP API core's
- * responses out. It only translates; routing, validation and errors live in `lib/runtime/http.ts`.
+ * responses out. It only translates; routing, validation and errors live in `lib/core/http.ts`.
+ * May import: base, engine, store, core, adapters.
  *
  * @module
  */

@@ -1,14 +1,15 @@
 /**
  * The dispatcher Lambda: the session table's stream (instances that became `scheduled`) in,
  * task messages out to their queues. It only translates; the rule lives in
- * `lib/runtime/dispatcher.ts`.
+ * `lib/core/dispatcher.ts`.
+ * May import: base, engine, store, core, adapters.
  *
  * @module
  */
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { type Clock, systemClock } from '../../core/clock.ts';
-import type { SendTask } from '../../core/dispatcher.ts';
 import type { LogSink } from '../../core/log.ts';
+import type { SendTask } from '../../core/task-message.ts';
 import { handleDispatcherBatch } from './streams.ts';
 
 /** The dispatcher Lambda's handler. */
@@ -28,12 +29,12 @@ export interface DispatcherDeps {
  * Creates the dispatcher Lambda's handler. A send that fails is logged and reports its record,
  * so the stream retries it (and what follows it).
  *
- * A deployment's generated entry file creates it once, at cold start (the function needs
- * `TRIGGERS_QUEUE_URLS`):
+ * The pre-bundled function (`functions/dispatcher.ts`) creates it once, at cold start, over
+ * the deployment's workflows (the function needs `TRIGGERS_QUEUE_URLS`); over an app module:
  *
  * @example
  * import app from './app.ts';
- * import { runtimeFromEnv } from 'serverless-triggers/lib/runtime/lambda-env.ts';
+ * import { runtimeFromEnv } from 'serverless-triggers';
  * export const handler = createDispatcherHandler(runtimeFromEnv(app));
  */
 export function createDispatcherHandler(deps: DispatcherDeps): DispatcherHandler {

@@ -1,36 +1,23 @@
 /**
- * What a deployed Lambda runs against, read from its environment: the session table, the task
- * queues, the region and, for LocalStack or other emulators, their endpoints. The construct
- * sets these variables; the generated entry files call `runtimeFromEnv(app)` once, at cold
- * start, so a misconfigured function fails before it takes any event.
- *
- * | variable | required | meaning |
- * |---|---|---|
- * | `TRIGGERS_TABLE_NAME` | yes | the session table |
- * | `TRIGGERS_QUEUE_URLS` | to send tasks | JSON object, queue name (a task's `using ?? run`) → queue URL |
- * | `TRIGGERS_DYNAMODB_ENDPOINT` | no | a DynamoDB endpoint other than AWS's |
- * | `TRIGGERS_SQS_ENDPOINT` | no | an SQS endpoint other than AWS's |
- * | `TRIGGERS_FUNCTION_TIMEOUT_SECONDS` | no | the task function's timeout; sets the claim lease |
- * | `TRIGGERS_LOG_LEVEL` | no | `debug`, `info` (default), `warn` or `error` |
- * | `TRIGGERS_SESSION_TTL_SECONDS` | no | how long items live after their last write (default 90 days) |
- * | `TRIGGERS_STALE_INDEX` | no | the table's stale index: heads with unstarted instances are kept in it, `GET /stale` queries it |
- * | `TRIGGERS_STALE_AFTER_SECONDS` | the stale-sessions function | the age after which an unstarted instance counts as stale |
- * | `AWS_REGION` | no | set by Lambda; else the SDK's own resolution |
+ * What a deployed Lambda runs against, read from its environment (the variables of `ENV`): the
+ * session table, the task queues, the region and, for emulators, their endpoints.
+ * May import: base, engine, store, core, adapters.
  *
  * @module
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import { type Clock, systemClock } from '../../core/clock.ts';
-import type { SendTask } from '../../core/dispatcher.ts';
 import type { LogEntry, LogSink } from '../../core/log.ts';
 import { WorkflowRegistry } from '../../core/registry.ts';
-import type { TaskMessage } from '../../core/task-runner.ts';
+import type { SendTask } from '../../core/task-message.ts';
 import { getOwn } from '../../engine/kwargs.ts';
-import { TriggersError, ValidationError } from '../../errors.ts';
+import { EnvironmentError, TriggersError } from '../../errors.ts';
 import { DynamoStore } from '../../store/dynamo-store.ts';
 import type { LogLevel, TaskHandler, Workflow } from '../../types.ts';
+import { sqsSendTask } from './sqs-sender.ts';
+import { ENV } from './variables.ts';
 import { TASK_QUEUE } from './wiring.ts';
 
 /** What an app module exports: its workflows, its task handlers, its default workflow. */
@@ -69,29 +56,6 @@ export interface LambdaRuntimeOverrides {
   log?: LogSink;
 }
 
-/**
- * The body of a task message whose delay was longer than SQS allows: it arrives after at most
- * `TASK_QUEUE.maxDelaySeconds`, and must not run before `notBefore` (ISO 8601).
- */
-export interface DelayedTaskMessage extends TaskMessage {
-  notBefore?: string;
-}
-
-/**
- * A variable of the environment is missing or invalid; `variable` names it.
- *
- * @example
- * runtimeFromEnv(app, {}); // throws EnvironmentError: environment variable TRIGGERS_TABLE_NAME is required: ...
- */
-export class EnvironmentError extends ValidationError {
-  /** The environment variable at fault. */
-  readonly variable: string;
-  constructor(variable: string, message: string, opts: { cause?: unknown } = {}) {
-    super(`environment variable ${variable} ${message}`, opts);
-    this.variable = variable;
-  }
-}
-
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const satisfies readonly LogLevel[];
 
 const jsonText = z.string().transform((text, ctx): unknown => {
@@ -104,44 +68,44 @@ const jsonText = z.string().transform((text, ctx): unknown => {
 });
 
 const envSchema = z.object({
-  TRIGGERS_TABLE_NAME: z
+  [ENV.tableName]: z
     .string({ error: 'is required: the name of the session table' })
     .regex(/^[A-Za-z0-9_.-]{3,255}$/, { error: 'must be a DynamoDB table name' }),
-  TRIGGERS_QUEUE_URLS: jsonText
+  [ENV.queueUrls]: jsonText
     .pipe(
       z.record(z.string().min(1), z.url({ error: 'must be a queue URL' }), {
         error: 'must be a JSON object of queue name to queue URL',
       }),
     )
     .optional(),
-  TRIGGERS_DYNAMODB_ENDPOINT: z.url({ error: 'must be a URL' }).optional(),
-  TRIGGERS_SQS_ENDPOINT: z.url({ error: 'must be a URL' }).optional(),
-  TRIGGERS_FUNCTION_TIMEOUT_SECONDS: z.coerce
+  [ENV.dynamodbEndpoint]: z.url({ error: 'must be a URL' }).optional(),
+  [ENV.sqsEndpoint]: z.url({ error: 'must be a URL' }).optional(),
+  [ENV.functionTimeoutSeconds]: z.coerce
     .number({ error: 'must be a number of seconds' })
     .int({ error: 'must be a whole number of seconds' })
     .positive({ error: 'must be positive' })
     .optional(),
-  TRIGGERS_LOG_LEVEL: z
+  [ENV.logLevel]: z
     .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })
     .optional(),
-  TRIGGERS_SESSION_TTL_SECONDS: z.coerce
+  [ENV.sessionTtlSeconds]: z.coerce
     .number({ error: 'must be a number of seconds' })
     .int({ error: 'must be a whole number of seconds' })
     .positive({ error: 'must be positive' })
     .optional(),
-  TRIGGERS_STALE_INDEX: z
+  [ENV.staleIndex]: z
     .string()
     .regex(/^[A-Za-z0-9_.-]{3,255}$/, { error: 'must be a DynamoDB index name' })
     .optional(),
-  TRIGGERS_STALE_AFTER_SECONDS: z.coerce
+  [ENV.staleAfterSeconds]: z.coerce
     .number({ error: 'must be a number of seconds' })
     .int({ error: 'must be a whole number of seconds' })
     .positive({ error: 'must be positive' })
     .optional(),
-  AWS_REGION: z.string().optional(),
+  [ENV.region]: z.string().optional(),
 });
 
-/** The deployment's settings, as read from the environment. */
+/** The deployment's settings, as read from the environment, by variable name. */
 export type LambdaSettings = z.infer<typeof envSchema>;
 
 /**
@@ -167,26 +131,6 @@ export function settingsFromEnv(env: LambdaEnv): LambdaSettings {
   throw new EnvironmentError(variable ?? 'input', `${issue.message}${where}`, {
     cause: parsed.error,
   });
-}
-
-/**
- * Splits a delay SQS cannot hold: up to `TASK_QUEUE.maxDelaySeconds` as the message's own
- * delay, and the moment it may run as `notBefore` when the delay is longer.
- *
- * @example
- * splitDelay(3600, new Date('2026-01-01T00:00:00Z'));
- * // { delaySeconds: 900, notBefore: '2026-01-01T01:00:00.000Z' }
- */
-export function splitDelay(
-  delaySeconds: number,
-  now: Date,
-): { delaySeconds: number; notBefore?: string } {
-  const whole = Math.max(0, Math.ceil(delaySeconds));
-  if (whole <= TASK_QUEUE.maxDelaySeconds) return { delaySeconds: whole };
-  return {
-    delaySeconds: TASK_QUEUE.maxDelaySeconds,
-    notBefore: new Date(now.getTime() + whole * 1000).toISOString(),
-  };
 }
 
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
@@ -249,45 +193,30 @@ function clientConfig(region: string | undefined, endpoint: string | undefined) 
 }
 
 /**
- * A `SendTask` over SQS: the queue's URL from `queueUrls`, a delay above SQS's limit split with
- * `splitDelay` (the message then carries `notBefore`).
+ * The queue URL lookup of `TRIGGERS_QUEUE_URLS`: throws `EnvironmentError` when the variable is
+ * unset, and a `NO_QUEUE` error for a queue it does not name.
  *
  * @example
- * const send = sqsSendTask(new SQSClient({}), { scoreSurvey: queueUrl }, systemClock);
- * await send('scoreSurvey', { sessionId: 's1', instance: 't_score#0' }, 0);
+ * queueUrlFrom({ scoreSurvey: url })('scoreSurvey'); // url
  */
-export function sqsSendTask(
-  sqs: SQSClient,
+export function queueUrlFrom(
   queueUrls: Readonly<Record<string, string>> | undefined,
-  clock: Clock,
-): SendTask {
-  return async (queue, message, delaySeconds) => {
+): (queue: string) => string {
+  return (queue) => {
     if (queueUrls === undefined) {
       throw new EnvironmentError(
-        'TRIGGERS_QUEUE_URLS',
+        ENV.queueUrls,
         'is required to send tasks: a JSON object of queue name to queue URL',
       );
     }
     const queueUrl = getOwn(queueUrls, queue);
     if (queueUrl === undefined) {
       throw new TriggersError(
-        `no URL for queue '${queue}' in TRIGGERS_QUEUE_URLS (it has: ${Object.keys(queueUrls).join(', ') || 'none'})`,
-        { code: 'NO_QUEUE', status: 500 },
+        `no URL for queue '${queue}' in ${ENV.queueUrls} (it has: ${Object.keys(queueUrls).join(', ') || 'none'})`,
+        { code: 'NO_QUEUE' },
       );
     }
-    const split = splitDelay(delaySeconds, clock.now());
-    const body: DelayedTaskMessage = {
-      sessionId: message.sessionId,
-      instance: message.instance,
-      ...(split.notBefore !== undefined ? { notBefore: split.notBefore } : {}),
-    };
-    await sqs.send(
-      new SendMessageCommand({
-        QueueUrl: queueUrl,
-        MessageBody: JSON.stringify(body),
-        ...(split.delaySeconds > 0 ? { DelaySeconds: split.delaySeconds } : {}),
-      }),
-    );
+    return queueUrl;
   };
 }
 
@@ -331,7 +260,7 @@ export function runtimeFromEnv(
     registry: new WorkflowRegistry(app.workflows, app.defaultWorkflow),
     clock,
     log: overrides.log ?? jsonLineSink({ level: settings.TRIGGERS_LOG_LEVEL ?? 'info' }),
-    send: sqsSendTask(sqs, settings.TRIGGERS_QUEUE_URLS, clock),
+    send: sqsSendTask({ sqs, queueUrl: queueUrlFrom(settings.TRIGGERS_QUEUE_URLS), clock }),
     ...(timeout !== undefined ? { leaseSeconds: TASK_QUEUE.leaseSeconds(timeout) } : {}),
   };
 }

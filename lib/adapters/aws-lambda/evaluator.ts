@@ -1,6 +1,7 @@
 /**
  * The evaluator Lambda: the session table's stream (event inserts) in, partial batch responses
- * out. It only translates; evaluation lives in `lib/runtime/evaluator.ts`.
+ * out. It only translates; evaluation lives in `lib/core/evaluator.ts`.
+ * May import: base, engine, store, core, adapters.
  *
  * @module
  */
@@ -15,11 +16,12 @@ export type EvaluatorHandler = (event: DynamoDBStreamEvent) => Promise<DynamoDBB
  * Creates the evaluator Lambda's handler over a store, registry, clock and log. A session that
  * fails reports its first record, so the stream retries from there.
  *
- * A deployment's generated entry file creates it once, at cold start:
+ * The pre-bundled function (`functions/evaluator.ts`) creates it once, at cold start, over the
+ * deployment's workflows; over an app module:
  *
  * @example
  * import app from './app.ts';
- * import { runtimeFromEnv } from 'serverless-triggers/lib/runtime/lambda-env.ts';
+ * import { runtimeFromEnv } from 'serverless-triggers';
  * export const handler = createEvaluatorHandler(runtimeFromEnv(app));
  */
 export function createEvaluatorHandler(deps: EvaluatorDeps): EvaluatorHandler {

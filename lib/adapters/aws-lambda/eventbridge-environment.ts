@@ -1,37 +1,29 @@
 /**
  * What an EventBridge ingestion function runs against, read from its environment: everything
  * `runtimeFromEnv` reads, plus the mapping, the workflow and the dead-letter queue the
- * `Triggers` construct sets for it. Read once, at cold start, so a misconfigured function fails
- * before it takes any event.
- *
- * | variable | required | meaning |
- * |---|---|---|
- * | `TRIGGERS_EVENT_MAPPING` | yes | the `EventMapping`, as JSON |
- * | `TRIGGERS_EVENT_WORKFLOW` | no | the workflow sessions created by these events get |
- * | `TRIGGERS_DEAD_LETTER_QUEUE_URL` | yes | where events whose mapped fire is invalid go |
+ * `Triggers` construct sets for it.
+ * May import: base, engine, store, core, adapters.
  *
  * @module
  */
+
 import { type MessageAttributeValue, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import {
   compileEventMapping,
-  EVENTBRIDGE_WIRING,
   type EventBridgeIngestDeps,
   type EventIngestion,
-  EventMappingError,
   type RejectEvent,
 } from '../../core/eventbridge.ts';
+import { EnvironmentError, EventMappingError } from '../../errors.ts';
 import {
-  EnvironmentError,
   type LambdaEnv,
   type LambdaRuntimeOverrides,
   runtimeFromEnv,
   settingsFromEnv,
   type TriggersApp,
 } from './environment.ts';
-
-const ENV = EVENTBRIDGE_WIRING.env;
+import { ENV } from './variables.ts';
 
 /** An EventBridge ingestion function's runtime: the ingest deps and its ingestion. */
 export interface EventBridgeLambdaRuntime extends EventBridgeIngestDeps {
@@ -90,19 +82,20 @@ export function eventIngestionFromEnv(
   env: LambdaEnv,
   workflows: readonly string[],
 ): EventIngestion {
-  const raw = read(env, ENV.mapping);
-  if (raw === undefined) throw new EnvironmentError(ENV.mapping, 'is required: the event mapping');
+  const raw = read(env, ENV.eventMapping);
+  if (raw === undefined)
+    throw new EnvironmentError(ENV.eventMapping, 'is required: the event mapping');
   let json: unknown;
   try {
     json = JSON.parse(raw);
   } catch (err) {
-    throw new EnvironmentError(ENV.mapping, 'must be JSON', { cause: err });
+    throw new EnvironmentError(ENV.eventMapping, 'must be JSON', { cause: err });
   }
   const parsed = mappingSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new EnvironmentError(
-      ENV.mapping,
+      ENV.eventMapping,
       `is not an event mapping: ${issue?.path.join('.') || 'input'} ${issue?.message ?? ''}`.trim(),
       { cause: parsed.error },
     );
@@ -112,12 +105,12 @@ export function eventIngestionFromEnv(
     mapping = compileEventMapping(parsed.data);
   } catch (err) {
     if (!(err instanceof EventMappingError)) throw err;
-    throw new EnvironmentError(ENV.mapping, `is invalid: ${err.message}`, { cause: err });
+    throw new EnvironmentError(ENV.eventMapping, `is invalid: ${err.message}`, { cause: err });
   }
-  const workflow = read(env, ENV.workflow);
+  const workflow = read(env, ENV.eventWorkflow);
   if (workflow !== undefined && !workflows.includes(workflow)) {
     throw new EnvironmentError(
-      ENV.workflow,
+      ENV.eventWorkflow,
       `names workflow '${workflow}', which the app does not have (it has: ${workflows.join(', ')})`,
     );
   }
@@ -127,7 +120,14 @@ export function eventIngestionFromEnv(
 /**
  * The runtime of an EventBridge ingestion function, from its environment: `runtimeFromEnv`'s
  * store, registry, clock and log, the ingestion of `TRIGGERS_EVENT_MAPPING` and
- * `TRIGGERS_EVENT_WORKFLOW`, and refusals sent to `TRIGGERS_DEAD_LETTER_QUEUE_URL`.
+ * `TRIGGERS_EVENT_WORKFLOW`, and refusals sent to `TRIGGERS_DEAD_LETTER_QUEUE_URL`. Read once,
+ * at cold start, so a misconfigured function fails before it takes any event.
+ *
+ * | variable | required | meaning |
+ * |---|---|---|
+ * | `TRIGGERS_EVENT_MAPPING` | yes | the `EventMapping`, as JSON |
+ * | `TRIGGERS_EVENT_WORKFLOW` | no | the workflow sessions created by these events get |
+ * | `TRIGGERS_DEAD_LETTER_QUEUE_URL` | yes | where events whose mapped fire is invalid go |
  *
  * @example
  * import app from './app.ts';

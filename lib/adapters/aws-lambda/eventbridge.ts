@@ -1,7 +1,8 @@
 /**
  * The EventBridge ingestion Lambda: an EventBridge event in (an asynchronous invocation by a
  * rule), one fire into its session out. It only translates; the mapping, validation and
- * dead-lettering live in `lib/runtime/eventbridge.ts`.
+ * dead-lettering live in `lib/core/eventbridge.ts`.
+ * May import: base, engine, store, core, adapters.
  *
  * @module
  */
@@ -21,11 +22,12 @@ export type EventBridgeHandler = (event: unknown, context?: Context) => Promise<
  * whose mapped fire is invalid is dead-lettered and answered, never thrown; a storage error is
  * thrown, so Lambda retries the invocation and dead-letters it when the retries are spent.
  *
- * A deployment's generated entry file creates it once, at cold start:
+ * The pre-bundled function (`functions/eventbridge.ts`) creates it once, at cold start, over
+ * the deployment's workflows; over an app module:
  *
  * @example
  * import app from './app.ts';
- * import { eventBridgeRuntimeFromEnv } from 'serverless-triggers/lib/runtime/eventbridge-env.ts';
+ * import { eventBridgeRuntimeFromEnv } from 'serverless-triggers/lib/adapters/aws-lambda/eventbridge-environment.ts';
  * export const handler = createEventBridgeHandler(eventBridgeRuntimeFromEnv(app));
  */
 export function createEventBridgeHandler(

@@ -2,19 +2,18 @@
  * The stale-sessions Lambda: invoked on a schedule, it counts the sessions whose unstarted
  * instances have waited longer than the configured age and publishes the count as a CloudWatch
  * metric (an Embedded Metric Format line on stdout). It only translates; the counting lives in
- * `lib/runtime/stale.ts`.
+ * `lib/core/stale.ts`.
+ * May import: base, engine, store, core, adapters.
  *
  * @module
  */
+
 import type { Clock } from '../../core/clock.ts';
-import {
-  measureStale,
-  STALE_METRIC,
-  type StaleSummary,
-  staleMetricLine,
-} from '../../core/stale.ts';
+import { measureStale, type StaleSummary, staleMetricLine } from '../../core/stale.ts';
+import { EnvironmentError } from '../../errors.ts';
 import type { SessionStore } from '../../store/port.ts';
-import { EnvironmentError, type LambdaSettings } from './environment.ts';
+import type { LambdaSettings } from './environment.ts';
+import { ENV } from './variables.ts';
 
 /** The stale-sessions Lambda's handler: any event in, the measurement out. */
 export type StaleMonitorHandler = (event?: unknown) => Promise<StaleSummary>;
@@ -35,7 +34,7 @@ export type StaleMonitorSettings = Pick<
  * Creates the stale-sessions Lambda's handler. Throws `EnvironmentError` at once (at cold
  * start) when the age or the stale index is not configured.
  *
- * A deployment's generated entry file creates it once:
+ * The pre-bundled function (`functions/stale.ts`) creates it once, at cold start:
  *
  * @example
  * const runtime = runtimeFromEnv(app);
@@ -49,13 +48,13 @@ export function createStaleMonitorHandler(
   const olderThanSeconds = settings.TRIGGERS_STALE_AFTER_SECONDS;
   if (olderThanSeconds === undefined) {
     throw new EnvironmentError(
-      STALE_METRIC.env.olderThan,
+      ENV.staleAfterSeconds,
       'is required: the age, in seconds, after which an unstarted instance is stale',
     );
   }
   if (settings.TRIGGERS_STALE_INDEX === undefined || runtime.store.countStale === undefined) {
     throw new EnvironmentError(
-      STALE_METRIC.env.index,
+      ENV.staleIndex,
       'is required: the name of the table index the store keeps stale sessions in',
     );
   }

@@ -1,12 +1,20 @@
+/**
+ * The DynamoDB Streams adapters of the evaluator and the dispatcher: event inserts and instance
+ * changes read off the session table's stream (items as the store's layout has them) in, the
+ * core flows run, partial batch responses out.
+ * May import: base, engine, store, core, adapters.
+ *
+ * @module
+ */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import { becameScheduled, dispatchInstance, type SendTask } from '../../core/dispatcher.ts';
-import { type DeliveredEvent, type EvaluatorDeps, evaluateSession } from '../../core/evaluator.ts';
+import { becameScheduled, dispatchInstance } from '../../core/dispatcher.ts';
+import { type EvaluatorDeps, evaluateSession } from '../../core/evaluator.ts';
 import type { FaultHook } from '../../core/faults.ts';
-import { eventFromItem, instanceFromItem } from '../../store/dynamo-store.ts';
-import { keys } from '../../store/layout.ts';
-import { compareSequence } from '../../store/port.ts';
+import type { SendTask } from '../../core/task-message.ts';
+import { eventFromItem, instanceFromItem, keys, TABLE } from '../../store/layout.ts';
+import { compareSequence, type DeliveredEvent } from '../../store/port.ts';
 
 type Image = Record<string, AttributeValue>;
 
@@ -19,7 +27,7 @@ function image(
 }
 
 function sortKey(record: DynamoDBRecord): string | undefined {
-  const sk = record.dynamodb?.Keys?.sk as { S?: string } | undefined;
+  const sk = record.dynamodb?.Keys?.[TABLE.sortKey] as { S?: string } | undefined;
   return sk?.S;
 }
 

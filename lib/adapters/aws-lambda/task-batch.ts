@@ -1,26 +1,14 @@
+/**
+ * The SQS batch adapter of the task runner: each record's body is a task message; failures are
+ * reported per record (Powertools' partial batch response).
+ * May import: base, engine, store, core, adapters.
+ *
+ * @module
+ */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { z } from 'zod';
-import { runInstance, type TaskMessage, type TaskRunnerDeps } from '../../core/task-runner.ts';
-import { instanceSchema, parseInput, sessionIdSchema } from '../../core/validation.ts';
-import { ValidationError } from '../../errors.ts';
-
-const taskMessageSchema = z.strictObject({
-  sessionId: sessionIdSchema,
-  instance: instanceSchema,
-  notBefore: z.iso.datetime().optional(),
-});
-
-/** Reads a task message from an SQS record; throws `ValidationError` for anything else. */
-export function parseTaskMessage(record: SQSRecord): TaskMessage {
-  let body: unknown;
-  try {
-    body = JSON.parse(record.body);
-  } catch (err) {
-    throw new ValidationError(`message ${record.messageId} is not JSON`, { cause: err });
-  }
-  return parseInput(taskMessageSchema, body);
-}
+import { parseTaskMessage } from '../../core/task-message.ts';
+import { runInstance, type TaskRunnerDeps } from '../../core/task-runner.ts';
 
 /**
  * Runs a batch of task messages and reports only the records that failed, so one bad record
@@ -40,7 +28,7 @@ export async function processTaskBatch(
   return processPartialResponse(
     event,
     async (record: SQSRecord) => {
-      await runInstance(deps, parseTaskMessage(record));
+      await runInstance(deps, parseTaskMessage(record.body, record.messageId));
     },
     processor,
     { context, throwOnFullBatchFailure: false },

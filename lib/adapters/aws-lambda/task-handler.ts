@@ -1,8 +1,15 @@
+/**
+ * `taskHandler`: an app's task handler wrapped as an SQS-triggered Lambda handler over a given
+ * runtime (the store, the workflows, a clock and a log), with partial batch responses.
+ * May import: base, engine, store, core, adapters.
+ *
+ * @module
+ */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { type Clock, systemClock } from '../../core/clock.ts';
-import type { SendTask } from '../../core/dispatcher.ts';
 import { type LogSink, silentSink } from '../../core/log.ts';
 import type { WorkflowRegistry } from '../../core/registry.ts';
+import type { SendTask } from '../../core/task-message.ts';
 import { NotAvailableError } from '../../errors.ts';
 import type { SessionStore } from '../../store/port.ts';
 import type { TaskHandler } from '../../types.ts';
@@ -47,7 +54,7 @@ export function taskHandler(
     const runtime = opts.runtime;
     if (!runtime) {
       throw new NotAvailableError(
-        'taskHandler has no runtime: pass { runtime: { store, registry } } (a store configured from the environment is not available in this version)',
+        'taskHandler has no runtime: pass { runtime: runtimeFromEnv(app) }, or { runtime: { store, registry } }',
       );
     }
     return processTaskBatch(

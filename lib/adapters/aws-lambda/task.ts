@@ -1,6 +1,7 @@
 /**
  * A task Lambda: one per task handler, SQS task messages in, partial batch responses out. It
- * only picks the handler; claiming, running and recording live in `lib/runtime/task-runner.ts`.
+ * only picks the handler; claiming, running and recording live in `lib/core/task-runner.ts`.
+ * May import: base, engine, store, core, adapters.
  *
  * @module
  */

@@ -1,9 +1,7 @@
 /**
- * The timer Lambda: the timers queue in, partial batch responses out. A timer is a built-in task
- * whose instance the evaluator schedules with the timer's delay when its `from` trigger first
- * fires; the task runner claims it, finishes it at once, and its cascade fires the timer's
- * trigger, exactly once. Delays over SQS's 15 minutes are sent on until the message's
- * `notBefore`. Nothing here is the app's code.
+ * The timer Lambda: the timers queue in, partial batch responses out. It runs the built-in task
+ * of every timer; nothing here is the app's code.
+ * May import: base, engine, store, core, adapters.
  *
  * @module
  */
@@ -17,6 +15,11 @@ export type TimerQueueHandler = (event: SQSEvent, context: Context) => Promise<S
 /**
  * Creates the timer Lambda's handler over a runtime (`runtimeFromEnv`, with the timers queue in
  * `TRIGGERS_QUEUE_URLS`, to send long delays on).
+ *
+ * A timer is a built-in task whose instance the evaluator schedules with the timer's delay when
+ * its `from` trigger first fires; the task runner claims it, finishes it at once, and its
+ * cascade fires the timer's trigger, exactly once. Delays over SQS's 15 minutes are sent on
+ * until the message's `notBefore`.
  *
  * @example
  * export const handler = createTimerHandler(runtimeFromEnv(app));

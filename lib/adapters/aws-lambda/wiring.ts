@@ -2,10 +2,12 @@
  * The wiring of a deployment, defined once: stream filters, batch sizes, retries and queue
  * settings. The CDK construct and the local event-source runner both read this module,
  * so what runs locally is what deploys.
+ * May import: base, engine, store, core, adapters.
  *
  * @module
  */
-import { keys } from '../../store/layout.ts';
+import { MAX_QUEUE_DELAY_SECONDS } from '../../core/task-message.ts';
+import { keys, TABLE } from '../../store/layout.ts';
 
 /** A Lambda event-filtering pattern (the subset of the syntax this project uses). */
 export type FilterPattern = { [key: string]: FilterPattern | FilterValue[] };
@@ -48,7 +50,10 @@ const STREAM_DEFAULTS = {
  */
 export const EVALUATOR_SOURCE: StreamSourceSettings = {
   filters: [
-    { eventName: ['INSERT'], dynamodb: { Keys: { sk: { S: [{ prefix: keys.eventPrefix }] } } } },
+    {
+      eventName: ['INSERT'],
+      dynamodb: { Keys: { [TABLE.sortKey]: { S: [{ prefix: keys.eventPrefix }] } } },
+    },
   ],
   ...STREAM_DEFAULTS,
 };
@@ -59,14 +64,14 @@ export const DISPATCHER_SOURCE: StreamSourceSettings = {
     {
       eventName: ['INSERT'],
       dynamodb: {
-        Keys: { sk: { S: [{ prefix: keys.instancePrefix }] } },
+        Keys: { [TABLE.sortKey]: { S: [{ prefix: keys.instancePrefix }] } },
         NewImage: { status: { S: ['scheduled'] } },
       },
     },
     {
       eventName: ['MODIFY'],
       dynamodb: {
-        Keys: { sk: { S: [{ prefix: keys.instancePrefix }] } },
+        Keys: { [TABLE.sortKey]: { S: [{ prefix: keys.instancePrefix }] } },
         NewImage: { status: { S: ['scheduled'] } },
         OldImage: { status: { S: [{ 'anything-but': ['scheduled'] }] } },
       },
@@ -85,7 +90,7 @@ export const TASK_QUEUE = {
   /** Long polling. */
   receiveWaitTimeSeconds: 20,
   /** SQS caps a message delay at 15 minutes; longer cooldowns are re-delayed. */
-  maxDelaySeconds: 900,
+  maxDelaySeconds: MAX_QUEUE_DELAY_SECONDS,
   dlqRetentionDays: 14,
   /** AWS's advice for Lambda sources: six times the function timeout. */
   visibilityTimeoutSeconds: (functionTimeoutSeconds: number): number => 6 * functionTimeoutSeconds,
@@ -94,4 +99,14 @@ export const TASK_QUEUE = {
    * a message that comes back finds the lease of a run that died lapsed and takes over.
    */
   leaseSeconds: (functionTimeoutSeconds: number): number => 2 * functionTimeoutSeconds,
+} as const;
+
+/** The deployment settings of EventBridge ingestion, shared by the construct and its tests. */
+export const EVENTBRIDGE_WIRING = {
+  /** The rule target: EventBridge retries failed invocations for up to a day. */
+  targetRetryAttempts: 185,
+  targetMaxEventAgeSeconds: 24 * 3600,
+  /** The function's asynchronous invocations: retried twice on an error, then dead-lettered. */
+  asyncRetryAttempts: 2,
+  asyncMaxEventAgeSeconds: 6 * 3600,
 } as const;

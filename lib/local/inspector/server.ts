@@ -3,6 +3,7 @@
  * script) and `/ui/app.css`. The published package serves them from `dist/ui`, where
  * `npm run build` put them; a checkout bundles the script with esbuild from `page/app.ts` on
  * first request, then keeps it. The page reads only the public HTTP API of the same origin.
+ * May import: base, engine, store, core, adapters, local.
  *
  * @module
  */
@@ -10,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BuildOptions } from 'esbuild';
+import { TriggersError } from '../../errors.ts';
 import { packageRoot } from '../../package-root.ts';
 
 /** An answer of the inspector: a complete HTTP response. */
@@ -64,14 +66,34 @@ export function inspectorBundleOptions(root: string, minify: boolean): BuildOpti
   };
 }
 
+/** The page's stylesheets, in the order `/ui/app.css` joins them. */
+export const PAGE_STYLESHEETS = ['styles.css', 'graph.css'] as const;
+
+/**
+ * The page's stylesheets as one: what `/ui/app.css` serves, and what the build writes.
+ *
+ * @example
+ * await writeFile('dist/ui/app.css', await joinedStylesheets(join(root, 'lib/local/inspector/page')));
+ */
+export async function joinedStylesheets(pageSources: string): Promise<string> {
+  const sheets = await Promise.all(
+    PAGE_STYLESHEETS.map((name) => readFile(join(pageSources, name), 'utf8')),
+  );
+  return sheets.join('\n');
+}
+
 /** Where the page's HTML and CSS come from, by their names in `dist/ui`. */
-function pageFiles(root: string): { html: string; css: string; js?: string } {
+function pageFiles(root: string): { html: string; css: () => Promise<string>; js?: string } {
   const sources = join(root, PAGE_SOURCES);
   if (existsSync(join(sources, 'app.ts'))) {
-    return { html: join(sources, 'index.html'), css: join(sources, 'styles.css') };
+    return { html: join(sources, 'index.html'), css: () => joinedStylesheets(sources) };
   }
   const dist = join(root, INSPECTOR_DIST);
-  return { html: join(dist, 'index.html'), css: join(dist, 'app.css'), js: join(dist, 'app.js') };
+  return {
+    html: join(dist, 'index.html'),
+    css: () => readFile(join(dist, 'app.css'), 'utf8'),
+    js: join(dist, 'app.js'),
+  };
 }
 
 /** The page may load only its own script and stylesheet; the API is the same origin. */
@@ -87,7 +109,11 @@ async function bundle(root: string, minify: boolean): Promise<string> {
   const esbuild = await import('esbuild');
   const out = await esbuild.build({ ...inspectorBundleOptions(root, minify), write: false });
   const file = out.outputFiles[0];
-  if (!file) throw new Error('esbuild produced no output for the inspector');
+  if (!file) {
+    throw new TriggersError('esbuild produced no output for the inspector', {
+      code: 'INSPECTOR_BUILD_FAILED',
+    });
+  }
   return file.text;
 }
 
@@ -132,7 +158,7 @@ export function createInspector(opts: InspectorOptions = {}): Inspector {
       '/ui/app.css',
       {
         type: 'text/css; charset=utf-8',
-        load: once(() => readFile(files.css, 'utf8')),
+        load: once(files.css),
       },
     ],
   ]);

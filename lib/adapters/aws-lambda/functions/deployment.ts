@@ -1,12 +1,14 @@
 /**
  * The deployment a pre-bundled function serves: the `Triggers` construct writes the workflows
  * into `app.json` beside the bundles of its asset, and each function reads it once, at cold
- * start. Imports only Node.js and the package's types.
+ * start.
+ * May import: Node.js, base (errors), and types only (`import type`) from adapters.
  *
  * @module
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { NotAvailableError } from '../../../errors.ts';
 import type { TriggersApp } from '../environment.ts';
 
 /** The file beside the bundles that holds the deployment's workflows. */
@@ -24,7 +26,7 @@ export function deploymentApp(entry: string): TriggersApp {
   const file = fileURLToPath(new URL(`./${DEPLOYMENT_FILE}`, entry));
   const app = JSON.parse(readFileSync(file, 'utf8')) as TriggersApp;
   if (!Array.isArray(app.workflows)) {
-    throw new Error(
+    throw new NotAvailableError(
       `${file} holds no workflows: the asset was not written by the Triggers construct`,
     );
   }

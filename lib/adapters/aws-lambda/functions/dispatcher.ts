@@ -1,5 +1,10 @@
-/** The pre-bundled dispatcher function: `handler` over the deployment's workflows, built at cold start. */
-
+/**
+ * The pre-bundled dispatcher function: `handler` over the deployment's workflows, built at
+ * cold start.
+ * May import: base, engine, store, core, adapters.
+ *
+ * @module
+ */
 import { createDispatcherHandler } from '../dispatcher.ts';
 import { runtimeFromEnv } from '../environment.ts';
 import { deploymentApp } from './deployment.ts';

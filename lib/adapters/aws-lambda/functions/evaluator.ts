@@ -1,4 +1,10 @@
-/** The pre-bundled evaluator function: `handler` over the deployment's workflows, built at cold start. */
+/**
+ * The pre-bundled evaluator function: `handler` over the deployment's workflows, built at
+ * cold start.
+ * May import: base, engine, store, core, adapters.
+ *
+ * @module
+ */
 import { runtimeFromEnv } from '../environment.ts';
 import { createEvaluatorHandler } from '../evaluator.ts';
 import { deploymentApp } from './deployment.ts';

@@ -1,5 +1,9 @@
-/** The pre-bundled EventBridge ingestion function: the mapping comes from its environment. */
-
+/**
+ * The pre-bundled EventBridge ingestion function: the mapping comes from its environment.
+ * May import: base, engine, store, core, adapters.
+ *
+ * @module
+ */
 import { createEventBridgeHandler } from '../eventbridge.ts';
 import { eventBridgeRuntimeFromEnv } from '../eventbridge-environment.ts';
 import { deploymentApp } from './deployment.ts';

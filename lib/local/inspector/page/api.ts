@@ -1,6 +1,7 @@
 /**
  * The inspector's view of the public HTTP API: the response shapes it reads and a small client
  * over `fetch`, same origin. Nothing here reaches past the API.
+ * May import: its siblings and the public types (lib/types.ts); it runs in the browser.
  *
  * @module
  */

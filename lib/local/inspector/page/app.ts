@@ -3,6 +3,7 @@
  * `#ID` or the form, and polls it every second, redrawing the graph, the instances, the failed
  * instances and the timeline when what the API answers changes. Replay and Skip go through the
  * same public API.
+ * May import: its siblings and the public types (lib/types.ts); it runs in the browser.
  *
  * @module
  */

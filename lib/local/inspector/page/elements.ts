@@ -1,6 +1,7 @@
 /**
  * Element builders for the inspector. Text always goes in as text nodes, never as markup, so
  * whatever a session holds (trigger names, kwargs, error stacks) is shown, not interpreted.
+ * May import: its siblings and the public types (lib/types.ts); it runs in the browser.
  *
  * @module
  */

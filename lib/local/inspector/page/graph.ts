@@ -2,9 +2,7 @@
  * The workflow graph of the inspector: triggers and tasks as nodes, `after` / `andEvery` /
  * `unless` / cascade dependencies as edges, laid out by dagre (left to right) and drawn as SVG.
  * A session overlays it: how often each trigger fired, and each task's instances by status.
- *
- * The edge rules are the CLI's (`lib/cli/graph.ts`); they are restated here over the API's task
- * list because that module validates through the engine, which the page should not bundle.
+ * May import: its siblings, the public types (lib/types.ts) and dagre; it runs in the browser.
  *
  * @module
  */
@@ -91,7 +89,9 @@ export const STATUS_ORDER: readonly InstanceStatus[] = [
 ];
 
 /**
- * The graph of a workflow as `GET /workflows` describes it.
+ * The graph of a workflow as `GET /workflows` describes it. The edge rules are the CLI's
+ * (`lib/cli/graph.ts`); they are restated here over the API's task list because that module
+ * validates through the engine, which the page should not bundle.
  *
  * @example
  * graphModel({ name: 'w', tasks: [{ name: 't_a', after: ['go'], unless: [], run: 'a' }] }).edges;

@@ -2,6 +2,7 @@
  * The inspector's panels other than the graph: the legend, the session summary, the instance
  * table, the failed-instance cards and the event timeline. Each builds DOM from API data; none
  * keeps state of its own.
+ * May import: its siblings and the public types (lib/types.ts); it runs in the browser.
  *
  * @module
  */

@@ -1,19 +1,24 @@
 /**
- * The example stack: the survey app of `examples/survey` on `Triggers`, one function per task
- * handler, with the cdk-nag suppressions this architecture needs and why.
+ * The example stack: the survey app on `Triggers`, one function per task handler, with the
+ * cdk-nag acknowledgments this architecture needs and why.
+ * May import: the package's public entry points (lib/index.ts, infra/index.ts), aws-cdk-lib,
+ * cdk-nag and its siblings.
  *
  * @module
  */
 import { fileURLToPath } from 'node:url';
 import { type CfnElement, CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { defaultWorkflow, handlers, workflows } from '../examples/survey/app.ts';
-import { TaskHandlerFunction, Triggers } from './index.ts';
+import { TaskHandlerFunction, Triggers } from '../../infra/index.ts';
+import { defaultWorkflow, handlers, workflows } from './app.ts';
 
-/** The example app module, which the task functions' generated entries import. */
-export const SURVEY_APP_MODULE = fileURLToPath(
-  new URL('../examples/survey/app.ts', import.meta.url),
-);
+/**
+ * The example app module, which the task functions' generated entries import.
+ *
+ * @example
+ * new TaskHandlerFunction(stack, 'Task-score', { app: SURVEY_APP_MODULE, handler: 'score' });
+ */
+export const SURVEY_APP_MODULE = fileURLToPath(new URL('./app.ts', import.meta.url));
 
 /**
  * The survey app on AWS.

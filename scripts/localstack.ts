@@ -1,20 +1,28 @@
 /**
  * What `npm run deploy:local` needs to know about LocalStack: where it is, whether it runs, the
  * environment `cdklocal` deploys with, and the URL a deployed HTTP API answers on.
+ * May import: anything under lib/.
  *
  * @module
  */
+import { NotAvailableError } from '../lib/errors.ts';
 
-/** LocalStack's edge endpoint when nothing else is said. */
+/**
+ * LocalStack's edge endpoint when nothing else is said.
+ *
+ * @example
+ * localStackEndpoint({}) === DEFAULT_LOCALSTACK_ENDPOINT; // true
+ */
 export const DEFAULT_LOCALSTACK_ENDPOINT = 'http://localhost:4566';
 
-/** Why a deploy to LocalStack cannot go on. */
-export class LocalStackError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'LocalStackError';
-  }
-}
+/**
+ * Why a deploy to LocalStack cannot go on: LocalStack is not there, not reachable as configured,
+ * or lacks a service the stack needs.
+ *
+ * @example
+ * throw new LocalStackError('LocalStack does not answer at http://localhost:4566');
+ */
+export class LocalStackError extends NotAvailableError {}
 
 /**
  * The LocalStack endpoint from `AWS_ENDPOINT_URL` (default `http://localhost:4566`). A custom
@@ -50,15 +58,18 @@ export async function checkLocalStack(
   endpoint: string,
   fetchFn: typeof fetch = globalThis.fetch,
 ): Promise<Record<string, string>> {
-  let body: { services?: Record<string, string> };
+  let body: { services?: Record<string, string> } = {};
+  let reason: string | undefined;
   try {
     const res = await fetchFn(`${endpoint}/_localstack/health`, {
       signal: AbortSignal.timeout(5000),
     });
-    if (!res.ok) throw new Error(`it answered ${res.status}`);
-    body = (await res.json()) as { services?: Record<string, string> };
+    if (res.ok) body = (await res.json()) as { services?: Record<string, string> };
+    else reason = `it answered ${res.status}`;
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
+    reason = err instanceof Error ? err.message : String(err);
+  }
+  if (reason !== undefined) {
     throw new LocalStackError(
       `LocalStack does not answer at ${endpoint} (${reason}). Start it first (the ` +
         '`localstack start` CLI or its Docker image, with LOCALSTACK_AUTH_TOKEN set and ' +
