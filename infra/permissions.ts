@@ -123,15 +123,6 @@ function resourcePath(path: string): string {
   return path.replace(/\{[^}]*\}/g, '*');
 }
 
-/** Whether the resource path `pattern` (whose `*` matches anything) covers `path`. */
-function covers(pattern: string, path: string): boolean {
-  const source = pattern
-    .split('*')
-    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-    .join('.*');
-  return new RegExp(`^${source}$`).test(path);
-}
-
 /**
  * The execute-api resources of `routes`: one per method and path, less those another resource
  * of the same method already covers (a `GET` on `/sessions/*` covers
@@ -144,11 +135,16 @@ export function routeResources(
   routes: readonly RouteSpec[],
 ): { method: RouteSpec['method']; path: string }[] {
   const all = routes.map((route) => ({ method: route.method, path: resourcePath(route.path) }));
-  const unique = all.filter(
-    (r, i) => all.findIndex((o) => o.method === r.method && o.path === r.path) === i,
-  );
-  return unique.filter(
-    (r) => !unique.some((o) => o !== r && o.method === r.method && covers(o.path, r.path)),
+  // A trailing `*` matches anything in an execute-api ARN, `/` included.
+  const covers = (o: (typeof all)[number], r: (typeof all)[number]) =>
+    o.method === r.method &&
+    o.path !== r.path &&
+    o.path.endsWith('*') &&
+    r.path.startsWith(o.path.slice(0, -1));
+  return all.filter(
+    (r, i) =>
+      all.findIndex((o) => o.method === r.method && o.path === r.path) === i &&
+      !all.some((o) => covers(o, r)),
   );
 }
 

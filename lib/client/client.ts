@@ -125,20 +125,26 @@ function errorFor(
   message: string,
   instance: string | undefined,
 ): TriggersError {
-  const err =
-    status === 404
-      ? new NotFoundError(message)
-      : status === 409 && code === 'INSTANCE_NOT_FAILED' && instance !== undefined
-        ? new InstanceStateError(message, { instance })
-        : status === 400 || status === 413
-          ? new ValidationError(message)
-          : status === 501 && code === 'NOT_AVAILABLE'
-            ? new NotAvailableError(message)
-            : new TriggersError(message, {
-                code: Object.hasOwn(HTTP_STATUS, code) ? (code as ErrorCode) : 'HTTP_ERROR',
-              });
+  const err = typedError(status, code, message, instance);
   err.status = status;
   return err;
+}
+
+/** The class an HTTP answer's status and code stand for. */
+function typedError(
+  status: number,
+  code: string,
+  message: string,
+  instance: string | undefined,
+): TriggersError {
+  if (status === 404) return new NotFoundError(message);
+  if (status === 409 && code === 'INSTANCE_NOT_FAILED' && instance !== undefined) {
+    return new InstanceStateError(message, { instance });
+  }
+  if (status === 400 || status === 413) return new ValidationError(message);
+  if (status === 501 && code === 'NOT_AVAILABLE') return new NotAvailableError(message);
+  const known = Object.hasOwn(HTTP_STATUS, code);
+  return new TriggersError(message, { code: known ? (code as ErrorCode) : 'HTTP_ERROR' });
 }
 
 /**

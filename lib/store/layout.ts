@@ -341,8 +341,7 @@ export const versionKeys = {
 export function workflowVersionItem(workflow: Workflow): Record<string, string> {
   const version = workflowVersion(workflow);
   return {
-    [TABLE.partitionKey]: versionKeys.workflow(workflow.name),
-    [TABLE.sortKey]: versionKeys.version(version),
+    ...workflowVersionKey(workflow.name, version),
     workflow: workflow.name,
     version,
     definition: canonicalJson(workflow),
@@ -355,7 +354,7 @@ export function workflowVersionItem(workflow: Workflow): Record<string, string> 
  * @example
  * workflowVersionKey('survey', 'c1f0…'); // { pk: 'WF#survey', sk: 'V#c1f0…' }
  */
-export function workflowVersionKey(name: string, version: string): Item {
+export function workflowVersionKey(name: string, version: string): Record<string, string> {
   return {
     [TABLE.partitionKey]: versionKeys.workflow(name),
     [TABLE.sortKey]: versionKeys.version(version),
