@@ -67,6 +67,13 @@ const jsonText = z.string().transform((text, ctx): unknown => {
   }
 });
 
+/** A whole, positive number of seconds, when set. */
+const seconds = z.coerce
+  .number({ error: 'must be a number of seconds' })
+  .int({ error: 'must be a whole number of seconds' })
+  .positive({ error: 'must be positive' })
+  .optional();
+
 const envSchema = z.object({
   [ENV.tableName]: z
     .string({ error: 'is required: the name of the session table' })
@@ -80,28 +87,16 @@ const envSchema = z.object({
     .optional(),
   [ENV.dynamodbEndpoint]: z.url({ error: 'must be a URL' }).optional(),
   [ENV.sqsEndpoint]: z.url({ error: 'must be a URL' }).optional(),
-  [ENV.functionTimeoutSeconds]: z.coerce
-    .number({ error: 'must be a number of seconds' })
-    .int({ error: 'must be a whole number of seconds' })
-    .positive({ error: 'must be positive' })
-    .optional(),
+  [ENV.functionTimeoutSeconds]: seconds,
   [ENV.logLevel]: z
     .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })
     .optional(),
-  [ENV.sessionTtlSeconds]: z.coerce
-    .number({ error: 'must be a number of seconds' })
-    .int({ error: 'must be a whole number of seconds' })
-    .positive({ error: 'must be positive' })
-    .optional(),
+  [ENV.sessionTtlSeconds]: seconds,
   [ENV.staleIndex]: z
     .string()
     .regex(/^[A-Za-z0-9_.-]{3,255}$/, { error: 'must be a DynamoDB index name' })
     .optional(),
-  [ENV.staleAfterSeconds]: z.coerce
-    .number({ error: 'must be a number of seconds' })
-    .int({ error: 'must be a whole number of seconds' })
-    .positive({ error: 'must be positive' })
-    .optional(),
+  [ENV.staleAfterSeconds]: seconds,
   [ENV.region]: z.string().optional(),
 });
 
