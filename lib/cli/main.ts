@@ -42,6 +42,10 @@ Commands:
                   Ctrl+C. App: --app, else $TRIGGERS_APP, else the survey example
                   of a checkout. Port: --port, else $PORT, else 3000. --persist DIR
                   keeps the sessions across restarts)
+  dev --template cdk.out [--stack NAME] [--port N]
+                  (the synthesized stack itself: the template's table, queues,
+                  mappings and routes, each function from its asset in a process
+                  of its own, every AWS call checked against its role's policies)
   init <dir>      (a new project: workflow, handlers, tests, CDK app)
   fire <session> <trigger> [--kwargs JSON|@file] [--event-id ID] [--workflow W]
   inspect <session> [--color]
@@ -94,6 +98,8 @@ const OPTIONS = {
   limit: { type: 'string' },
   port: { type: 'string' },
   persist: { type: 'string' },
+  template: { type: 'string' },
+  stack: { type: 'string' },
 } as const;
 
 type Values = {
@@ -104,7 +110,7 @@ const GLOBAL = ['api-url', 'json', 'help'];
 
 /** The options each command takes, besides the global ones, and its positionals. */
 const COMMANDS: Record<string, { options: string[]; args: string[]; optional?: string[] }> = {
-  dev: { options: ['app', 'port', 'persist'], args: [] },
+  dev: { options: ['app', 'port', 'persist', 'template', 'stack'], args: [] },
   init: { options: [], args: [], optional: ['dir'] },
   fire: { options: ['kwargs', 'event-id', 'workflow'], args: ['session', 'trigger'] },
   inspect: { options: ['color'], args: ['session'] },

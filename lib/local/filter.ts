@@ -51,3 +51,44 @@ export function matchesPattern(event: unknown, pattern: FilterPattern): boolean 
 export function matchesAny(event: unknown, patterns: readonly FilterPattern[]): boolean {
   return patterns.length === 0 || patterns.some((p) => matchesPattern(event, p));
 }
+
+/** The operators `matchesPattern` knows. */
+const KNOWN_OPERATORS = new Set(['prefix', 'anything-but', 'exists']);
+
+/**
+ * The first part of a filter pattern `matchesPattern` cannot evaluate (an operator such as
+ * `numeric` or `suffix`, a malformed value), described; undefined when it can evaluate all of
+ * it. The template mode refuses a mapping whose filters it would otherwise misread.
+ *
+ * @example
+ * unsupportedInPattern({ dynamodb: { Keys: { sk: { S: [{ suffix: '#1' }] } } } }); // "operator 'suffix' at dynamodb.Keys.sk.S"
+ */
+export function unsupportedInPattern(pattern: unknown, path = ''): string | undefined {
+  if (pattern === null || typeof pattern !== 'object' || Array.isArray(pattern)) {
+    return `a pattern must be an object${path ? ` at ${path}` : ''}`;
+  }
+  for (const [key, rule] of Object.entries(pattern)) {
+    const at = path ? `${path}.${key}` : key;
+    if (!Array.isArray(rule)) {
+      const inner = unsupportedInPattern(rule, at);
+      if (inner !== undefined) return inner;
+      continue;
+    }
+    for (const value of rule as unknown[]) {
+      if (value === null || typeof value !== 'object') continue;
+      const [op, ...more] = Object.keys(value);
+      if (op === undefined || more.length > 0 || !KNOWN_OPERATORS.has(op)) {
+        return `operator '${Object.keys(value).join("', '")}' at ${at}`;
+      }
+      const arg = (value as Record<string, unknown>)[op];
+      const ok =
+        op === 'prefix'
+          ? typeof arg === 'string'
+          : op === 'exists'
+            ? typeof arg === 'boolean'
+            : Array.isArray(arg) && arg.every((v) => typeof v === 'string');
+      if (!ok) return `operator '${op}' with ${JSON.stringify(arg)} at ${at}`;
+    }
+  }
+  return undefined;
+}

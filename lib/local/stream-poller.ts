@@ -42,6 +42,11 @@ export interface StreamPollerOptions {
   onFailure?: (record: StreamFailureRecord) => Promise<void>;
   /** The function's name in on-failure records. @default 'stream-handler' */
   functionName?: string;
+  /**
+   * Receives the records the filters dropped (the template mode names the mapping that dropped
+   * a record its function needed). @default - none
+   */
+  onFilteredOut?: (records: DynamoDBRecord[]) => void;
   log: LogSink;
   region?: string;
 }
@@ -237,9 +242,13 @@ export class StreamPoller extends PollingLoop {
           if (!this.running || !this.readable(shard)) continue;
           const page = await this.readShard(shard);
           if (shard.closed) sinceDescribe = Number.POSITIVE_INFINITY;
-          const records = page
-            .map((r) => toLambdaRecord(r, this.opts.streamArn, this.opts.region ?? 'us-east-1'))
-            .filter((r) => matchesAny(r, this.opts.settings.filters));
+          const read = page.map((r) =>
+            toLambdaRecord(r, this.opts.streamArn, this.opts.region ?? 'us-east-1'),
+          );
+          const records = read.filter((r) => matchesAny(r, this.opts.settings.filters));
+          if (records.length < read.length && this.opts.onFilteredOut) {
+            this.opts.onFilteredOut(read.filter((r) => !records.includes(r)));
+          }
           fetched += page.length;
           await this.deliverWindowed(shard, records);
         }

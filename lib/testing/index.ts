@@ -1,7 +1,7 @@
 /**
  * Test a workflow end to end: `createTestRuntime` runs the same ingest, evaluator, dispatcher
  * and task-runner code the Lambdas run, on the backend its options name (memory by default).
- * May import: base, engine, store, core, adapters, local.
+ * May import: base, engine, store, core, adapters, local, testing.
  *
  * @module
  */
@@ -27,6 +27,7 @@ import type {
 import type { TestBackendFactory } from './backend.ts';
 import { dynamodbLocalBackend } from './dynamodb-local.ts';
 import { memoryBackend } from './memory.ts';
+import { templateTestRuntime } from './template.ts';
 import { asWorkflow } from './workflow-input.ts';
 
 /**
@@ -50,7 +51,15 @@ export interface TestRuntimeOptions {
    * whose message names the install command.
    * @default 'memory'
    */
-  backend?: 'memory' | 'dynamodb-local';
+  backend?: 'memory' | 'dynamodb-local' | 'template';
+  /**
+   * Backend `'template'`: the cloud assembly folder (`cdk.out`, from `cdk synth`) or template
+   * file to run. The stack is run as it deploys (functions from their assets, the template's
+   * mappings, routes and IAM policies) and driven through its HTTP API; `workflow` must be one
+   * it deploys, `handlers` must name the workflow's handlers (the bundles run, not these), and
+   * `advance()` is not available (the functions run on the real clock).
+   */
+  assembly?: string;
   /** Receives structured log entries (handler logs, refused requests). @default - discarded */
   log?: LogSink;
   /** Test-only crash points (see `crashOnce`): a hook that throws crashes that component there. */
@@ -121,7 +130,9 @@ export interface TestSession {
 }
 
 /** One factory per backend `TestRuntimeOptions.backend` names. */
-const BACKENDS: Readonly<Record<NonNullable<TestRuntimeOptions['backend']>, TestBackendFactory>> = {
+const BACKENDS: Readonly<
+  Record<Exclude<TestRuntimeOptions['backend'], 'template' | undefined>, TestBackendFactory>
+> = {
   memory: memoryBackend,
   'dynamodb-local': dynamodbLocalBackend,
 };
@@ -142,13 +153,16 @@ const BACKENDS: Readonly<Record<NonNullable<TestRuntimeOptions['backend']>, Test
  */
 export async function createTestRuntime(opts: TestRuntimeOptions): Promise<TestRuntime> {
   const backend = opts.backend ?? 'memory';
-  if (backend !== 'memory' && backend !== 'dynamodb-local') {
+  if (backend !== 'memory' && backend !== 'dynamodb-local' && backend !== 'template') {
     throw new ValidationError(
-      `unknown backend '${String(backend)}': use 'memory' or 'dynamodb-local'`,
+      `unknown backend '${String(backend)}': use 'memory', 'dynamodb-local' or 'template'`,
     );
   }
   const workflow = asWorkflow(opts.workflow);
   checkHandlers(compileWorkflow(workflow), Object.keys(opts.handlers));
+  if (backend === 'template') {
+    return templateTestRuntime({ workflow, assembly: opts.assembly, log: opts.log });
+  }
   const registry = new WorkflowRegistry([workflow]);
   const handlers = { ...opts.handlers };
   const log = opts.log ?? silentSink;
