@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -21,10 +21,11 @@ import {
   type RunningEmulators,
   startEmulators,
 } from '../emulators.ts';
-import { functionCodeDir, type LoadedStack, loadStack } from './assembly.ts';
+import { loadStack } from './assembly.ts';
 import { type AwsProxy, type HttpAnswer, startAwsProxy } from './aws-proxy.ts';
 import { CUSTOM_RESOURCE_RESPONSE_HOST, CustomResources } from './custom-resources.ts';
 import { FunctionHost } from './function-host.ts';
+import { functionSpec } from './function-spec.ts';
 import { createIamAuthorizer, type IamAuthorizer, rolePolicies } from './iam.ts';
 import { IntrinsicResolver, type PhysicalResource } from './intrinsics.ts';
 import {
@@ -34,6 +35,7 @@ import {
   TemplateMappings,
 } from './mappings.ts';
 import type { CfnResource, FunctionCredentials, FunctionSpec } from './model.ts';
+import { defaultPhysical, hash, isCustomResource, roleIdFromName } from './physical.ts';
 import {
   createQueue,
   createTable,
@@ -99,129 +101,7 @@ export interface TemplateStack {
   stop(): Promise<void>;
 }
 
-/** Environment variables Lambda reserves: a template cannot set them. */
-const RESERVED = new Set([
-  '_HANDLER',
-  'AWS_REGION',
-  'AWS_EXECUTION_ENV',
-  'AWS_LAMBDA_FUNCTION_NAME',
-  'AWS_LAMBDA_FUNCTION_MEMORY_SIZE',
-  'AWS_LAMBDA_FUNCTION_VERSION',
-  'AWS_LAMBDA_INITIALIZATION_TYPE',
-  'AWS_LAMBDA_LOG_GROUP_NAME',
-  'AWS_LAMBDA_LOG_STREAM_NAME',
-  'AWS_ACCESS_KEY',
-  'AWS_ACCESS_KEY_ID',
-  'AWS_SECRET_ACCESS_KEY',
-  'AWS_SESSION_TOKEN',
-  'AWS_LAMBDA_RUNTIME_API',
-  'LAMBDA_TASK_ROOT',
-  'LAMBDA_RUNTIME_DIR',
-]);
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A default `Ref` and attributes for a resource the mode does not create itself. */
-function defaultPhysical(
-  stack: LoadedStack,
-  run: string,
-  id: string,
-  r: CfnResource,
-): PhysicalResource {
-  const { partition, region, accountId } = stack.env;
-  const p = r.Properties ?? {};
-  const named = (prop: string, max: number) =>
-    typeof p[prop] === 'string' ? (p[prop] as string) : physicalName(stack.stackName, run, id, max);
-  switch (r.Type) {
-    case 'AWS::Lambda::Function': {
-      const name = named('FunctionName', 64);
-      return {
-        ref: name,
-        attributes: { Arn: `arn:${partition}:lambda:${region}:${accountId}:function:${name}` },
-      };
-    }
-    case 'AWS::IAM::Role': {
-      const name = named('RoleName', 64);
-      return {
-        ref: name,
-        attributes: {
-          Arn: `arn:${partition}:iam::${accountId}:role/${name}`,
-          RoleId: `AROA${hash(name, 16)}`,
-        },
-      };
-    }
-    case 'AWS::IAM::ManagedPolicy': {
-      const name = named('ManagedPolicyName', 128);
-      return { ref: `arn:${partition}:iam::${accountId}:policy/${name}`, attributes: {} };
-    }
-    case 'AWS::ApiGatewayV2::Api':
-      return {
-        // The local HTTP API knows an Api by its logical id.
-        ref: id,
-        attributes: { ApiId: id, ApiEndpoint: '' },
-      };
-    case 'AWS::ApiGatewayV2::Integration':
-    case 'AWS::ApiGatewayV2::Route':
-      return { ref: id, attributes: {} };
-    case 'AWS::ApiGatewayV2::Stage':
-      return { ref: String(p.StageName ?? '$default'), attributes: {} };
-    case 'AWS::Logs::LogGroup': {
-      const name = named('LogGroupName', 512);
-      return {
-        ref: name,
-        attributes: { Arn: `arn:${partition}:logs:${region}:${accountId}:log-group:${name}:*` },
-      };
-    }
-    case 'AWS::Events::EventBus': {
-      const name = named('Name', 256);
-      return {
-        ref: name,
-        attributes: {
-          Arn: `arn:${partition}:events:${region}:${accountId}:event-bus/${name}`,
-          Name: name,
-        },
-      };
-    }
-    case 'AWS::Events::Rule': {
-      const name = named('Name', 64);
-      return {
-        ref: name,
-        attributes: { Arn: `arn:${partition}:events:${region}:${accountId}:rule/${name}` },
-      };
-    }
-    case 'AWS::SNS::Topic': {
-      const name = named('TopicName', 256);
-      const arn = `arn:${partition}:sns:${region}:${accountId}:${name}`;
-      return { ref: arn, attributes: { TopicArn: arn, TopicName: name } };
-    }
-    case 'AWS::KMS::Key': {
-      const keyId = randomUUID();
-      return {
-        ref: keyId,
-        attributes: {
-          Arn: `arn:${partition}:kms:${region}:${accountId}:key/${keyId}`,
-          KeyId: keyId,
-        },
-      };
-    }
-    default: {
-      const name = physicalName(stack.stackName, run, id, 128);
-      const service = r.Type.split('::')[1]?.toLowerCase() ?? 'local';
-      return {
-        ref: name,
-        attributes: { Arn: `arn:${partition}:${service}:${region}:${accountId}:${name}` },
-      };
-    }
-  }
-}
-
-function hash(text: string, length: number): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, length).toUpperCase();
-}
-
-function stringValue(value: unknown): string {
-  return typeof value === 'string' ? value : JSON.stringify(value);
-}
 
 /**
  * Starts the template mode for a cloud assembly: see the module comment. Throws `TemplateError`
@@ -605,59 +485,4 @@ export async function startTemplateStack(opts: TemplateStackOptions): Promise<Te
     await stopAll();
     throw err;
   }
-}
-
-function isCustomResource(r: CfnResource): boolean {
-  return r.Type.startsWith('Custom::') || r.Type === 'AWS::CloudFormation::CustomResource';
-}
-
-function roleIdFromName(
-  physical: ReadonlyMap<string, PhysicalResource>,
-  name: string,
-): string | undefined {
-  for (const [id, p] of physical)
-    if (p.ref === name && p.attributes.RoleId !== undefined) return id;
-  return undefined;
-}
-
-/** A function's resolved properties as a local execution environment takes them. */
-function functionSpec(
-  stack: LoadedStack,
-  id: string,
-  props: Record<string, unknown>,
-  functionName: string,
-  roleIdByArn: ReadonlyMap<string, string>,
-): FunctionSpec {
-  const runtime = String(props.Runtime ?? '');
-  if (!runtime.startsWith('nodejs')) {
-    throw new TemplateError(
-      id,
-      `runtime '${runtime || 'none'}' is not emulated (Node.js runtimes are)`,
-    );
-  }
-  if (props.PackageType === 'Image')
-    throw new TemplateError(id, 'container image functions are not emulated');
-  const variables =
-    (props.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
-  const environment: Record<string, string> = {};
-  for (const [k, v] of Object.entries(variables)) {
-    if (RESERVED.has(k))
-      throw new TemplateError(id, `environment variable ${k} is reserved by Lambda`);
-    environment[k] = stringValue(v);
-  }
-  const codeDir = functionCodeDir(stack, id, stack.template.Resources[id] as CfnResource);
-  const handler = String(props.Handler ?? '');
-  if (!/^[^.]+(\.[^.]+)+$/.test(handler))
-    throw new TemplateError(id, `Handler '${handler}' is not file.export`);
-  return {
-    logicalId: id,
-    functionName,
-    codeDir,
-    handler,
-    runtime,
-    timeoutSeconds: Number(props.Timeout ?? 3),
-    memoryMb: Number(props.MemorySize ?? 128),
-    environment,
-    roleLogicalId: roleIdByArn.get(String(props.Role ?? '')),
-  };
 }
