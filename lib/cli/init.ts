@@ -131,6 +131,7 @@ export async function runInit(dir: string | undefined, io: CliIo): Promise<numbe
         '  npm test          # the workflow tests, in memory',
         '  npm run dev       # the local stack on http://127.0.0.1:3000',
         '  npx cdk synth     # the CloudFormation template',
+        '  npm run dev:template  # that template run locally, IAM enforced',
         '  npx cdk deploy    # to your AWS account',
         '',
       ].join('\n'),

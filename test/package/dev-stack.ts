@@ -1,8 +1,8 @@
 /**
- * `triggers dev` in a consumer project: starts it on a free loopback port for a TypeScript app
- * module of the project, fires an event over HTTP, polls the session until the task's instance
- * is finished, stops it with SIGINT and checks it let go of its ports. Imports Node.js and the
- * tarball helpers.
+ * `triggers dev` in a consumer project, in either mode (an app module of the project, or its
+ * synthesized cloud assembly with `--template`): starts it on a free loopback port, fires an event
+ * over HTTP, polls the session until the task's instance is finished, stops it with SIGINT and
+ * checks it let go of its ports. Imports Node.js and the tarball helpers.
  *
  * @module
  */
@@ -41,9 +41,20 @@ async function accepts(url: string): Promise<boolean> {
   }
 }
 
+/** What a round trip fires, and the instance it waits for. */
+export interface StackFire {
+  readonly sessionId: string;
+  readonly trigger: string;
+  readonly kwargs: Record<string, unknown>;
+  /** The instance (`task#n`) that must finish. */
+  readonly instance: string;
+}
+
 /** What the round trip saw. */
-export interface DevRoundTrip {
+export interface StackRoundTrip {
   readonly port: number;
+  /** The first lines it printed, up to `Ctrl+C stops it.`. */
+  readonly banner: string;
   /** The URLs the banner printed. */
   readonly apiUrl: string | undefined;
   readonly dynamodbUrl: string | undefined;
@@ -58,18 +69,28 @@ export interface DevRoundTrip {
   readonly afterExit: { api: boolean; dynamodb: boolean | undefined };
 }
 
+/** How long the stack may take to come up: an emulator start and a process per function. */
+const UP_WITHIN_MS = 240_000;
+/** How long the fired instance may take to finish: ingest, evaluator, dispatcher, task. */
+const FINISHED_WITHIN_MS = 90_000;
+const STOPPED_WITHIN_MS = 60_000;
+
 /**
- * `triggers dev --app <app> --port <free>` in `dir` (the project's own `triggers`), a fire of
- * `hello` into session `dev-1`, `GET /sessions/dev-1` until `t_greet#0` is finished, SIGINT.
- * Throws, with the command's output, when the stack does not come up or the instance does not
- * finish in time.
+ * `triggers dev <mode...> --port <free>` in `dir` (the project's own `triggers`), a fire of
+ * `what.trigger` into `what.sessionId`, `GET /sessions/{id}` until `what.instance` is finished,
+ * SIGINT. Throws, with the command's output, when the stack does not come up, the instance does
+ * not finish or the command does not stop in time.
  */
-export async function devRoundTrip(dir: string, app: string): Promise<DevRoundTrip> {
+async function stackRoundTrip(
+  dir: string,
+  mode: readonly string[],
+  what: StackFire,
+): Promise<StackRoundTrip> {
   const port = await freeLoopbackPort();
   const dev = start(
     join(dir, 'node_modules', '.bin', 'triggers'),
-    ['dev', '--app', app, '--port', String(port)],
-    { cwd: dir, timeoutMs: 420_000 },
+    ['dev', ...mode, '--port', String(port)],
+    { cwd: dir, timeoutMs: UP_WITHIN_MS + FINISHED_WITHIN_MS + STOPPED_WITHIN_MS + 60_000 },
   );
   let exited: CommandResult | undefined;
   void dev.done.then(
@@ -78,58 +99,71 @@ export async function devRoundTrip(dir: string, app: string): Promise<DevRoundTr
     },
     () => {},
   );
-  const fail = (what: string): never => {
+  const fail = (failure: string): never => {
     dev.child.kill('SIGINT');
-    throw new Error(`triggers dev ${what}:\n${dev.output()}`);
+    throw new Error(`triggers dev ${mode[0]} ${failure}:\n${dev.output()}`);
   };
 
-  const base = `http://127.0.0.1:${port}`;
   for (let waited = 0; !dev.output().includes('Ctrl+C'); waited += 250) {
-    if (exited !== undefined) throw new Error(`triggers dev exited early: ${describeRun(exited)}`);
-    if (waited > 240_000) fail('did not come up in 240 s');
+    if (exited !== undefined) {
+      throw new Error(`triggers dev ${mode[0]} exited early: ${describeRun(exited)}`);
+    }
+    if (waited > UP_WITHIN_MS) fail(`did not come up in ${UP_WITHIN_MS / 1000} s`);
     await sleep(250);
   }
   const banner = dev.output();
   const apiUrl = /HTTP API\s+(http:\/\/\S+)/.exec(banner)?.[1];
   const dynamodbUrl = /DynamoDB\s+(http:\/\/\S+)/.exec(banner)?.[1];
 
-  const request = async (path: string, init?: RequestInit) => {
+  const base = `http://127.0.0.1:${port}`;
+  const path = `/sessions/${encodeURIComponent(what.sessionId)}`;
+  const request = async (to: string, init?: RequestInit) => {
     try {
-      const response = await fetch(`${base}${path}`, init);
-      return { status: response.status, body: (await response.json()) as unknown };
+      const response = await fetch(`${base}${to}`, init);
+      const text = await response.text();
+      let body: unknown = text;
+      try {
+        body = JSON.parse(text) as unknown;
+      } catch {
+        // Not JSON: kept as text, for the assertion message.
+      }
+      return { status: response.status, body };
     } catch (err) {
-      return fail(`did not answer ${init?.method ?? 'GET'} ${path}: ${String(err)}`);
+      return fail(`did not answer ${init?.method ?? 'GET'} ${to}: ${String(err)}`);
     }
   };
-  const fire = await request('/sessions/dev-1/events', {
+  const fire = await request(`${path}/events`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ trigger: 'hello', kwargs: { name: 'ada' } }),
+    body: JSON.stringify({ trigger: what.trigger, kwargs: what.kwargs }),
   });
 
-  let session: DevRoundTrip['session'] = {};
+  let session: StackRoundTrip['session'] = {};
   const finished = () =>
-    session.instances?.some((i) => i.name === 't_greet#0' && i.status === 'finished') === true;
-  for (let waited = 0; fire.status === 202 && !finished(); waited += 250) {
-    if (waited > 60_000) {
-      fail(`did not finish t_greet#0 in 60 s (last view: ${JSON.stringify(session)})`);
+    session.instances?.some((i) => i.name === what.instance && i.status === 'finished') === true;
+  for (let waited = 0; fire.status === 202 && !finished(); waited += 500) {
+    if (waited > FINISHED_WITHIN_MS) {
+      fail(
+        `did not finish ${what.instance} in ${FINISHED_WITHIN_MS / 1000} s (last view: ${JSON.stringify(session)})`,
+      );
     }
-    await sleep(250);
-    const got = await request('/sessions/dev-1');
-    if (got.status === 200) session = got.body as DevRoundTrip['session'];
+    await sleep(500);
+    const got = await request(path);
+    if (got.status === 200) session = got.body as StackRoundTrip['session'];
   }
 
   dev.child.kill('SIGINT');
   const stopping = new AbortController();
   const exit = await Promise.race([
     dev.done.finally(() => stopping.abort()),
-    sleep(60_000, undefined, { signal: stopping.signal }).then(
-      () => fail('did not stop within 60 s of SIGINT'),
+    sleep(STOPPED_WITHIN_MS, undefined, { signal: stopping.signal }).then(
+      () => fail(`did not stop within ${STOPPED_WITHIN_MS / 1000} s of SIGINT`),
       () => dev.done,
     ),
   ]);
   return {
     port,
+    banner,
     apiUrl,
     dynamodbUrl,
     fire,
@@ -140,4 +174,37 @@ export async function devRoundTrip(dir: string, app: string): Promise<DevRoundTr
       dynamodb: dynamodbUrl === undefined ? undefined : await accepts(dynamodbUrl),
     },
   };
+}
+
+/**
+ * `triggers dev --app <app>`: a fire of `hello` into session `dev-1`, until `t_greet#0` is
+ * finished.
+ *
+ * @example
+ * const trip = await devRoundTrip(dir, 'dev/greeting.ts');
+ */
+export function devRoundTrip(dir: string, app: string): Promise<StackRoundTrip> {
+  return stackRoundTrip(dir, ['--app', app], {
+    sessionId: 'dev-1',
+    trigger: 'hello',
+    kwargs: { name: 'ada' },
+    instance: 't_greet#0',
+  });
+}
+
+/**
+ * `triggers dev --template <assembly>`: the project's synthesized stack, IAM enforced.
+ *
+ * @example
+ * const trip = await templateRoundTrip(dir, join(dir, 'cdk.out'), {
+ *   sessionId: 'order-1', trigger: 'orderPlaced', kwargs: { items: ['book'] }, instance: 't_reserve#0',
+ * });
+ * trip.exit.stdout; // '... stopping (0 denied AWS calls)\n'
+ */
+export function templateRoundTrip(
+  dir: string,
+  assembly: string,
+  what: StackFire,
+): Promise<StackRoundTrip> {
+  return stackRoundTrip(dir, ['--template', assembly], what);
 }

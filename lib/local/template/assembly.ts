@@ -40,7 +40,12 @@ interface Manifest {
     {
       type?: string;
       environment?: string;
-      properties?: { templateFile?: string; file?: string; directoryName?: string };
+      properties?: {
+        templateFile?: string;
+        file?: string;
+        directoryName?: string;
+        stackName?: string;
+      };
       displayName?: string;
     }
   >;
@@ -56,10 +61,9 @@ function readJson(file: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new TemplateError(
-      file,
-      `is not JSON (${err instanceof Error ? err.message : String(err)})`,
-    );
+    // JSON.parse quotes the text it choked on, newlines and all: the error is one line.
+    const reason = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ');
+    throw new TemplateError(file, `is not JSON (${reason})`, { cause: err });
   }
 }
 
@@ -97,8 +101,15 @@ function assetsOf(manifestFile: string, into: Map<string, string>): void {
   }
 }
 
+/** A stack of the assembly and every name `--stack` may pick it by. */
+interface Candidate {
+  readonly stack: LoadedStack;
+  /** Its stack name, its artifact id and its display name (`Stage/Stack`). */
+  readonly names: readonly string[];
+}
+
 /** Every stack of an assembly folder, nested stages included, with the asset manifests. */
-function stacksOf(dir: string): LoadedStack[] {
+function stacksOf(dir: string): Candidate[] {
   const manifestFile = join(dir, 'manifest.json');
   const manifest = readJson(manifestFile) as Manifest;
   const assets = new Map<string, string>();
@@ -107,7 +118,7 @@ function stacksOf(dir: string): LoadedStack[] {
       assetsOf(join(dir, artifact.properties.file), assets);
     }
   }
-  const stacks: LoadedStack[] = [];
+  const stacks: Candidate[] = [];
   for (const [id, artifact] of Object.entries(manifest.artifacts ?? {})) {
     if (artifact.type === 'cdk:cloud-assembly' && artifact.properties?.directoryName) {
       stacks.push(...stacksOf(join(dir, artifact.properties.directoryName)));
@@ -115,55 +126,79 @@ function stacksOf(dir: string): LoadedStack[] {
     if (artifact.type !== 'aws:cloudformation:stack' || !artifact.properties?.templateFile)
       continue;
     const templateFile = join(dir, artifact.properties.templateFile);
+    // Synth writes `stackName` only when it differs from the artifact id (stacks of a stage).
+    const stackName =
+      artifact.properties.stackName ?? artifact.displayName?.replace(/\//g, '-') ?? id;
     stacks.push({
-      stackName: artifact.displayName?.replace(/\//g, '-') ?? id,
-      templateFile,
-      template: asTemplate(readJson(templateFile), templateFile),
-      env: envOf(artifact.environment),
-      assets,
+      stack: {
+        stackName,
+        templateFile,
+        template: asTemplate(readJson(templateFile), templateFile),
+        env: envOf(artifact.environment),
+        assets,
+      },
+      names: [stackName, id, ...(artifact.displayName !== undefined ? [artifact.displayName] : [])],
     });
   }
   return stacks;
 }
 
 /** One template file, its assets found through the asset manifest beside it, if any. */
-function stackOfFile(file: string): LoadedStack {
+function stackOfFile(file: string): Candidate {
   const stackName = basename(file).replace(/\.template\.json$|\.json$/, '');
   const assets = new Map<string, string>();
   assetsOf(join(dirname(file), `${stackName}.assets.json`), assets);
   return {
-    stackName,
-    templateFile: file,
-    template: asTemplate(readJson(file), file),
-    env: DEFAULT_LOCAL_ENV,
-    assets,
+    stack: {
+      stackName,
+      templateFile: file,
+      template: asTemplate(readJson(file), file),
+      env: DEFAULT_LOCAL_ENV,
+      assets,
+    },
+    names: [stackName],
   };
 }
 
+/** The functions of a template, by logical id. */
+function functionsOf(stack: LoadedStack): Array<[string, CfnResource]> {
+  return Object.entries(stack.template.Resources).filter(
+    ([, r]) => r.Type === 'AWS::Lambda::Function',
+  );
+}
+
 /**
- * True when the stack holds a `Triggers` construct: a function whose code is a deployment of
- * this package (the pre-bundled functions beside the deployment's `app.json`).
+ * True when the stack holds a `Triggers` construct: its evaluator, a function whose handler is
+ * `evaluator.handler` and whose code is a deployment of this package (the pre-bundled functions
+ * beside the deployment's `app.json`).
  */
 function hasTriggers(stack: LoadedStack): boolean {
-  return Object.entries(stack.template.Resources).some(
-    ([id, r]) =>
-      r.Type === 'AWS::Lambda::Function' &&
-      (() => {
-        try {
-          const dir = functionCodeDir(stack, id, r);
-          return existsSync(join(dir, DEPLOYMENT_FILE));
-        } catch {
-          return false;
-        }
-      })(),
-  );
+  return functionsOf(stack).some(([id, r]) => {
+    const code = r.Properties?.Code as { ZipFile?: unknown } | undefined;
+    // Inline code is never a deployment: no need to write it out to find that.
+    if (r.Properties?.Handler !== 'evaluator.handler' || code?.ZipFile !== undefined) return false;
+    try {
+      return existsSync(join(functionCodeDir(stack, id, r), DEPLOYMENT_FILE));
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Throws `TemplateError` naming the first function whose code is not in the assembly. */
+function checkFunctionCode(stack: LoadedStack): void {
+  for (const [id, r] of functionsOf(stack)) {
+    const code = r.Properties?.Code as { ZipFile?: unknown } | undefined;
+    if (typeof code?.ZipFile !== 'string') functionCodeDir(stack, id, r);
+  }
 }
 
 /**
  * Loads the stack to run from `path`: a cloud assembly folder (`cdk.out`), or a template file.
  * An assembly with several stacks runs the one with a `Triggers` construct (`stack` picks one
- * by name when several have one). Throws `TemplateError` naming the file for a path that holds
- * no assembly or template, and for a stack without a `Triggers` construct.
+ * by its stack name, artifact id or display name when several have one). Throws `TemplateError`
+ * naming the file for a path that holds no assembly or template, and for a stack without a
+ * `Triggers` construct; naming the function when a function's code is not in the assembly.
  *
  * @example
  * const stack = loadStack('cdk.out');
@@ -172,7 +207,7 @@ function hasTriggers(stack: LoadedStack): boolean {
 export function loadStack(path: string, stack?: string): LoadedStack {
   const at = resolve(path);
   if (!existsSync(at)) throw new TemplateError(path, 'no such file or folder');
-  let stacks: LoadedStack[];
+  let stacks: Candidate[];
   if (statSync(at).isDirectory()) {
     if (existsSync(join(at, 'manifest.json'))) {
       stacks = stacksOf(at);
@@ -190,16 +225,21 @@ export function loadStack(path: string, stack?: string): LoadedStack {
     stacks = [stackOfFile(at)];
   }
   if (stacks.length === 0) throw new TemplateError(path, 'the cloud assembly holds no stack');
-  const named = stack === undefined ? stacks : stacks.filter((s) => s.stackName === stack);
+  const named = (stack === undefined ? stacks : stacks.filter((s) => s.names.includes(stack))).map(
+    (s) => s.stack,
+  );
   if (named.length === 0) {
     throw new TemplateError(
       path,
-      `has no stack '${stack}' (it has ${stacks.map((s) => s.stackName).join(', ')})`,
+      `has no stack '${stack}' (it has ${stacks.map((s) => s.stack.stackName).join(', ')})`,
     );
   }
   const withTriggers = named.filter(hasTriggers);
   const [first, second] = withTriggers;
   if (first === undefined) {
+    // A lone stack whose evaluator's asset is missing says that, not "no Triggers".
+    const [only, other] = named;
+    if (only !== undefined && other === undefined) checkFunctionCode(only);
     const files = named.map((s) => s.templateFile).join(', ');
     throw new TemplateError(
       files,
@@ -212,6 +252,8 @@ export function loadStack(path: string, stack?: string): LoadedStack {
       `has several stacks with a Triggers construct (${withTriggers.map((s) => s.stackName).join(', ')}): name one with --stack`,
     );
   }
+  // Every function's code is found now, before anything starts.
+  checkFunctionCode(first);
   return first;
 }
 

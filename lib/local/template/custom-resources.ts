@@ -14,6 +14,29 @@ import type { PhysicalResource } from './intrinsics.ts';
 /** The made-up host of every `ResponseURL`; the function host sends requests to it here. */
 export const CUSTOM_RESOURCE_RESPONSE_HOST = 'cloudformation-response.triggers.local';
 
+/**
+ * The logical id of a custom resource's provider function (its `ServiceToken`, resolved);
+ * throws `TemplateError` naming the resource when it is not a function of the template.
+ *
+ * @example
+ * const provider = providerOf('WorkflowVersion', props, (arn) => functionIds.get(arn));
+ */
+export function providerOf(
+  logicalId: string,
+  properties: Record<string, unknown>,
+  functionOf: (nameOrArn: string) => string | undefined,
+): string {
+  const token = String(properties.ServiceToken);
+  const provider = functionOf(token);
+  if (provider === undefined) {
+    throw new TemplateError(
+      logicalId,
+      `its ServiceToken ${token} is not a function of the template (SNS-backed providers are not emulated)`,
+    );
+  }
+  return provider;
+}
+
 /** What a provider answers CloudFormation. */
 interface ProviderAnswer {
   Status?: 'SUCCESS' | 'FAILED';

@@ -5,6 +5,9 @@
  *
  * @module
  */
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { TemplateError } from '../../errors.ts';
 import { functionCodeDir, type LoadedStack } from './assembly.ts';
 import { LAMBDA_RESERVED_VARIABLES } from './function-host.ts';
@@ -63,4 +66,52 @@ export function functionSpec(
     environment,
     roleLogicalId: roleIdByArn.get(String(props.Role ?? '')),
   };
+}
+
+/**
+ * Removes the folder a function's inline (`ZipFile`) code was written to; leaves asset folders
+ * of the assembly alone.
+ *
+ * @example
+ * releaseCode(spec); // when the mode stops
+ */
+export function releaseCode(spec: FunctionSpec): void {
+  if (dirname(spec.codeDir) === tmpdir() && basename(spec.codeDir).startsWith('triggers-inline-')) {
+    rmSync(spec.codeDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The folders functions run from: a copy of each code folder outside the project, as Lambda
+ * unzips a function's code into `/var/task`. Run in place, an asset inside a project (`cdk.out`
+ * under a `"type": "module"` package) would be read as that package's ES modules, and would find
+ * the project's `node_modules` above it, hiding a bundle that misses a module on AWS.
+ *
+ * @example
+ * const roots = new TaskRoots();
+ * const spec2 = { ...spec, codeDir: roots.of(spec.codeDir) };
+ * roots.release(); // when the mode stops
+ */
+export class TaskRoots {
+  private readonly copies = new Map<string, string>();
+
+  /** The copy of `codeDir` to run from, made once per folder. */
+  of(codeDir: string): string {
+    const made = this.copies.get(codeDir);
+    if (made !== undefined) return made;
+    const root = mkdtempSync(join(tmpdir(), 'triggers-task-'));
+    // Above the task folder, as above /var/task: no package type, CommonJS by default.
+    writeFileSync(join(root, 'package.json'), '{}\n');
+    const task = join(root, 'task');
+    cpSync(codeDir, task, { recursive: true });
+    this.copies.set(codeDir, task);
+    return task;
+  }
+
+  /** Removes every copy. */
+  release(): void {
+    for (const task of this.copies.values())
+      rmSync(dirname(task), { recursive: true, force: true });
+    this.copies.clear();
+  }
 }

@@ -66,7 +66,13 @@ export class IntrinsicResolver {
           `parameter '${name}' has no default, and the template mode takes no parameter values`,
         );
       }
-      return param.Default;
+      // A list parameter's `Ref` is the list: its default is written comma-separated.
+      const isList = /^List<|^CommaDelimitedList$|Value<List<|Value<CommaDelimitedList>/.test(
+        param.Type ?? '',
+      );
+      return isList && typeof param.Default === 'string'
+        ? param.Default.split(',').map((item) => item.trim())
+        : param.Default;
     }
     return undefined;
   }

@@ -94,14 +94,21 @@ export function mappingSpec(
       `event source ${sourceArn || '(none)'} is not emulated (DynamoDB streams and SQS queues are)`,
     );
   }
-  const filters = (
-    (props.FilterCriteria as { Filters?: Array<{ Pattern?: string }> } | undefined)?.Filters ?? []
-  ).map((f) => {
+  const criteria = (props.FilterCriteria as { Filters?: Array<{ Pattern?: string }> } | undefined)
+    ?.Filters;
+  if (kind === 'queue' && criteria !== undefined && criteria.length > 0) {
+    // The local queue poller hands over every message: filters it ignored would deliver
+    // (and, on AWS, delete unseen) messages differently than Lambda does.
+    throw new TemplateError(logicalId, 'FilterCriteria on an SQS source are not emulated');
+  }
+  const filters = (criteria ?? []).map((f) => {
     let pattern: unknown;
     try {
       pattern = JSON.parse(String(f.Pattern));
-    } catch {
-      throw new TemplateError(logicalId, `filter pattern ${String(f.Pattern)} is not JSON`);
+    } catch (err) {
+      throw new TemplateError(logicalId, `filter pattern ${String(f.Pattern)} is not JSON`, {
+        cause: err,
+      });
     }
     const unsupported = unsupportedInPattern(pattern);
     if (unsupported !== undefined) {

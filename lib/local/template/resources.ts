@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { createHash } from 'node:crypto';
 import {
   CreateTableCommand,
   type CreateTableCommandInput,
@@ -71,7 +72,7 @@ export const SKIPPED_TYPES: ReadonlySet<string> = new Set([
  * naming the first resource of a type the mode does not emulate and that may matter.
  *
  * @example
- * const { skipped } = inventory(stack.template, stack.templateFile);
+ * const { skipped } = inventory(stack.template);
  * for (const [id, type] of skipped) console.log(`not emulated: ${id} (${type})`);
  */
 export function inventory(template: CfnTemplate): { skipped: Array<[string, string]> } {
@@ -89,14 +90,18 @@ export function inventory(template: CfnTemplate): { skipped: Array<[string, stri
 
 /**
  * A physical name as CloudFormation makes one (stack, logical id, a suffix of this run), cut
- * to the service's limit.
+ * to the service's limit. A cut name ends with a hash of the whole logical id, so two long
+ * logical ids that differ only at the end (CDK puts its hash there) keep distinct names.
  *
  * @example
  * physicalName('TriggersSurvey', 'a1b2c3', 'TriggersTableE79C50E7', 255);
+ * // 'TriggersSurvey-a1b2c3-TriggersTableE79C50E7'
  */
 export function physicalName(stack: string, run: string, logicalId: string, max: number): string {
-  const prefix = `${stack}-${run}-`.slice(0, Math.max(0, max - 8));
-  return `${prefix}${logicalId}`.slice(0, max);
+  const whole = `${stack}-${run}-${logicalId}`;
+  if (whole.length <= max) return whole;
+  const tail = `-${createHash('sha256').update(logicalId).digest('hex').slice(0, 8).toUpperCase()}`;
+  return `${whole.slice(0, Math.max(0, max - tail.length))}${tail}`.slice(-max);
 }
 
 type Props = Record<string, unknown>;
@@ -287,12 +292,21 @@ export async function createQueue(
   };
 }
 
-/** Queues in an order that creates each dead-letter queue before the queues redriving to it. */
+/**
+ * Queues (with their unresolved properties) in an order that creates each dead-letter queue
+ * before the queues redriving to it.
+ *
+ * @example
+ * queueCreationOrder([['Tasks', { RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': ['Dlq', 'Arn'] } } }], ['Dlq', {}]]);
+ * // ['Dlq', 'Tasks']
+ */
 export function queueCreationOrder(queues: ReadonlyArray<[string, Props]>): string[] {
   const byArnRef = (props: Props): string | undefined => {
     const target = (props.RedrivePolicy as { deadLetterTargetArn?: unknown } | undefined)
       ?.deadLetterTargetArn;
     const getAtt = (target as { 'Fn::GetAtt'?: unknown } | undefined)?.['Fn::GetAtt'];
+    // Both forms of Fn::GetAtt: `['Dlq', 'Arn']` and `'Dlq.Arn'`.
+    if (typeof getAtt === 'string') return getAtt.split('.')[0];
     return Array.isArray(getAtt) ? String(getAtt[0]) : undefined;
   };
   const ids = new Set(queues.map(([id]) => id));

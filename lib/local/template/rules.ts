@@ -36,6 +36,31 @@ export interface PutEventsEntry {
 }
 
 /**
+ * An entry of `PutEvents`' answer: the event's id, or why the entry failed.
+ *
+ * @example
+ * const failed: PutEventsResultEntry = { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
+ */
+export interface PutEventsResultEntry {
+  EventId?: string;
+  ErrorCode?: string;
+  ErrorMessage?: string;
+}
+
+/** An entry's `Detail` as an object (`{}` when absent); undefined when it is not a JSON object. */
+function detailOf(text: string | undefined): Record<string, unknown> | undefined {
+  if (text === undefined) return {};
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * A rule's resolved properties; throws `TemplateError` naming the rule for targets or
  * patterns the mode does not emulate.
  *
@@ -48,7 +73,15 @@ export function ruleSpec(
   arn: string,
   functionOf: (arn: string) => string | undefined,
 ): RuleSpec {
-  const pattern = props.EventPattern as FilterPattern | undefined;
+  // CloudFormation takes the pattern as an object or as its JSON text.
+  let pattern = props.EventPattern as FilterPattern | string | undefined;
+  if (typeof pattern === 'string') {
+    try {
+      pattern = JSON.parse(pattern) as FilterPattern;
+    } catch (err) {
+      throw new TemplateError(logicalId, 'its EventPattern is not JSON', { cause: err });
+    }
+  }
   if (pattern !== undefined) {
     const unsupported = unsupportedInPattern(pattern);
     if (unsupported !== undefined) {
@@ -69,6 +102,16 @@ export function ruleSpec(
         `target ${String(t.Id)}: InputTransformer and InputPath are not emulated`,
       );
     }
+    if (typeof t.Input === 'string') {
+      // Checked now: a bad Input would otherwise fail each delivery, far from its cause.
+      try {
+        JSON.parse(t.Input);
+      } catch (err) {
+        throw new TemplateError(logicalId, `target ${String(t.Id)}: its Input is not JSON`, {
+          cause: err,
+        });
+      }
+    }
     return { functionLogicalId, input: typeof t.Input === 'string' ? t.Input : undefined };
   });
   const bus = String(props.EventBusName ?? 'default');
@@ -78,7 +121,8 @@ export function ruleSpec(
     eventBusName: bus.includes(':event-bus/') ? (bus.split(':event-bus/')[1] ?? bus) : bus,
     schedule: typeof props.ScheduleExpression === 'string' ? props.ScheduleExpression : undefined,
     pattern,
-    enabled: props.State === undefined || props.State === 'ENABLED',
+    // ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS is enabled too.
+    enabled: props.State === undefined || String(props.State).startsWith('ENABLED'),
     targets,
   };
 }
@@ -128,21 +172,25 @@ export class TemplateRules {
     }
   }
 
-  /** Puts events on their buses; each rule whose pattern matches one invokes its targets. */
+  /**
+   * Puts events on their buses; each rule whose pattern matches one invokes its targets. An
+   * entry whose `Detail` is not a JSON object fails alone, as `PutEvents` answers it.
+   */
   putEvents(entries: readonly PutEventsEntry[]): {
     FailedEntryCount: number;
-    Entries: Array<{ EventId: string }>;
+    Entries: PutEventsResultEntry[];
   } {
-    const ids: Array<{ EventId: string }> = [];
+    const ids: PutEventsResultEntry[] = [];
+    let failed = 0;
     for (const entry of entries) {
+      const detail = detailOf(entry.Detail);
+      if (detail === undefined) {
+        failed += 1;
+        ids.push({ ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' });
+        continue;
+      }
       const id = randomUUID();
       ids.push({ EventId: id });
-      let detail: unknown = {};
-      try {
-        detail = JSON.parse(entry.Detail ?? '{}');
-      } catch {
-        detail = {};
-      }
       const event = {
         version: '0',
         id,
@@ -160,7 +208,7 @@ export class TemplateRules {
         if (matchesPattern(event, rule.pattern)) this.deliver(rule, event);
       }
     }
-    return { FailedEntryCount: 0, Entries: ids };
+    return { FailedEntryCount: failed, Entries: ids };
   }
 
   /**

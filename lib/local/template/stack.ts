@@ -23,9 +23,9 @@ import {
 } from '../emulators.ts';
 import { loadStack } from './assembly.ts';
 import { type AwsProxy, type HttpAnswer, startAwsProxy } from './aws-proxy.ts';
-import { CUSTOM_RESOURCE_RESPONSE_HOST, CustomResources } from './custom-resources.ts';
+import { CUSTOM_RESOURCE_RESPONSE_HOST, CustomResources, providerOf } from './custom-resources.ts';
 import { FunctionHost } from './function-host.ts';
-import { functionSpec } from './function-spec.ts';
+import { functionSpec, releaseCode, TaskRoots } from './function-spec.ts';
 import { createIamAuthorizer, type IamAuthorizer, rolePolicies } from './iam.ts';
 import { IntrinsicResolver, type PhysicalResource } from './intrinsics.ts';
 import {
@@ -36,6 +36,7 @@ import {
 } from './mappings.ts';
 import type { CfnResource, FunctionCredentials, FunctionSpec } from './model.ts';
 import { defaultPhysical, hash, isCustomResource, roleIdFromName } from './physical.ts';
+import { preflight } from './preflight.ts';
 import {
   createQueue,
   createTable,
@@ -141,12 +142,13 @@ export async function startTemplateStack(opts: TemplateStackOptions): Promise<Te
       unknown
     >;
 
-  // Function specs first: a bad asset or runtime stops the mode before anything starts.
   const functionIds = byType('AWS::Lambda::Function').map(([id]) => id);
   const cleanup: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const step of cleanup.reverse()) await step().catch(() => undefined);
   };
+  // What the mode would refuse, it refuses before anything starts.
+  await preflight(stack, run);
   const emulators: RunningEmulators = await startEmulators(process.env);
   cleanup.push(() => emulators.stop());
   try {
@@ -191,7 +193,7 @@ export async function startTemplateStack(opts: TemplateStackOptions): Promise<Te
         sqs,
         id,
         props(id),
-        physicalName(stack.stackName, run, id, 80),
+        physicalName(stack.stackName, run, id, 75),
         env,
         proxyUrl,
       );
@@ -247,10 +249,14 @@ export async function startTemplateStack(opts: TemplateStackOptions): Promise<Te
     for (const [id] of byType('AWS::IAM::Role'))
       roleIdByArn.set(physical.get(id)?.attributes.Arn ?? '', id);
     const specs = new Map<string, FunctionSpec>();
+    const taskRoots = new TaskRoots();
+    cleanup.push(async () => taskRoots.release());
     const credentials = new Map<string, FunctionCredentials>();
     const functionIdByNameOrArn = new Map<string, string>();
     for (const id of functionIds) {
-      const spec = functionSpec(stack, id, props(id), physical.get(id)?.ref ?? id, roleIdByArn);
+      const resolved = functionSpec(stack, id, props(id), physical.get(id)?.ref ?? id, roleIdByArn);
+      cleanup.push(async () => releaseCode(resolved));
+      const spec = { ...resolved, codeDir: taskRoots.of(resolved.codeDir) };
       specs.set(id, spec);
       const creds = {
         accessKeyId: `AKIALOCAL${hash(`${run}/${id}`, 11)}`,
@@ -323,13 +329,7 @@ export async function startTemplateStack(opts: TemplateStackOptions): Promise<Te
     // Custom resources, in template order (each provider is a function of the template).
     for (const [id, r] of resources.filter(([, r]) => isCustomResource(r))) {
       const properties = props(id);
-      const provider = functionIdByNameOrArn.get(String(properties.ServiceToken));
-      if (provider === undefined) {
-        throw new TemplateError(
-          id,
-          `its ServiceToken ${String(properties.ServiceToken)} is not a function of the template (SNS-backed providers are not emulated)`,
-        );
-      }
+      const provider = providerOf(id, properties, (arn) => functionIdByNameOrArn.get(arn));
       physical.set(
         id,
         await customResources.create({
