@@ -368,7 +368,9 @@ API, the evaluator and your handlers, all on loopback (\`-- --port 4000\` for an
 \`npm run dev:template\` runs what \`npx cdk deploy\` would deploy instead: it synthesizes the stack,
 then \`triggers dev --template cdk.out\` serves the same API from the bundled Lambda functions in
 \`cdk.out/\`, each with the IAM role the stack gives it. An AWS call a role does not allow is
-refused, as on AWS, and logged; the count of refused calls is printed when it stops.
+refused, as on AWS, and logged; the count of refused calls is printed when it stops. It checks the
+policies with \`@cloud-copilot/iam-simulate\`, a devDependency under the AGPL-3.0 licence: if your
+rules forbid that licence, uninstall it (\`npm run dev\` does not need it).
 
 ## Fire an event
 

@@ -144,8 +144,11 @@ export async function startTemplateStack(opts: TemplateStackOptions): Promise<Te
 
   const functionIds = byType('AWS::Lambda::Function').map(([id]) => id);
   const cleanup: Array<() => Promise<void>> = [];
+  // Stops what started, last first; a second stop finds nothing left to do.
   const stopAll = async () => {
-    for (const step of cleanup.reverse()) await step().catch(() => undefined);
+    for (let step = cleanup.pop(); step !== undefined; step = cleanup.pop()) {
+      await step().catch(() => undefined);
+    }
   };
   // What the mode would refuse, it refuses before anything starts.
   await preflight(stack, run);
