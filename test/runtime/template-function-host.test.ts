@@ -77,7 +77,8 @@ const FUNCTIONS: Record<string, Record<string, string>> = {
   },
   crashes: {
     'index.mjs': `
-      export const exits = async () => { process.exit(3); };
+      const end = process.exit.bind(process);
+      export const exits = async () => { end(3); };
       export const rejects = async () => {
         Promise.reject(new Error('nobody waits for me'));
         await new Promise((resolve) => setTimeout(resolve, 1000));

@@ -241,7 +241,7 @@ class ExecutionEnvironment {
   constructor(
     readonly child: ChildProcess,
     output: FunctionHostOptions['output'],
-    onExit: (env: ExecutionEnvironment) => void,
+    onGone: (env: ExecutionEnvironment) => void,
   ) {
     for (const stream of ['stdout', 'stderr'] as const) {
       const input = child[stream];
@@ -253,17 +253,17 @@ class ExecutionEnvironment {
     }
     child.on('message', (message) => this.waiter?.(message as ChildMessage));
     this.exited = new Promise((resolve) => {
-      const exit = (code: number | null, signal: NodeJS.Signals | null, error?: string) => {
+      const ended = (code: number | null, signal: NodeJS.Signals | null, error?: string) => {
         if (this.exitEvent) return;
         this.exitEvent = { type: 'exit', code, signal, ...(error ? { error } : {}) };
         this.waiter?.(this.exitEvent);
-        onExit(this);
+        onGone(this);
         resolve();
       };
-      child.on('exit', exit);
+      child.on('exit', ended);
       // A child that could not be spawned emits no exit.
       child.on('error', (err) => {
-        if (child.pid === undefined) exit(null, null, err.message);
+        if (child.pid === undefined) ended(null, null, err.message);
       });
     });
   }

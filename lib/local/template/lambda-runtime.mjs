@@ -41,6 +41,9 @@ export async function resolve(specifier, context, next) {
   }
 }`;
 
+/** Ends this process with a code, as the Lambda runtime does after an uncaught error. */
+const endProcess = process.exit.bind(process);
+
 /** @type {Handler | undefined} */
 let handler;
 /** @type {InitMessage | undefined} */
@@ -300,10 +303,10 @@ function crash(error, errorType, exitCode) {
   current = undefined;
   if (call !== undefined && process.send) {
     process.send({ type: 'result', id: call.id, ok: false, fatal: true, ...payload }, () =>
-      process.exit(exitCode),
+      endProcess(exitCode),
     );
   } else {
-    process.exit(exitCode);
+    endProcess(exitCode);
   }
 }
 process.on('uncaughtException', (error) => crash(error, undefined, 129));
