@@ -8,12 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  SendMessageCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { sqsSendTask } from '../adapters/aws-lambda/sqs-sender.ts';
 import { handleDispatcherBatch, handleEvaluatorBatch } from '../adapters/aws-lambda/streams.ts';
@@ -27,15 +22,14 @@ import type { WorkflowRegistry } from '../core/registry.ts';
 import type { SendTask, TaskMessage } from '../core/task-message.ts';
 import { getOwn } from '../engine/kwargs.ts';
 import { TIMER_QUEUE } from '../engine/workflow.ts';
-import { SettleTimeoutError, TriggersError } from '../errors.ts';
+import { TriggersError } from '../errors.ts';
 import { type CapacityEntry, DynamoStore } from '../store/dynamo-store.ts';
 import type { TaskHandler } from '../types.ts';
 import { localAwsConfig, type RunningEmulators, startEmulators } from './emulators.ts';
 import { createSessionTable, createTaskQueue } from './provision.ts';
 import { QueuePoller } from './queue-poller.ts';
+import { queuesEmpty, waitUntilQuiet } from './quiet.ts';
 import { type StreamFailureRecord, StreamPoller } from './stream-poller.ts';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * The function timeout the local runner assumes for task handlers, in seconds. Short, so that
@@ -337,28 +331,6 @@ export class DynamoRunner {
     }
   };
 
-  private async queuesEmpty(): Promise<boolean> {
-    for (const q of this.queues.values()) {
-      const res = await this.sqs.send(
-        new GetQueueAttributesCommand({
-          QueueUrl: q.url,
-          AttributeNames: [
-            'ApproximateNumberOfMessages',
-            'ApproximateNumberOfMessagesNotVisible',
-            'ApproximateNumberOfMessagesDelayed',
-          ],
-        }),
-      );
-      const a = res.Attributes ?? {};
-      const total =
-        Number(a.ApproximateNumberOfMessages ?? 0) +
-        Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) +
-        Number(a.ApproximateNumberOfMessagesDelayed ?? 0);
-      if (total > 0) return false;
-    }
-    return true;
-  }
-
   private activity(): number {
     return this.pollers.reduce((n, p) => n + p.deliveredCount, this.sends);
   }
@@ -384,22 +356,19 @@ export class DynamoRunner {
    * no send is under way, the queues are empty, and the delivered counts stood still for three
    * checks in a row. Rejects with `SettleTimeoutError` once `deadline` passes.
    */
-  private async quietBefore(deadline: number): Promise<void> {
-    let stable = 0;
-    let last = -1;
-    while (stable < 3) {
-      if (Date.now() > deadline) {
-        throw new SettleTimeoutError(
-          'settle() timed out with work still in flight (a handler that never returns?)',
-        );
-      }
-      await sleep(40);
-      const now = this.activity();
-      const quiet =
-        this.sending === 0 && this.pollers.every((p) => p.idle) && (await this.queuesEmpty());
-      stable = quiet && now === last ? stable + 1 : 0;
-      last = now;
-    }
+  private quietBefore(deadline: number): Promise<void> {
+    return waitUntilQuiet(deadline, {
+      activity: () => this.activity(),
+      idle: async () =>
+        this.sending === 0 &&
+        this.pollers.every((p) => p.idle) &&
+        (await queuesEmpty(
+          this.sqs,
+          [...this.queues.values()].map((q) => q.url),
+        )),
+      timedOut: () =>
+        'settle() timed out with work still in flight (a handler that never returns?)',
+    });
   }
 
   /** Local Lambda invocations (evaluator, dispatcher, task batches) under way right now. */

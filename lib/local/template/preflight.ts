@@ -16,7 +16,7 @@ import { IntrinsicResolver, type PhysicalResource } from './intrinsics.ts';
 import { mappingSpec } from './mappings.ts';
 import type { CfnResource } from './model.ts';
 import { defaultPhysical, isCustomResource, roleIdFromName } from './physical.ts';
-import { physicalName } from './resources.ts';
+import { physicalName, queuePhysical, tableArn } from './resources.ts';
 import { ruleSpec } from './rules.ts';
 
 /** Any attribute of a resource made only once the mode runs (a custom resource's `Data`). */
@@ -29,17 +29,17 @@ function anyAttribute(id: string): Readonly<Record<string, string>> {
 
 /** What a table or queue will be, before the emulators make it. */
 function standIn(stack: LoadedStack, run: string, id: string, r: CfnResource): PhysicalResource {
-  const { partition, region, accountId } = stack.env;
   if (r.Type === 'AWS::DynamoDB::Table') {
     const name = physicalName(stack.stackName, run, id, 255);
-    const arn = `arn:${partition}:dynamodb:${region}:${accountId}:table/${name}`;
+    const arn = tableArn(stack.env, name);
     return { ref: name, attributes: { Arn: arn, StreamArn: `${arn}/stream/preflight` } };
   }
   if (r.Type === 'AWS::SQS::Queue') {
-    const name = physicalName(stack.stackName, run, id, 75);
-    const url = `http://127.0.0.1:0/${accountId}/${name}`;
-    const arn = `arn:${partition}:sqs:${region}:${accountId}:${name}`;
-    return { ref: url, attributes: { Arn: arn, QueueName: name, QueueUrl: url } };
+    return queuePhysical(
+      stack.env,
+      physicalName(stack.stackName, run, id, 75),
+      'http://127.0.0.1:0',
+    );
   }
   if (isCustomResource(r)) return { ref: id, attributes: anyAttribute(id) };
   return defaultPhysical(stack, run, id, r);

@@ -201,7 +201,7 @@ export async function createTable(
   }
   const created = description.TableDescription;
   const upstreamStreamArn = created?.LatestStreamArn;
-  const arn = `arn:${env.partition}:dynamodb:${env.region}:${env.accountId}:table/${tableName}`;
+  const arn = tableArn(env, tableName);
   const label = upstreamStreamArn?.split('/stream/')[1];
   return {
     ref: tableName,
@@ -280,16 +280,7 @@ export async function createQueue(
       { cause: err },
     );
   }
-  const url = `${localUrlBase}/${env.accountId}/${queueName}`;
-  return {
-    ref: url,
-    attributes: {
-      Arn: `arn:${env.partition}:sqs:${env.region}:${env.accountId}:${queueName}`,
-      QueueName: queueName,
-      QueueUrl: url,
-    },
-    upstreamUrl,
-  };
+  return { ...queuePhysical(env, queueName, localUrlBase), upstreamUrl };
 }
 
 /**
@@ -321,4 +312,37 @@ export function queueCreationOrder(queues: ReadonlyArray<[string, Props]>): stri
   };
   for (const [id] of queues) visit(id, new Set());
   return order;
+}
+
+/**
+ * A table's ARN in the local account and region.
+ *
+ * @example
+ * tableArn(env, 'Stack-a1b2c3-Table'); // 'arn:aws:dynamodb:us-east-1:000000000000:table/Stack-a1b2c3-Table'
+ */
+export function tableArn(env: LocalEnv, tableName: string): string {
+  return `arn:${env.partition}:dynamodb:${env.region}:${env.accountId}:table/${tableName}`;
+}
+
+/**
+ * What a queue is locally: its URL on the IAM endpoint (`localUrlBase`) as its `Ref`, and its
+ * ARN, name and URL as its attributes.
+ *
+ * @example
+ * queuePhysical(env, 'Stack-a1b2c3-TaskQueue0', 'http://127.0.0.1:4010').ref;
+ */
+export function queuePhysical(
+  env: LocalEnv,
+  queueName: string,
+  localUrlBase: string,
+): PhysicalResource {
+  const url = `${localUrlBase}/${env.accountId}/${queueName}`;
+  return {
+    ref: url,
+    attributes: {
+      Arn: `arn:${env.partition}:sqs:${env.region}:${env.accountId}:${queueName}`,
+      QueueName: queueName,
+      QueueUrl: url,
+    },
+  };
 }

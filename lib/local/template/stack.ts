@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { DEPLOYMENT_FILE } from '../../adapters/aws-lambda/functions/deployment.ts';
 import type { LogSink } from '../../core/log.ts';
 import { FunctionError, SettleTimeoutError, TemplateError } from '../../errors.ts';
@@ -21,6 +21,7 @@ import {
   type RunningEmulators,
   startEmulators,
 } from '../emulators.ts';
+import { queuesEmpty, waitUntilQuiet } from '../quiet.ts';
 import { loadStack } from './assembly.ts';
 import { type AwsProxy, type HttpAnswer, startAwsProxy } from './aws-proxy.ts';
 import { CUSTOM_RESOURCE_RESPONSE_HOST, CustomResources, providerOf } from './custom-resources.ts';
@@ -102,8 +103,6 @@ export interface TemplateStack {
   stop(): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Starts the template mode for a cloud assembly: see the module comment. Throws `TemplateError`
  * (one line naming the file or logical id) for an assembly it cannot run, `IamSimulatorMissingError`
@@ -170,6 +169,7 @@ export async function startTemplateStack(opts: TemplateStackOptions): Promise<Te
     // The data resources, each with the properties the template gives it.
     const ddb = new DynamoDBClient(localAwsConfig(emulators.dynamodbEndpoint));
     const tables = byType('AWS::DynamoDB::Table');
+    const created: Array<Awaited<ReturnType<typeof createTable>>> = [];
     for (const [id] of tables) {
       const table = await createTable(
         ddb,
@@ -179,18 +179,22 @@ export async function startTemplateStack(opts: TemplateStackOptions): Promise<Te
         env,
       );
       physical.set(id, table);
-      const upstream = table.upstreamStreamArn?.split(':table/')[0];
-      const local = table.attributes.Arn?.split(':table/')[0];
-      if (upstream && local && upstream !== local && !rewrites.some(([l]) => l === `${local}:`)) {
-        rewrites.push([`${local}:`, `${upstream}:`]);
-      }
+      created.push(table);
+    }
+    // DynamoDB Local names its own region in ARNs: one prefix to rewrite, the same for every table.
+    const streamed = created.find((t) => t.upstreamStreamArn !== undefined);
+    const [localArns, upstreamArns] = [streamed?.attributes.Arn, streamed?.upstreamStreamArn].map(
+      (arn) => arn?.split(':table/')[0],
+    );
+    if (localArns !== undefined && upstreamArns !== undefined && localArns !== upstreamArns) {
+      rewrites.push([`${localArns}:`, `${upstreamArns}:`]);
     }
     const sqs = new SQSClient(localAwsConfig(emulators.sqsEndpoint));
     const queueIds = queueCreationOrder(
       byType('AWS::SQS::Queue').map(([id, r]) => [id, r.Properties ?? {}]),
     );
     const queueUrlByArn = new Map<string, string>();
-    const upstreamQueueUrls: string[] = [];
+    const upstreamUrlByArn = new Map<string, string>();
     for (const id of queueIds) {
       const q = await createQueue(
         sqs,
@@ -202,10 +206,12 @@ export async function startTemplateStack(opts: TemplateStackOptions): Promise<Te
       );
       physical.set(id, q);
       queueUrlByArn.set(q.attributes.Arn ?? '', q.ref);
-      upstreamQueueUrls.push(q.upstreamUrl);
-      if (rewrites.every(([l]) => l !== `${proxyUrl}/`)) {
-        rewrites.push([`${proxyUrl}/`, q.upstreamUrl.replace(/[^/]+\/[^/]+$/, '')]);
-      }
+      upstreamUrlByArn.set(q.attributes.Arn ?? '', q.upstreamUrl);
+    }
+    // Every queue URL is the emulator's base with the account and name after it.
+    const [someQueue] = upstreamUrlByArn.values();
+    if (someQueue !== undefined) {
+      rewrites.push([`${proxyUrl}/`, someQueue.replace(/[^/]+\/[^/]+$/, '')]);
     }
 
     // The rewrites are known once the resources are: the endpoint is started after them.
@@ -421,29 +427,7 @@ export async function startTemplateStack(opts: TemplateStackOptions): Promise<Te
 
     const sourceQueues = mappingSpecs
       .filter((m) => m.kind === 'queue')
-      .map((m) => queueUrlByArn.get(m.sourceArn));
-    const upstreamOf = (url: string | undefined) =>
-      url === undefined
-        ? undefined
-        : rewrites.reduce((u, [local, up]) => u.replace(local, up), url);
-    const queuesEmpty = async (): Promise<boolean> => {
-      for (const url of sourceQueues.map(upstreamOf)) {
-        if (url === undefined) continue;
-        const res = await sqs.send(
-          new GetQueueAttributesCommand({
-            QueueUrl: url,
-            AttributeNames: [
-              'ApproximateNumberOfMessages',
-              'ApproximateNumberOfMessagesNotVisible',
-              'ApproximateNumberOfMessagesDelayed',
-            ],
-          }),
-        );
-        const total = Object.values(res.Attributes ?? {}).reduce((n, v) => n + Number(v ?? 0), 0);
-        if (total > 0) return false;
-      }
-      return true;
-    };
+      .flatMap((m) => upstreamUrlByArn.get(m.sourceArn) ?? []);
     const inFlight = () => [...hosts.values()].reduce((n, h) => n + h.inFlight, rules.inFlight);
 
     return {
@@ -458,30 +442,22 @@ export async function startTemplateStack(opts: TemplateStackOptions): Promise<Te
       functions: [...specs.keys()],
       deniedCalls: () => [...denied],
       droppedRecords: () => mappings.droppedRecords(),
-      async settle(timeoutMs) {
-        const deadline = Date.now() + timeoutMs;
-        let stable = 0;
-        let last = -1;
-        while (stable < 3) {
-          const dropped = mappings.droppedRecords();
-          const [first] = dropped;
-          if (first !== undefined) {
-            throw new SettleTimeoutError(
-              `the session cannot settle: event source mapping ${first.mapping} dropped ${first.count} stream record(s) its function ${first.functionLogicalId} (the ${first.source}) needs, e.g. ${first.sample}: its FilterCriteria match none of them`,
-            );
-          }
-          if (Date.now() > deadline) {
-            throw new SettleTimeoutError(
-              `settle() timed out with work still in flight (${inFlight()} invocation(s) under way)`,
-            );
-          }
-          await sleep(40);
-          const now = mappings.delivered;
-          const quiet = inFlight() === 0 && mappings.idle && (await queuesEmpty());
-          stable = quiet && now === last ? stable + 1 : 0;
-          last = now;
-        }
-      },
+      settle: (timeoutMs) =>
+        waitUntilQuiet(Date.now() + timeoutMs, {
+          activity: () => mappings.delivered,
+          idle: async () =>
+            inFlight() === 0 && mappings.idle && (await queuesEmpty(sqs, sourceQueues)),
+          check: () => {
+            const [first] = mappings.droppedRecords();
+            if (first !== undefined) {
+              throw new SettleTimeoutError(
+                `the session cannot settle: event source mapping ${first.mapping} dropped ${first.count} stream record(s) its function ${first.functionLogicalId} (the ${first.source}) needs, e.g. ${first.sample}: its FilterCriteria match none of them`,
+              );
+            }
+          },
+          timedOut: () =>
+            `settle() timed out with work still in flight (${inFlight()} invocation(s) under way)`,
+        }),
       stop: stopAll,
     };
   } catch (err) {
