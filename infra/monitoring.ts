@@ -92,7 +92,7 @@ export function addDeadLetterAlarm(
 }
 
 /**
- * What `monitorStreams` watches: the API and the two stream functions with their failures
+ * What `monitorStreams` watches: the API and the stream's function with its failures
  * (a `Triggers` construct has them all).
  *
  * @example
@@ -101,7 +101,6 @@ export function addDeadLetterAlarm(
 export interface StreamParts {
   readonly api: apigwv2.HttpApi;
   readonly evaluator: lambda.Function;
-  readonly dispatcher: lambda.Function;
   readonly streamFailureQueue: sqs.Queue;
 }
 
@@ -110,17 +109,14 @@ export interface StreamParts {
  * given up on) and of the API's requests.
  *
  * @example
- * monitorStreams(monitoring, { api, evaluator, dispatcher, streamFailureQueue }, Duration.minutes(5));
+ * monitorStreams(monitoring, { api, evaluator, streamFailureQueue }, Duration.minutes(5));
  */
 export function monitorStreams(
   monitoring: Monitoring,
   parts: StreamParts,
   iteratorAgeThreshold: Duration,
 ): void {
-  const streamFunctions = [
-    ['Evaluator', parts.evaluator],
-    ['Dispatcher', parts.dispatcher],
-  ] as const;
+  const streamFunctions = [['Evaluator', parts.evaluator]] as const;
   const iteratorAge = streamFunctions.map(([, fn]) =>
     fn.metric('IteratorAge', { statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1) }),
   );
@@ -152,7 +148,7 @@ export function monitorStreams(
       left: [parts.api.metricCount(), parts.api.metricServerError(), parts.api.metricClientError()],
     }),
     new cloudwatch.GraphWidget({
-      title: 'Evaluations and dispatches',
+      title: 'Evaluations',
       left: streamFunctions.map(([, fn]) => fn.metricInvocations()),
       right: errors,
     }),

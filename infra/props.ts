@@ -264,7 +264,7 @@ export interface TaskHandlerOptions {
 export interface TaskHandlerResources {
   /** The task handler's function. */
   readonly fn: lambda.IFunction;
-  /** The queue the dispatcher sends the handler's instances to. */
+  /** The queue the evaluator sends the handler's instances to. */
   readonly queue: sqs.Queue;
   /** Where an instance's messages go once `queue` has delivered them too often. */
   readonly deadLetterQueue: sqs.Queue;

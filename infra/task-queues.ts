@@ -1,5 +1,5 @@
 /**
- * The task queues: a queue and a dead-letter queue per task handler, which the dispatcher sends
+ * The task queues: a queue and a dead-letter queue per task handler, which the evaluator sends
  * the handler's instances to, and the synth-time check that every task has its handler.
  * May import: anything under lib/ and aws-cdk-lib.
  *
@@ -30,17 +30,17 @@ export type TaskHandlers = Map<string, TaskHandlerResources>;
 const LAMBDA_DEFAULT_TIMEOUT = Duration.seconds(3);
 
 /**
- * Adds the queue (and its dead-letter queue) of the task handler `name`, which the dispatcher
+ * Adds the queue (and its dead-letter queue) of the task handler `name`, which the evaluator
  * sends the handler's instances to, and the event source of `fn` on it, with partial batch
  * responses. A `lambda.Function` also gets the environment it needs.
  *
  * @example
- * addTaskQueue(deployment, handlers, dispatcher, 'score', scoreFunction);
+ * addTaskQueue(deployment, handlers, evaluator, 'score', scoreFunction);
  */
 export function addTaskQueue(
   deployment: Deployment,
   handlers: TaskHandlers,
-  dispatcher: lambda.Function,
+  sender: lambda.Function,
   name: string,
   fn: lambda.IFunction,
   opts: TaskHandlerOptions = {},
@@ -72,7 +72,7 @@ export function addTaskQueue(
     }),
   );
   grantTableActions(fn, table, encryptionKey, TABLE_ACTIONS.task);
-  queue.grantSendMessages(dispatcher);
+  queue.grantSendMessages(sender);
   // A cooldown longer than SQS allows is re-delayed: the function sends to its own queue.
   queue.grantSendMessages(fn);
   if (fn instanceof lambda.Function) {
@@ -88,7 +88,7 @@ export function addTaskQueue(
 }
 
 /**
- * The queue URL of each task handler, by name: the dispatcher's `TRIGGERS_QUEUE_URLS`.
+ * The queue URL of each task handler, by name: the evaluator's `TRIGGERS_QUEUE_URLS`.
  *
  * @example
  * queueUrls(handlers); // { score: '<queue url token>' }

@@ -1,5 +1,5 @@
 /**
- * The construct `Triggers`: the session table, the ingest, evaluator and dispatcher functions,
+ * The construct `Triggers`: the session table, the ingest and evaluator functions,
  * the table stream's event sources and the HTTP API; the other parts are added from here.
  * May import: anything under lib/ and aws-cdk-lib.
  *
@@ -24,7 +24,6 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../lib/adapters/aws-lambda/variables.ts';
 import {
-  DISPATCHER_SOURCE,
   EVALUATOR_SOURCE,
   type StreamSourceSettings,
   TASK_QUEUE,
@@ -145,10 +144,11 @@ export class Triggers extends Construct {
   readonly apiUrl: string;
   /** The function behind the HTTP API. */
   readonly ingest: lambda.Function;
-  /** Applies fired events to sessions (table stream: event inserts). */
+  /**
+   * Applies fired events to sessions (table stream: event inserts) and sends the instances it
+   * scheduled to their task queues, right after its commit.
+   */
   readonly evaluator: lambda.Function;
-  /** Sends newly scheduled instances to their queues (table stream: instances). */
-  readonly dispatcher: lambda.Function;
   /** Where stream records go after the wiring's retries are spent. */
   readonly streamFailureQueue: sqs.Queue;
   /** The alarms, empty when `alarms` is off; add actions to them. */
@@ -212,19 +212,15 @@ export class Triggers extends Construct {
     });
     this.evaluator = deploymentFunction(deployment, 'Evaluator', {
       function: 'evaluator',
-      description: 'Applies fired events to their sessions',
-    });
-    this.dispatcher = deploymentFunction(deployment, 'Dispatcher', {
-      function: 'dispatcher',
-      description: 'Sends scheduled task instances to their queues',
+      description: 'Applies fired events to their sessions and sends the tasks they schedule',
     });
     configureFunction(deployment, this.ingest, TABLE_ACTIONS.ingest);
     configureFunction(deployment, this.evaluator, TABLE_ACTIONS.evaluator);
     this.workflowVersions.push(
       ...storeWorkflowVersions(deployment, this.evaluator, props.workflows),
     );
-    configureFunction(deployment, this.dispatcher, []);
-    this.dispatcher.addEnvironment(
+    // Direct dispatch: the evaluator sends what it scheduled to the task queues itself.
+    this.evaluator.addEnvironment(
       ENV.queueUrls,
       Lazy.string({ produce: () => Stack.of(this).toJsonString(queueUrls(this.taskHandlers)) }),
     );
@@ -233,14 +229,12 @@ export class Triggers extends Construct {
       retentionPeriod: Duration.days(TASK_QUEUE.dlqRetentionDays),
       ...queueEncryption(props.encryptionKey),
     });
-    for (const [fn, settings] of [
-      [this.evaluator, EVALUATOR_SOURCE],
-      [this.dispatcher, DISPATCHER_SOURCE],
-    ] as const) {
-      fn.addEventSource(
-        new DynamoEventSource(this.table, streamSourceProps(settings, this.streamFailureQueue)),
-      );
-    }
+    this.evaluator.addEventSource(
+      new DynamoEventSource(
+        this.table,
+        streamSourceProps(EVALUATOR_SOURCE, this.streamFailureQueue),
+      ),
+    );
 
     const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
@@ -295,14 +289,14 @@ export class Triggers extends Construct {
 
   /**
    * Adds the function of a task handler: a queue (and its dead-letter queue) named after the
-   * handler, which the dispatcher sends the handler's instances to, and an event source with
+   * handler, which the evaluator sends the handler's instances to, and an event source with
    * partial batch responses. A `lambda.Function` also gets the environment it needs.
    *
    * @example
    * triggers.addTaskHandler('score', scoreFunction);
    */
   addTaskHandler(name: string, fn: lambda.IFunction, opts: TaskHandlerOptions = {}): sqs.Queue {
-    return addTaskQueue(this.deployment, this.taskHandlers, this.dispatcher, name, fn, opts);
+    return addTaskQueue(this.deployment, this.taskHandlers, this.evaluator, name, fn, opts);
   }
 
   /**

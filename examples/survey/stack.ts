@@ -74,7 +74,7 @@ export function suppressReviewedFindings(stack: Stack): void {
  * acknowledgeTriggersFindings(triggers);
  */
 export function acknowledgeTriggersFindings(triggers: Triggers): void {
-  for (const fn of [triggers.evaluator, triggers.dispatcher]) {
+  for (const fn of [triggers.evaluator]) {
     if (fn.role === undefined) continue;
     Validations.of(fn.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',

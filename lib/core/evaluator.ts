@@ -9,18 +9,22 @@ import type { Effect, InstanceSeed, SessionEvent } from '../engine/events.ts';
 import type { SessionEngine } from '../engine/index.ts';
 import { ConflictError, TriggersError } from '../errors.ts';
 import {
+  type AppliedMark,
   type DeliveredEvent,
   type EventRecord,
   type InstanceRecord,
   type InstanceUpdate,
   isApplied,
+  type OwedSend,
   type SessionStore,
+  samePosition,
 } from '../store/port.ts';
 import type { InstanceStatus, Kwargs } from '../types.ts';
 import type { Clock } from './clock.ts';
 import type { FaultHook } from './faults.ts';
 import type { LogSink } from './log.ts';
 import type { WorkflowRegistry } from './registry.ts';
+import type { SendTask } from './task-message.ts';
 
 /** What the evaluator needs. */
 export interface EvaluatorDeps {
@@ -30,6 +34,12 @@ export interface EvaluatorDeps {
   log: LogSink;
   /** How often a commit that lost a race is re-read and retried. @default 20 */
   maxAttempts?: number;
+  /**
+   * Sends each instance an evaluation scheduled to its queue right after the commit (direct
+   * dispatch: the ready task is one queue hop away). Without it a dispatcher on the table's
+   * stream sends them. @default - none: stream dispatch
+   */
+  send?: SendTask;
   /** Test-only crash points. */
   faults?: FaultHook;
 }
@@ -86,21 +96,41 @@ function toSessionEvent(
  * over as many of the rest as fit in one commit, then commits that atomically. Returns the
  * events still to apply, and whether it committed (nothing, when all were applied already).
  */
+interface Pass {
+  /** Events still to apply. */
+  rest: DeliveredEvent[];
+  committed: boolean;
+  /** Messages to send: what this pass's commit scheduled, or what an earlier one still owes. */
+  sends: OwedSend[];
+}
+
 async function evaluateOnce(
   deps: EvaluatorDeps,
   sessionId: string,
   delivered: readonly DeliveredEvent[],
-): Promise<{ rest: DeliveredEvent[]; committed: boolean }> {
+  first: boolean,
+): Promise<Pass> {
   const { store, registry } = deps;
   const head = await store.getHead(sessionId);
+  // The marked event is in this delivery: the commit that applied it may have been made by a
+  // run of this batch that died before its sends (the stream re-delivers an unacknowledged
+  // batch from its start), so what that commit owes is sent again. Duplicates are harmless:
+  // the task runner's claim lets one delivery run the instance.
+  const owed =
+    first &&
+    deps.send &&
+    head?.applied?.sends &&
+    delivered.some((e) => samePosition(e.position, head.applied as AppliedMark))
+      ? head.applied.sends
+      : [];
   const candidates = delivered.filter((e) => !isApplied(head, e.position));
-  const first = candidates[0];
-  if (first === undefined) return { rest: [], committed: false };
+  const firstEvent = candidates[0];
+  if (firstEvent === undefined) return { rest: [], committed: false, sends: owed };
   const pending: DeliveredEvent[] = [];
   const workflowName =
     head?.state.workflow ??
-    (first.workflow !== undefined && registry.has(first.workflow)
-      ? first.workflow
+    (firstEvent.workflow !== undefined && registry.has(firstEvent.workflow)
+      ? firstEvent.workflow
       : registry.defaultWorkflow);
   // A session runs under the workflow version it was created with; a new one is pinned to the
   // current version (the registry's engines start their sessions pinned).
@@ -190,6 +220,15 @@ async function evaluateOnce(
   // The head records what is applied (the position of the last event), so applying events
   // that change nothing else, a trigger nothing listens to say, is one write of the head.
   const last = pending[pending.length - 1] as DeliveredEvent;
+  const sends: OwedSend[] = deps.send
+    ? created
+        .filter((c) => c.status === 'scheduled')
+        .map((c) => ({
+          instance: c.name,
+          queue: c.queue,
+          ...(c.delaySeconds !== undefined ? { delaySeconds: c.delaySeconds } : {}),
+        }))
+    : [];
   await store.commitEvaluation({
     sessionId,
     expectedVersion: head?.version,
@@ -199,13 +238,14 @@ async function evaluateOnce(
       ...last.position,
       count: (head?.applied?.count ?? 0) + pending.length,
       at,
+      ...(sends.length > 0 ? { sends } : {}),
     },
     created,
     updated,
     events,
     at,
   });
-  return { rest: candidates.slice(pending.length), committed: true };
+  return { rest: candidates.slice(pending.length), committed: true, sends: [...owed, ...sends] };
 }
 
 interface Collector {
@@ -345,13 +385,37 @@ export async function evaluateSession(
   const maxAttempts = deps.maxAttempts ?? 20;
   let remaining = events.filter((e) => e.sessionId === sessionId);
   let conflicts = 0;
+  let first = true;
   while (remaining.length > 0) {
+    let pass: Pass;
     try {
-      const pass = await evaluateOnce(deps, sessionId, remaining);
-      remaining = pass.rest;
-      if (pass.committed) deps.faults?.('evaluator.afterCommit', { sessionId });
+      pass = await evaluateOnce(deps, sessionId, remaining, first);
     } catch (err) {
       if (!(err instanceof ConflictError) || ++conflicts >= maxAttempts) throw err;
+      continue;
     }
+    first = false;
+    remaining = pass.rest;
+    if (pass.committed) deps.faults?.('evaluator.afterCommit', { sessionId });
+    if (deps.send && pass.sends.length > 0) {
+      await sendOwed(deps, deps.send, sessionId, pass.sends);
+      deps.faults?.('evaluator.afterSend', { sessionId });
+    }
+  }
+}
+
+/**
+ * Sends what a commit owes, in order. A send that fails fails the evaluation: the stream
+ * re-delivers the batch and the sends are made again (see `evaluateOnce`).
+ */
+async function sendOwed(
+  deps: EvaluatorDeps,
+  send: SendTask,
+  sessionId: string,
+  sends: readonly OwedSend[],
+): Promise<void> {
+  for (const s of sends) {
+    deps.faults?.('dispatcher.beforeSend', { sessionId, instance: s.instance });
+    await send(s.queue, { sessionId, instance: s.instance }, s.delaySeconds ?? 0);
   }
 }

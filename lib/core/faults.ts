@@ -14,10 +14,15 @@ import { TriggersError } from '../errors.ts';
 export type FaultPoint =
   /** The event is stored; the caller has not been answered. */
   | 'ingest.afterEventWrite'
-  /** The evaluation is committed; the stream batch is not acknowledged. */
+  /** The evaluation is committed; its messages are not sent, the batch is not acknowledged. */
   | 'evaluator.afterCommit'
-  /** The instance is scheduled; its message is not sent. */
+  /**
+   * The instance is scheduled; its message is not sent (by the evaluator right after its
+   * commit, or by the stream dispatcher where that sends it).
+   */
   | 'dispatcher.beforeSend'
+  /** The evaluation's messages are sent; the stream batch is not acknowledged. */
+  | 'evaluator.afterSend'
   /** The instance is claimed; its handler has not run. */
   | 'task.afterClaim'
   /** The handler returned; its outcome is not committed. */
@@ -30,6 +35,7 @@ export const FAULT_POINTS: readonly FaultPoint[] = [
   'ingest.afterEventWrite',
   'evaluator.afterCommit',
   'dispatcher.beforeSend',
+  'evaluator.afterSend',
   'task.afterClaim',
   'task.afterHandler',
   'task.afterCommit',

@@ -73,15 +73,20 @@ export interface LocalInvocation {
   queue?: string;
   /** Records (stream records or messages) in the invocation's batch. */
   records: number;
-  /** Wall-clock time the handler took, in milliseconds. */
+  /** Wall-clock time the handler took, in milliseconds (the modelled overhead not included). */
   durationMs: number;
+  /** When the invocation began (`performance.now()`), before any modelled overhead. */
+  startedAt: number;
 }
 
 /** Counts a runner's invocations under way and reports each one that ended. */
 class InvocationCounter {
   inFlight = 0;
 
-  constructor(private readonly onInvoke: ((invocation: LocalInvocation) => void) | undefined) {}
+  constructor(
+    private readonly onInvoke: ((invocation: LocalInvocation) => void) | undefined,
+    private readonly overheadMs = 0,
+  ) {}
 
   /** Wraps a batch handler so that its invocations are counted and reported. */
   wrap<E extends { Records: readonly unknown[] }, R>(
@@ -91,8 +96,14 @@ class InvocationCounter {
   ): (event: E) => Promise<R> {
     return async (event) => {
       this.inFlight += 1;
-      const started = performance.now();
+      const startedAt = performance.now();
+      let started = startedAt;
       try {
+        if (this.overheadMs > 0) {
+          // Lambda's own cost of a warm invocation, before the handler runs.
+          await new Promise((resolve) => setTimeout(resolve, this.overheadMs));
+          started = performance.now();
+        }
         return await handler(event);
       } finally {
         this.inFlight -= 1;
@@ -101,6 +112,7 @@ class InvocationCounter {
           ...(queue !== undefined ? { queue } : {}),
           records: event.Records.length,
           durationMs: performance.now() - started,
+          startedAt,
         });
       }
     };
@@ -145,8 +157,9 @@ export class DynamoRunner {
     private readonly sqs: SQSClient,
     private readonly holdDelays: boolean,
     onInvoke?: (invocation: LocalInvocation) => void,
+    invocationOverheadMs?: number,
   ) {
-    this.invocations = new InvocationCounter(onInvoke);
+    this.invocations = new InvocationCounter(onInvoke, invocationOverheadMs);
     this.sqsSend = sqsSendTask({
       sqs,
       clock: this.clock,
@@ -175,6 +188,26 @@ export class DynamoRunner {
       onInvoke?: (invocation: LocalInvocation) => void;
       /** Pause of the stream pollers between polls that found nothing, in ms. @default 25 */
       streamPollIntervalMs?: number;
+      /**
+       * Poll the stream at a fixed rate, as Lambda's stream sources do (250: four times a second),
+       * instead of again at once after records and `streamPollIntervalMs` after nothing
+       * (benchmarks: the AWS latency model). @default - off
+       */
+      streamPollEveryMs?: number;
+      /**
+       * Wait this long before each local Lambda invocation runs its handler: the overhead of a
+       * warm invocation (benchmarks: the AWS latency model). @default 0
+       */
+      invocationOverheadMs?: number;
+      /**
+       * Who sends a newly scheduled instance to its queue. `'direct'`: the evaluator, right after
+       * its commit, as deployed. `'stream'`: a dispatcher on the table's stream, the path before
+       * direct dispatch (one stream hop more), kept for `persistDir` (the SQS emulator keeps no
+       * messages across restarts, and the dispatcher re-sends every scheduled instance it reads
+       * from the stream's start) and for the benchmark's comparison.
+       * @default 'direct', or 'stream' with `persistDir`
+       */
+      dispatch?: 'direct' | 'stream';
       /**
        * Hand each stream source's batches to its handler concurrently, up to the wiring's
        * `parallelizationFactor`, as Lambda does. @default false - one batch at a time
@@ -218,6 +251,7 @@ export class DynamoRunner {
         sqs,
         opts.holdDelays ?? true,
         opts.onInvoke,
+        opts.invocationOverheadMs,
       );
 
       // Timers are built-in tasks of the timers queue: it exists when a workflow has timers.
@@ -252,10 +286,13 @@ export class DynamoRunner {
       const streams = new DynamoDBStreamsClient(localAwsConfig(emulators.dynamodbEndpoint));
       const faults = opts.faults ? { faults: opts.faults } : {};
       const deps = { store: runner.store, registry, clock: runner.clock, log, ...faults };
-      const pollInterval =
-        opts.streamPollIntervalMs !== undefined
+      const dispatch = opts.dispatch ?? (opts.persistDir !== undefined ? 'stream' : 'direct');
+      const pollInterval = {
+        ...(opts.streamPollIntervalMs !== undefined
           ? { pollIntervalMs: opts.streamPollIntervalMs }
-          : {};
+          : {}),
+        ...(opts.streamPollEveryMs !== undefined ? { pollEveryMs: opts.streamPollEveryMs } : {}),
+      };
       /** One stream source: the evaluator's or the dispatcher's, with the same options. */
       const streamSource = (
         functionName: 'evaluator' | 'dispatcher',
@@ -275,12 +312,19 @@ export class DynamoRunner {
           ...pollInterval,
           log,
         });
+      const evaluatorDeps = dispatch === 'direct' ? { ...deps, send: runner.send } : deps;
       runner.pollers.push(
-        streamSource('evaluator', EVALUATOR_SOURCE, (event) => handleEvaluatorBatch(deps, event)),
-        streamSource('dispatcher', DISPATCHER_SOURCE, (event) =>
-          handleDispatcherBatch(runner.send, event, faults),
+        streamSource('evaluator', EVALUATOR_SOURCE, (event) =>
+          handleEvaluatorBatch(evaluatorDeps, event),
         ),
       );
+      if (dispatch === 'stream') {
+        runner.pollers.push(
+          streamSource('dispatcher', DISPATCHER_SOURCE, (event) =>
+            handleDispatcherBatch(runner.send, event, faults),
+          ),
+        );
+      }
       const pollersPerQueue = Math.max(1, opts.queuePollers ?? 1);
       const queuePollers = [...runner.queues].flatMap((q) => Array(pollersPerQueue).fill(q));
       for (const [name, q] of queuePollers as Array<[string, { url: string; arn: string }]>) {

@@ -31,6 +31,13 @@ export interface StreamPollerOptions {
   /** Pause between polls of a shard with nothing new. @default 25 */
   pollIntervalMs?: number;
   /**
+   * Poll at a fixed rate instead, as Lambda's stream event sources do (about four polls a second
+   * per shard): each poll starts on the next tick of this period, whether or not the last one
+   * found records, so a new record waits for the next tick. Overrides `pollIntervalMs`.
+   * @default - off: poll again at once after records, `pollIntervalMs` after nothing
+   */
+  pollEveryMs?: number;
+  /**
    * Batches handed to the handler at once per shard, records of one partition key always in the
    * same lane and in order, as Lambda's `ParallelizationFactor`. @default 1
    */
@@ -228,10 +235,21 @@ export class StreamPoller extends PollingLoop {
     return !parent || parent.closed;
   }
 
+  /** Waits for the next tick of a fixed-rate schedule (ticks at `phase + k × every`). */
+  private async nextTick(every: number, phase: number): Promise<void> {
+    const now = performance.now();
+    const next = phase + Math.ceil((now - phase) / every) * every;
+    await sleep(Math.max(0, next - now));
+  }
+
   protected async run(): Promise<void> {
     let sinceDescribe = Number.POSITIVE_INFINITY;
+    const every = this.opts.pollEveryMs;
+    // Each source starts its ticks at its own random phase, as independent pollers do.
+    const phase = performance.now() + Math.random() * (every ?? 0);
     while (this.running) {
       try {
+        if (every !== undefined) await this.nextTick(every, phase);
         if (sinceDescribe > 20) {
           await this.discoverShards();
           sinceDescribe = 0;
@@ -254,7 +272,7 @@ export class StreamPoller extends PollingLoop {
         }
         this.lastPollEmpty =
           fetched === 0 && [...this.shards.values()].every((x) => x.held.length === 0);
-        if (fetched === 0) await sleep(this.opts.pollIntervalMs ?? 25);
+        if (fetched === 0 && every === undefined) await sleep(this.opts.pollIntervalMs ?? 25);
       } catch (err) {
         this.opts.log({
           level: 'error',

@@ -109,6 +109,26 @@ export interface AppliedMark extends StreamPosition {
   count: number;
   /** When the evaluation that applied the last one committed. */
   at: string;
+  /**
+   * The task messages this evaluation owes: the instances it scheduled, which the evaluator
+   * sends right after its commit. A re-delivery of the batch that holds the marked event (the
+   * evaluator died between the commit and a send) sends them again. Absent when it scheduled
+   * nothing, or when a dispatcher on the stream sends them instead.
+   */
+  sends?: OwedSend[];
+}
+
+/** A task message an evaluation owes: an instance it scheduled, its queue and its delay. */
+export interface OwedSend {
+  instance: string;
+  queue: string;
+  /** The cooldown before it runs, in seconds. */
+  delaySeconds?: number;
+}
+
+/** Whether two stream positions are the same record. */
+export function samePosition(a: StreamPosition, b: StreamPosition): boolean {
+  return a.stream === b.stream && a.sequence === b.sequence;
 }
 
 /** The session head: the engine state, what is applied, and the version that guards both. */

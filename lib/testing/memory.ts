@@ -5,9 +5,8 @@
  *
  * @module
  */
-import { DISPATCHER_SOURCE, EVALUATOR_SOURCE, TASK_QUEUE } from '../adapters/aws-lambda/wiring.ts';
+import { EVALUATOR_SOURCE, TASK_QUEUE } from '../adapters/aws-lambda/wiring.ts';
 import { VirtualClock } from '../core/clock.ts';
-import { becameScheduled, dispatchInstance } from '../core/dispatcher.ts';
 import { evaluateSession } from '../core/evaluator.ts';
 import type { FaultHook } from '../core/faults.ts';
 import { HeldMessages } from '../core/held-messages.ts';
@@ -115,18 +114,7 @@ export class MemoryRunner {
   }
 
   private onChange(change: ChangeRecord): void {
-    if (change.kind === 'event') {
-      this.evaluate(change.sessionId);
-    } else if (becameScheduled(change.oldStatus, change.record.status)) {
-      const record = change.record;
-      this.pump.run(
-        this.withRetries(
-          () =>
-            dispatchInstance((q, m, d) => this.send(m, d, q === TIMER_QUEUE), record, this.faults),
-          DISPATCHER_SOURCE.retryAttempts,
-        ),
-      );
-    }
+    if (change.kind === 'event') this.evaluate(change.sessionId);
   }
 
   /** Serializes evaluation per session; a change during a pass asks for one more pass. */
@@ -143,14 +131,20 @@ export class MemoryRunner {
       registry: this.registry,
       clock: this.clock,
       log: this.log,
+      // Direct dispatch, as deployed: the evaluator sends what it scheduled after its commit.
+      send: (queue: string, message: TaskMessage, delaySeconds: number) =>
+        this.send(message, delaySeconds, queue === TIMER_QUEUE),
       ...(this.faults ? { faults: this.faults } : {}),
     };
     this.pump.run(async () => {
       try {
         do {
           marker.again = false;
+          // A failed batch comes back whole, as a stream source retries it: already applied
+          // events included, so an evaluation that died after its commit sends what it owes.
+          const delivered = await this.store.pendingEvents(sessionId);
           await this.withRetries(
-            async () => evaluateSession(deps, sessionId, await this.store.pendingEvents(sessionId)),
+            () => evaluateSession(deps, sessionId, delivered),
             EVALUATOR_SOURCE.retryAttempts,
           )();
         } while (marker.again);

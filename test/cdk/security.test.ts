@@ -68,15 +68,9 @@ describe("each function's IAM actions, in full", () => {
     );
   });
 
-  it('evaluator: reads the stream, reads and writes items, parks failed records', () => {
+  it('evaluator: reads the stream, reads and writes items, sends tasks, parks failed records', () => {
     expect(actionsOf(stack.triggers.evaluator.role)).toEqual(
       [...TABLE_READ, ...TABLE_WRITE, 'dynamodb:Query', ...STREAM_READ, ...QUEUE_SEND].sort(),
-    );
-  });
-
-  it('dispatcher: reads the stream and sends to queues; touches no item', () => {
-    expect(actionsOf(stack.triggers.dispatcher.role)).toEqual(
-      [...STREAM_READ, ...QUEUE_SEND].sort(),
     );
   });
 

@@ -104,7 +104,7 @@ describe('without staleSessions (the default)', () => {
   });
 
   it('sets the stale index variable on no function, so no head carries its keys', () => {
-    for (const fn of [triggers.ingest, triggers.evaluator, triggers.dispatcher, h]) {
+    for (const fn of [triggers.ingest, triggers.evaluator, h]) {
       expect(envOf(template, stack, fn)).not.toHaveProperty(ENV.staleIndex);
     }
   });
@@ -148,7 +148,6 @@ describe('with staleSessions', () => {
   it('names the index to the evaluator, which writes heads, and to the ingest function, which serves GET /stale', () => {
     expect(envOf(template, stack, triggers.evaluator)[ENV.staleIndex]).toBe(STALE_INDEX.name);
     expect(envOf(template, stack, triggers.ingest)[ENV.staleIndex]).toBe(STALE_INDEX.name);
-    expect(envOf(template, stack, triggers.dispatcher)).not.toHaveProperty(ENV.staleIndex);
     expect(envOf(template, stack, h)).not.toHaveProperty(ENV.staleIndex);
   });
 

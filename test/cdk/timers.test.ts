@@ -1,6 +1,6 @@
 /**
  * Timers in the synthesized template: with timers, the timer function, its queues and event
- * source, and the dispatcher's grant; without, none of it.
+ * source, and the evaluator's grant; without, none of it.
  * May import: the construct (infra/), anything under lib/.
  *
  * @module
@@ -65,11 +65,11 @@ describe('timers in the template', () => {
     );
   });
 
-  it('lets the dispatcher send timers to the timers queue', () => {
+  it('lets the evaluator send timers to the timers queue', () => {
     const { stack, triggers, template } = synth([reminder]);
 
-    const dispatcherId = stack.getLogicalId(triggers.dispatcher.node.defaultChild as never);
-    const urls = JSON.stringify(environmentOf(template, dispatcherId, 'TRIGGERS_QUEUE_URLS'));
+    const evaluatorId = stack.getLogicalId(triggers.evaluator.node.defaultChild as never);
+    const urls = JSON.stringify(environmentOf(template, evaluatorId, 'TRIGGERS_QUEUE_URLS'));
     expect(urls).toContain(TIMER_QUEUE);
     expect(urls).toContain(stack.getLogicalId(triggers.timers?.queue.node.defaultChild as never));
   });

@@ -14,7 +14,6 @@ import { handlers, workflows } from '../../examples/survey/app.ts';
 import { SurveyStack } from '../../examples/survey/stack.ts';
 import { Triggers } from '../../infra/index.ts';
 import {
-  DISPATCHER_SOURCE,
   EVALUATOR_SOURCE,
   type StreamSourceSettings,
   TASK_QUEUE,
@@ -97,12 +96,24 @@ describe('the stream event sources', () => {
     expectStreamWiring(mappingOf(stack.triggers.evaluator), EVALUATOR_SOURCE);
   });
 
-  it('give the dispatcher the wiring filters and batch settings', () => {
-    expectStreamWiring(mappingOf(stack.triggers.dispatcher), DISPATCHER_SOURCE);
+  it('are one: the evaluator sends what it schedules itself, no dispatcher reads the stream', () => {
+    const streamMappings = Object.values(
+      template.findResources('AWS::Lambda::EventSourceMapping', {
+        Properties: {
+          EventSourceArn: { 'Fn::GetAtt': [logicalId(stack.triggers.table), 'StreamArn'] },
+        },
+      }),
+    );
+    expect(streamMappings).toHaveLength(1);
+    expect(
+      Object.values(template.findResources('AWS::Lambda::Function')).filter((f) =>
+        JSON.stringify(f).includes('dispatcher.handler'),
+      ),
+    ).toEqual([]);
   });
 
   it('send records whose retries are spent to the stream failure queue', () => {
-    for (const fn of [stack.triggers.evaluator, stack.triggers.dispatcher]) {
+    for (const fn of [stack.triggers.evaluator]) {
       expect(mappingOf(fn).DestinationConfig).toEqual({
         OnFailure: {
           Destination: {
@@ -151,8 +162,8 @@ describe('the task queues', () => {
     }
   });
 
-  it('are what the dispatcher sends to, by name', () => {
-    const env = (template.toJSON().Resources[logicalId(stack.triggers.dispatcher)] as Resource)
+  it('are what the evaluator sends to, by name', () => {
+    const env = (template.toJSON().Resources[logicalId(stack.triggers.evaluator)] as Resource)
       .Properties.Environment as { Variables: Record<string, unknown> };
     expect(env.Variables.TRIGGERS_TABLE_NAME).toEqual({ Ref: logicalId(stack.triggers.table) });
     const join = env.Variables.TRIGGERS_QUEUE_URLS as { 'Fn::Join': [string, unknown[]] };
@@ -175,7 +186,7 @@ describe('every event source mapping', () => {
     const mappings = Object.values(
       template.findResources('AWS::Lambda::EventSourceMapping'),
     ) as Resource[];
-    expect(mappings).toHaveLength(2 + Object.keys(handlers).length);
+    expect(mappings).toHaveLength(1 + Object.keys(handlers).length);
     for (const m of mappings) {
       expect(m.Properties.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
     }
@@ -216,11 +227,22 @@ describe('the permissions', () => {
     expect(actions.filter((a) => a === '*' || a.endsWith(':*'))).toEqual([]);
   });
 
-  it('let the dispatcher read the stream and send to the task queues, and write no item', () => {
-    const actions = actionsOf(stack.triggers.dispatcher.role);
-    expect(actions).toContain('sqs:SendMessage');
+  it('let the evaluator read the stream and send to every task queue', () => {
+    const actions = actionsOf(stack.triggers.evaluator.role);
     expect(actions).toContain('dynamodb:GetRecords');
-    expect(actions.filter((a) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(a))).toEqual([]);
+    const sends = statementsOf(stack.triggers.evaluator.role).filter((s) =>
+      [s.Action].flat().includes('sqs:SendMessage'),
+    );
+    // Each task queue, and the stream failures queue (the event source's on-failure destination).
+    const byId = (r: unknown) => JSON.stringify(r);
+    expect(sends.map((s) => byId(s.Resource)).sort()).toEqual(
+      [
+        ...Object.keys(handlers).map((name) => stack.triggers.queueFor(name)),
+        stack.triggers.streamFailureQueue,
+      ]
+        .map((q) => byId({ 'Fn::GetAtt': [logicalId(q), 'Arn'] }))
+        .sort(),
+    );
   });
 
   it('let the ingest function put and read items, never update or delete them', () => {
@@ -251,9 +273,9 @@ describe('the alarms', () => {
     expect(Object.keys(alarms)).toHaveLength(Object.keys(handlers).length + 1);
   });
 
-  it('watch the iterator age and the errors of the evaluator and the dispatcher', () => {
+  it('watch the iterator age and the errors of the evaluator', () => {
     for (const metric of ['IteratorAge', 'Errors']) {
-      for (const fn of [stack.triggers.evaluator, stack.triggers.dispatcher]) {
+      for (const fn of [stack.triggers.evaluator]) {
         template.hasResourceProperties('AWS::CloudWatch::Alarm', {
           MetricName: metric,
           Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalId(fn) } }],

@@ -1,7 +1,7 @@
 /**
  * Load with faults on DynamoDB Local and the SQS emulator: 200 sessions of 10 events each, all
  * sent at once through the test runtime's fire path, with 5% of the events delivered twice (the
- * same event id again) and about 1% of the calls at the six fault points crashing. Every
+ * same event id again) and about 1% of the calls at the seven fault points crashing. Every
  * session must settle with no event lost, no outcome or cascade doubled, and nothing left
  * unresolved. The figures are printed on one line and written to a JSON file in the temp dir.
  *

@@ -111,10 +111,10 @@ describe('the template mode', () => {
     expect(dev.output()).toMatch(/stopping \(0 denied AWS calls\)/);
   }, 300_000);
 
-  it('fails the smoke run when the dispatcher may not send to the task queues, naming action, resource and function', async () => {
-    const dispatcher = functionWithHandler(readTemplate(assembly), 'dispatcher.handler');
+  it('fails the smoke run when the evaluator may not send to the task queues, naming action, resource and function', async () => {
+    const evaluator = functionWithHandler(readTemplate(assembly), 'evaluator.handler');
     const copy = mutatedCopy(assembly, (t) => {
-      const role = (propsOf(t, dispatcher).Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
+      const role = (propsOf(t, evaluator).Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
       const policyId = logicalIdOf(
         t,
         (_, r) =>
@@ -157,13 +157,13 @@ describe('the template mode', () => {
       );
       expect(passed).toBe(false);
       const denied = stack.deniedCalls().find((d) => d.action === 'sqs:SendMessage');
-      expect(denied?.functionLogicalId).toBe(dispatcher);
+      expect(denied?.functionLogicalId).toBe(evaluator);
       expect(denied?.resource).toMatch(
         /^arn:aws:sqs:us-east-1:000000000000:TriggersSurvey-.*TaskQueue/,
       );
       expect(denied?.message).toContain('sqs:SendMessage');
       expect(denied?.message).toContain(denied?.resource ?? 'no resource');
-      expect(denied?.message).toContain(dispatcher);
+      expect(denied?.message).toContain(evaluator);
     } finally {
       await stack.stop();
     }

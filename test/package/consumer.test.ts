@@ -35,7 +35,7 @@ import {
 const CONSUMER_SCRIPTS = join(import.meta.dirname, 'consumer');
 
 /** The construct's own functions, pre-bundled in the package. */
-const PREBUILT = ['ingest', 'evaluator', 'dispatcher', 'timer', 'eventbridge', 'stale'];
+const PREBUILT = ['ingest', 'evaluator', 'timer', 'eventbridge', 'stale'];
 
 /** Starts `make` once, on the first call; a rejection is reported by the checks awaiting it. */
 function shared<T>(make: () => Promise<T>): () => Promise<T> {
@@ -386,7 +386,7 @@ describe.concurrent('a project made by cdk init app --language typescript', () =
     const { byHandler, prebuiltDir } = functionsOf(expect, synthesis);
 
     expect(synthesis.dockerCalls).toEqual([]);
-    for (const handler of ['ingest.handler', 'evaluator.handler', 'dispatcher.handler']) {
+    for (const handler of ['ingest.handler', 'evaluator.handler']) {
       expect(byHandler.get(handler), handler).toMatchObject({ assetDir: prebuiltDir });
     }
     const task = synthesis.functions.filter((fn) => fn.logicalId.startsWith('Greet'));
@@ -514,8 +514,10 @@ describe.concurrent('a project made by triggers init', () => {
 
     expect(synthesis.dockerCalls).toEqual([]);
     expect(handlers).toEqual(
-      expect.arrayContaining(['ingest.handler', 'evaluator.handler', 'dispatcher.handler']),
+      expect.arrayContaining(['ingest.handler', 'evaluator.handler']),
     );
+    // Direct dispatch: the evaluator sends the tasks it schedules; no dispatcher is deployed.
+    expect(handlers).not.toContain('dispatcher.handler');
     expect(handlers.filter((h) => h === 'index.handler').length).toBeGreaterThan(0);
   });
 
@@ -551,7 +553,7 @@ describe.concurrent('a project made by triggers init', () => {
     const { dir } = await initProject();
     await initSynthesis();
     // The scaffold's order workflow: `orderPlaced` runs t_reserve (handler `reserve`). Ingest,
-    // evaluator, dispatcher and the task function each call DynamoDB and SQS on the way, every
+    // evaluator and the task function each call DynamoDB and SQS on the way, every
     // call through the local IAM endpoint with the role the stack gives that function.
     const trip = await templateRoundTrip(dir, join(dir, 'cdk.out'), {
       sessionId: 'order-1',

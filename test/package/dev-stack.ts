@@ -71,7 +71,7 @@ export interface StackRoundTrip {
 
 /** How long the stack may take to come up: an emulator start and a process per function. */
 const UP_WITHIN_MS = 240_000;
-/** How long the fired instance may take to finish: ingest, evaluator, dispatcher, task. */
+/** How long the fired instance may take to finish: ingest, evaluator, task. */
 const FINISHED_WITHIN_MS = 90_000;
 const STOPPED_WITHIN_MS = 60_000;
 

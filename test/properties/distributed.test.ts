@@ -87,6 +87,7 @@ describe('the distributed property on the memory backend', () => {
       expect(Object.keys(tally.crashes).sort()).toEqual([
         'dispatcher.beforeSend',
         'evaluator.afterCommit',
+        'evaluator.afterSend',
         'ingest.afterEventWrite',
         'task.afterClaim',
         'task.afterCommit',

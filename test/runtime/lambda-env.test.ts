@@ -314,6 +314,84 @@ describe('createEvaluatorHandler', () => {
   });
 });
 
+describe('createEvaluatorHandler with send (direct dispatch)', () => {
+  type Sent = [queue: string, message: TaskMessage, delay: number];
+
+  it('sends the instance it scheduled to its queue, after the commit', async () => {
+    const h = harness(survey);
+    await h.fire('s1', 'go');
+    const [event] = await h.store.pendingEvents('s1');
+    const sent: Sent[] = [];
+    const statusAtSend: string[] = [];
+    const handler = createEvaluatorHandler({
+      ...h,
+      log: () => {},
+      send: async (queue, message, delay) => {
+        statusAtSend.push((await h.store.getInstance('s1', message.instance))?.status ?? 'none');
+        sent.push([queue, message, delay]);
+      },
+    });
+
+    const res = await handler(streamEvent(eventInsert(event as EventRecord, '100')));
+
+    expect(res).toEqual({ batchItemFailures: [] });
+    expect(sent).toEqual([['score', { sessionId: 's1', instance: 't_score#0' }, 0]]);
+    expect(statusAtSend).toEqual(['scheduled']);
+  });
+
+  it('reports the batch when a send fails, and its re-delivery sends what the commit owes without applying anything twice', async () => {
+    const h = harness(survey);
+    await h.fire('s1', 'go');
+    const [event] = await h.store.pendingEvents('s1');
+    const batch = streamEvent(eventInsert(event as EventRecord, '100'));
+    const sent: Sent[] = [];
+    let failNext = true;
+    const handler = createEvaluatorHandler({
+      ...h,
+      log: () => {},
+      send: async (queue, message, delay) => {
+        if (failNext) {
+          failNext = false;
+          throw new Error('SQS unavailable');
+        }
+        sent.push([queue, message, delay]);
+      },
+    });
+
+    expect(await handler(batch)).toEqual({ batchItemFailures: [{ itemIdentifier: '100' }] });
+    expect(sent).toEqual([]);
+    expect(await handler(batch)).toEqual({ batchItemFailures: [] });
+
+    expect(sent).toEqual([['score', { sessionId: 's1', instance: 't_score#0' }, 0]]);
+    expect((await h.store.listInstances('s1')).map((i) => i.name)).toEqual(['t_score#0']);
+    expect((await h.store.getHead('s1'))?.applied?.count).toBe(1);
+  });
+
+  it('sends nothing again for a batch older than the last one applied', async () => {
+    const h = harness(survey);
+    await h.fire('s1', 'go');
+    const [first] = await h.store.pendingEvents('s1');
+    const sent: Sent[] = [];
+    const handler = createEvaluatorHandler({
+      ...h,
+      log: () => {},
+      send: async (queue, message, delay) => {
+        sent.push([queue, message, delay]);
+      },
+    });
+    const old = streamEvent(eventInsert(first as EventRecord, '100'));
+    await handler(old);
+    await h.fire('s1', 'other');
+    const [second] = await h.store.pendingEvents('s1');
+    await handler(streamEvent(eventInsert(second as EventRecord, '200')));
+    sent.length = 0;
+
+    expect(await handler(old)).toEqual({ batchItemFailures: [] });
+
+    expect(sent).toEqual([]);
+  });
+});
+
 describe('createDispatcherHandler', () => {
   async function scheduledRecord(): Promise<InstanceRecord> {
     const h = harness(survey);

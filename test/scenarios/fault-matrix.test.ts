@@ -119,7 +119,9 @@ describe('a crash in the replay, skip and retry flows', () => {
             const flow = site.sessionId;
             if (crashed.some((c) => c.session === flow)) return;
             let hit: boolean;
-            if (point === 'evaluator.afterCommit') {
+            if (point === 'evaluator.afterCommit' || point === 'evaluator.afterSend') {
+              // The retry session's second evaluation (and, after the commit, its sends) is
+              // the one applying the clone request.
               const n = (commits.get(flow) ?? 0) + 1;
               commits.set(flow, n);
               hit = flow === 'retry' ? n === 2 : armed.has(flow);

@@ -23,9 +23,15 @@ const REDELIVERED: readonly FaultPoint[] = [
   'task.afterCommit',
 ];
 
-/** On dynamodb-local the visibility timeout is 18 s of real time: recovery takes ~20 s. */
+/**
+ * On dynamodb-local the visibility timeout is 18 s of real time: recovery takes ~20 s. A crash
+ * after the sends re-sends them, and a duplicate that finds its instance still running waits
+ * for the visibility timeout too.
+ */
 const testTimeoutMs = (point: FaultPoint): number =>
-  backend === 'dynamodb-local' && REDELIVERED.includes(point) ? 90_000 : 60_000;
+  backend === 'dynamodb-local' && (REDELIVERED.includes(point) || point === 'evaluator.afterSend')
+    ? 90_000
+    : 60_000;
 
 const SETTLE = { timeoutMs: 60_000 };
 
@@ -39,6 +45,9 @@ const CASES: FaultCase[] = [
   { point: 'ingest.afterEventWrite', handlerRuns: [1, 1] },
   { point: 'evaluator.afterCommit', handlerRuns: [1, 1] },
   { point: 'dispatcher.beforeSend', handlerRuns: [1, 1] },
+  // The messages are sent, the batch is not acknowledged: the re-delivery sends them again,
+  // and the duplicates find their instances claimed or resolved.
+  { point: 'evaluator.afterSend', handlerRuns: [1, 1] },
   { point: 'task.afterClaim', handlerRuns: [1, 1] },
   // At-least-once: the handler ran, its outcome was not committed, so the redelivery runs it
   // again. There is still one recorded outcome and one cascade.
@@ -209,4 +218,48 @@ describe('a single crash', () => {
       testTimeoutMs(point),
     );
   }
+});
+
+describe('a crash between the sends of one commit', () => {
+  it(
+    'sends the unsent one on re-delivery and runs each instance once (the sent one gets a harmless duplicate)',
+    async () => {
+      const { handlers, calls } = countingHandlers();
+      const sendsSeen: string[] = [];
+      let crashed: string | undefined;
+      const rt = await createTestRuntime({
+        // One fire schedules two instances in one commit, sent one after the other.
+        workflow: {
+          t_one: { after: ['go'], run: 'runA' },
+          t_two: { after: ['go'], run: 'observe' },
+        },
+        handlers,
+        backend,
+        faults: (point, site) => {
+          if (point !== 'dispatcher.beforeSend' || site.instance === undefined) return;
+          sendsSeen.push(site.instance);
+          if (crashed === undefined && sendsSeen.length === 2) {
+            crashed = site.instance;
+            throw new InjectedFault(point);
+          }
+        },
+      });
+      try {
+        const s = rt.session('pair');
+        await s.fire('go', {});
+        await rt.settle(SETTLE);
+
+        // The second send crashed; the re-delivery sent both again.
+        expect(crashed).toBeDefined();
+        expect(sendsSeen.slice(0, 2).sort()).toEqual(['t_one#0', 't_two#0']);
+        expect(sendsSeen.slice(2).sort()).toEqual(['t_one#0', 't_two#0']);
+        expect(await statuses(s)).toEqual({ 't_one#0': 'finished', 't_two#0': 'finished' });
+        expect(calls.get('runA')).toBe(1);
+        expect(calls.get('observe:pair')).toBe(1);
+      } finally {
+        await rt.close();
+      }
+    },
+    backend === 'dynamodb-local' ? 90_000 : 60_000,
+  );
 });

@@ -1,6 +1,6 @@
 /**
- * The dispatcher Lambda: the session table's stream (instances that became `scheduled`) in,
- * task messages out to their queues. It only translates; the rule lives in
+ * The dispatcher Lambda (stream dispatch): the session table's stream (instances that became
+ * `scheduled`) in, task messages out to their queues. It only translates; the rule lives in
  * `lib/core/dispatcher.ts`.
  * May import: base, engine, store, core, adapters.
  *
@@ -26,11 +26,13 @@ export interface DispatcherDeps {
 }
 
 /**
- * Creates the dispatcher Lambda's handler. A send that fails is logged and reports its record,
- * so the stream retries it (and what follows it).
+ * Creates the dispatcher Lambda's handler (stream dispatch). A send that fails is logged and
+ * reports its record, so the stream retries it (and what follows it).
  *
- * The pre-bundled function (`functions/dispatcher.ts`) creates it once, at cold start, over
- * the deployment's workflows (the function needs `TRIGGERS_QUEUE_URLS`); over an app module:
+ * The construct does not deploy it: its evaluator sends what it schedules itself (direct
+ * dispatch, one stream hop less). It is for a deployment whose evaluator is created without
+ * `send`; the local runner uses it with `persistDir`. Over an app module (the function needs
+ * `TRIGGERS_QUEUE_URLS`):
  *
  * @example
  * import app from './app.ts';
