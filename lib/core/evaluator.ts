@@ -7,6 +7,7 @@
  */
 import type { Effect, InstanceSeed, SessionEvent } from '../engine/events.ts';
 import type { SessionEngine } from '../engine/index.ts';
+import { instanceName } from '../engine/names.ts';
 import { ConflictError, TriggersError } from '../errors.ts';
 import {
   type AppliedMark,
@@ -15,7 +16,7 @@ import {
   type InstanceRecord,
   type InstanceUpdate,
   isApplied,
-  type OwedSend,
+  type OwedRun,
   type SessionStore,
   samePosition,
 } from '../store/port.ts';
@@ -101,7 +102,7 @@ interface Pass {
   rest: DeliveredEvent[];
   committed: boolean;
   /** Messages to send: what this pass's commit scheduled, or what an earlier one still owes. */
-  sends: OwedSend[];
+  sends: OwedRun[];
 }
 
 async function evaluateOnce(
@@ -220,15 +221,7 @@ async function evaluateOnce(
   // The head records what is applied (the position of the last event), so applying events
   // that change nothing else, a trigger nothing listens to say, is one write of the head.
   const last = pending[pending.length - 1] as DeliveredEvent;
-  const sends: OwedSend[] = deps.send
-    ? created
-        .filter((c) => c.status === 'scheduled')
-        .map((c) => ({
-          instance: c.name,
-          queue: c.queue,
-          ...(c.delaySeconds !== undefined ? { delaySeconds: c.delaySeconds } : {}),
-        }))
-    : [];
+  const sends = deps.send ? owedRuns(created) : [];
   await store.commitEvaluation({
     sessionId,
     expectedVersion: head?.version,
@@ -405,6 +398,35 @@ export async function evaluateSession(
 }
 
 /**
+ * The runs of the instances a commit scheduled (see `OwedRun`): consecutive numbers of one task
+ * with the same queue and delay, in the order they were created.
+ *
+ * @example
+ * owedRuns(created); // [['t_page', 11, 110, 'importPage', 0]]
+ */
+export function owedRuns(created: readonly InstanceRecord[]): OwedRun[] {
+  const runs: OwedRun[] = [];
+  for (const c of created) {
+    if (c.status !== 'scheduled') continue;
+    const n = Number(c.name.slice(c.task.length + 1));
+    const delay = c.delaySeconds ?? 0;
+    const last = runs[runs.length - 1];
+    if (
+      last &&
+      last[0] === c.task &&
+      last[2] + 1 === n &&
+      last[3] === c.queue &&
+      last[4] === delay
+    ) {
+      last[2] = n;
+    } else {
+      runs.push([c.task, n, n, c.queue, delay]);
+    }
+  }
+  return runs;
+}
+
+/**
  * Sends what a commit owes, in order. A send that fails fails the evaluation: the stream
  * re-delivers the batch and the sends are made again (see `evaluateOnce`).
  */
@@ -412,10 +434,13 @@ async function sendOwed(
   deps: EvaluatorDeps,
   send: SendTask,
   sessionId: string,
-  sends: readonly OwedSend[],
+  runs: readonly OwedRun[],
 ): Promise<void> {
-  for (const s of sends) {
-    deps.faults?.('dispatcher.beforeSend', { sessionId, instance: s.instance });
-    await send(s.queue, { sessionId, instance: s.instance }, s.delaySeconds ?? 0);
+  for (const [task, first, last, queue, delaySeconds] of runs) {
+    for (let n = first; n <= last; n++) {
+      const instance = instanceName(task, n);
+      deps.faults?.('dispatcher.beforeSend', { sessionId, instance });
+      await send(queue, { sessionId, instance }, delaySeconds);
+    }
   }
 }

@@ -113,18 +113,23 @@ export interface AppliedMark extends StreamPosition {
    * The task messages this evaluation owes: the instances it scheduled, which the evaluator
    * sends right after its commit. A re-delivery of the batch that holds the marked event (the
    * evaluator died between the commit and a send) sends them again. Absent when it scheduled
-   * nothing, or when a dispatcher on the stream sends them instead.
+   * nothing, or when a dispatcher on the stream sends them instead. Runs of numbers, so a
+   * commit of 100 `andEvery` instances adds one short entry to the head, not 100.
    */
-  sends?: OwedSend[];
+  sends?: OwedRun[];
 }
 
-/** A task message an evaluation owes: an instance it scheduled, its queue and its delay. */
-export interface OwedSend {
-  instance: string;
-  queue: string;
-  /** The cooldown before it runs, in seconds. */
-  delaySeconds?: number;
-}
+/**
+ * Instances a commit scheduled: `task#first` to `task#last`, all sent to `queue` with the same
+ * delay (seconds).
+ */
+export type OwedRun = [
+  task: string,
+  first: number,
+  last: number,
+  queue: string,
+  delaySeconds: number,
+];
 
 /** Whether two stream positions are the same record. */
 export function samePosition(a: StreamPosition, b: StreamPosition): boolean {

@@ -1,6 +1,6 @@
 /**
- * Test a workflow end to end: `createTestRuntime` runs the same ingest, evaluator, dispatcher
- * and task-runner code the Lambdas run, on the backend its options name (memory by default).
+ * Test a workflow end to end: `createTestRuntime` runs the same ingest, evaluator (which
+ * sends the tasks it schedules) and task-runner code the Lambdas run, on the backend its options name (memory by default).
  * May import: base, engine, store, core, adapters, local, testing.
  *
  * @module

@@ -1,6 +1,6 @@
 /**
- * The memory backend: the in-process runner that drives the evaluator, the dispatcher and the
- * task runner from the memory store's change stream, with delays on a virtual clock.
+ * The memory backend: the in-process runner that drives the evaluator (which sends the tasks it
+ * schedules, as deployed) and the task runner from the memory store's change stream, with delays on a virtual clock.
  * May import: base, engine, store, core, adapters, local.
  *
  * @module
