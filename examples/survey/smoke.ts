@@ -79,7 +79,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * the survey workflow promises. Never throws for a failed check: the report says what failed.
  *
  * The checks cover every flow: ingestion and idempotency, the evaluator's cascades and
- * `andEvery`, the dispatcher and task queues, a `Skip` from a handler, a failed instance
+ * `andEvery`, the dispatch to the task queues, a `Skip` from a handler, a failed instance
  * replayed with replacement kwargs, and one skipped with a cascade.
  * `npm run smoke -- --api-url URL` runs it (`scripts/smoke.ts`).
  *
