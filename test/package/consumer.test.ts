@@ -513,9 +513,7 @@ describe.concurrent('a project made by triggers init', () => {
     const handlers = synthesis.functions.map((fn) => fn.handler);
 
     expect(synthesis.dockerCalls).toEqual([]);
-    expect(handlers).toEqual(
-      expect.arrayContaining(['ingest.handler', 'evaluator.handler']),
-    );
+    expect(handlers).toEqual(expect.arrayContaining(['ingest.handler', 'evaluator.handler']));
     // Direct dispatch: the evaluator sends the tasks it schedules; no dispatcher is deployed.
     expect(handlers).not.toContain('dispatcher.handler');
     expect(handlers.filter((h) => h === 'index.handler').length).toBeGreaterThan(0);
