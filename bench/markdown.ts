@@ -7,6 +7,7 @@
  */
 import type { ModelCost } from './alternatives.ts';
 import type { WorkloadCost } from './cost.ts';
+import type { LatencyMeasure, ModeledLatency } from './latency.ts';
 import { LAMBDA_ASSUMPTIONS } from './prices.ts';
 import type { CostBreakdown } from './pricing.ts';
 import { type BenchResults, CHART_FILES } from './run-results.ts';
@@ -65,6 +66,133 @@ function modelSection(w: WorkloadCost, m: ModelCost & { perMillion: CostBreakdow
   ].join('\n');
 }
 
+function measureRow(
+  workload: string,
+  measure: string,
+  m: LatencyMeasure | undefined,
+): Array<Array<string | number>> {
+  if (!m) return [];
+  const d = m.latencyMs;
+  const h = m.hops;
+  return [
+    [
+      workload,
+      measure,
+      d.samples,
+      ms(d.p50),
+      ms(d.p95),
+      ms(d.p99),
+      ms(d.max),
+      ms(m.pollWaitMs.p50),
+      `${h.stream.p50} + ${h.queue.p50} (${h.stream.max} + ${h.queue.max})`,
+    ],
+  ];
+}
+
+/** The AWS latency model's part of section 4: the model, a table per dispatch path, the cost. */
+function modeledSection(m: ModeledLatency): string[] {
+  const out: string[] = [
+    '### Under the AWS latency model',
+    '',
+    `![Latency under the AWS latency model](${CHART_FILES.modeledLatency})`,
+    '',
+    m.note,
+    '',
+    table(
+      ['parameter', 'value', 'source'],
+      [
+        [
+          'stream poll period',
+          `${m.model.streamPollEveryMs} ms`,
+          m.model.sources.streamPollEveryMs ?? '',
+        ],
+        [
+          'invocation overhead',
+          `${m.model.invocationOverheadMs} ms`,
+          m.model.sources.invocationOverheadMs ?? '',
+        ],
+        ['task queues', 'long polling', m.model.sources.queueLongPolling ?? ''],
+        [
+          'stream batches, queue pollers',
+          `${m.model.settings.streamParallelization ? 'parallelization as deployed' : 'one batch at a time'}, ${m.model.settings.queuePollers} pollers per queue`,
+          'the wiring (lib/adapters/aws-lambda/wiring.ts), as the local runner runs it',
+        ],
+      ],
+    ),
+    '',
+    '(a) is the last required trigger accepted (its ingest put returned) → the handler’s start; ' +
+      '(b) is a handler returned → the start of the handler waiting for its outcome (the cascade). ' +
+      '"Poll wait" is the part of each sample spent waiting for a stream source to poll. Hops: ' +
+      'stream-source invocations + task-queue deliveries inside the window, median (most seen).',
+    '',
+  ];
+  for (const mode of m.modes) {
+    out.push(
+      `**${mode.name}**: ${mode.description}.`,
+      '',
+      table(
+        [
+          'workload',
+          'measure',
+          'samples',
+          'p50',
+          'p95',
+          'p99',
+          'max',
+          'poll wait p50',
+          'hops: stream + queue',
+        ],
+        mode.workloads.flatMap((w) => [
+          ...measureRow(w.workload, '(a) trigger → handler', w.triggerToHandler),
+          ...measureRow(w.workload, '(b) handler → handler', w.handlerToHandler),
+        ]),
+      ),
+      '',
+      ...(mode.problemCount > 0
+        ? [
+            `Problems on this path: ${mode.problemCount}, the first: ${mode.problems.map((p) => `\`${p.replace(/\s+/g, ' ').slice(0, 300)}\``).join('; ')}`,
+            '',
+          ]
+        : []),
+    );
+  }
+  out.push(
+    'What each path costs a simple session (the cost stage’s runner, one event at a time, same run). ' +
+      'The direct path is judged against the old path’s budget of ≤ 9 write / ≤ 3 read units and ≤ 6 invocations; the old path is shown for comparison:',
+    '',
+    table(
+      [
+        'path',
+        'write units (Local)',
+        'write units (AWS formula)',
+        'read units',
+        'invocations',
+        'evaluator / dispatcher / task / ingest',
+        'SQS requests',
+        'per million sessions',
+        '≤ 9 W / ≤ 3 R / ≤ 6 invocations',
+      ],
+      m.modes.map((mode) => {
+        const c = mode.simpleSessionCost;
+        const within = c.writeUnits <= 9 && c.readUnits <= 3 && c.lambdaInvocations <= 6;
+        return [
+          mode.name,
+          num(c.writeUnits),
+          num(c.awsWriteUnits),
+          num(c.readUnits),
+          num(c.lambdaInvocations),
+          `${num(c.invocations.evaluator)} / ${num(c.invocations.dispatcher)} / ${num(c.invocations.task)} / ${num(c.invocations.ingest)}`,
+          num(c.sqsRequests),
+          money(c.perMillion),
+          mode.dispatch === 'direct' ? (within ? '**met**' : '**EXCEEDED**') : 'not judged',
+        ];
+      }),
+    ),
+    '',
+  );
+  return out;
+}
+
 /**
  * The Markdown report of a run.
  *
@@ -81,7 +209,7 @@ export function renderMarkdown(r: BenchResults): string {
       `1-minute load average ${r.meta.loadAverage.before.toFixed(1)} before and ${r.meta.loadAverage.after.toFixed(1)} after (the machine is shared: timings are noisy, units are not).`,
     '',
     'All numbers come from the local stack: DynamoDB Local and the fauxqs SQS emulator, the real ' +
-      'ingest, evaluator, dispatcher and task-runner code driven by the local event-source runner. ' +
+      'ingest, evaluator and task-runner code (and, for the old dispatch path, the dispatcher) driven by the local event-source runner. ' +
       'What they do and do not say about AWS: `docs/performance.md`.',
     '',
     ...r.meta.notes.map((n) => `> ${n}`),
@@ -116,7 +244,8 @@ export function renderMarkdown(r: BenchResults): string {
       '`ReturnConsumedCapacity`, booked by the store for every call of every flow; SQS requests ' +
       'are counted by the emulator (sends, receives that returned messages, deletes; the event ' +
       "source's empty long polls are idle cost, not per session); Lambda invocations are the " +
-      "local runner's evaluator, dispatcher and task batches plus one ingest invocation per event.",
+      "local runner's evaluator and task batches (and dispatcher batches on the old path, section 4) plus one ingest invocation per event. " +
+      'The evaluator sends what it schedules to the task queue itself (direct dispatch), as deployed.',
     '',
     table(
       [
@@ -295,42 +424,52 @@ export function renderMarkdown(r: BenchResults): string {
     '',
   );
   for (const c of r.throughput) {
+    // The dispatcher runs only on the old (stream) dispatch path.
+    const dispatcher = c.levels.some((l) => l.profile.dispatcher.invocations > 0);
+    const withDispatcher = <T>(row: T[], cell: T): T[] =>
+      dispatcher ? [...row.slice(0, 9), cell, ...row.slice(9)] : row;
     out.push(
       `**${c.name}**: ${c.description}.`,
       '',
       table(
-        [
-          'parallel',
-          'sessions',
-          'events/s',
-          'tasks/s',
-          'floor puts/s',
-          'floor sends/s',
-          'pipeline / floor',
-          'evaluator busy × lanes',
-          'task busy × pollers',
+        withDispatcher(
+          [
+            'parallel',
+            'sessions',
+            'events/s',
+            'tasks/s',
+            'floor puts/s',
+            'floor sends/s',
+            'pipeline / floor',
+            'evaluator busy × lanes',
+            'task busy × pollers',
+            'DynamoDB calls / session',
+            'CPU ms / session (pipeline, floor)',
+            'invocations / session',
+            'stalled',
+          ],
           'dispatcher busy × lanes',
-          'DynamoDB calls / session',
-          'CPU ms / session (pipeline, floor)',
-          'invocations / session',
-          'stalled',
-        ],
-        c.levels.map((l) => [
-          l.parallel,
-          l.sessions,
-          num(l.pipeline.eventsPerSecond, 1),
-          num(l.pipeline.tasksPerSecond, 1),
-          num(l.floor.putsPerSecond, 1),
-          num(l.floor.sendsPerSecond, 1),
-          `**${num(l.ratio)}**`,
-          `${(l.profile.evaluator.utilisation * 100).toFixed(0)}% × ${l.profile.evaluator.lanes}`,
-          `${(l.profile.task.utilisation * 100).toFixed(0)}% × ${l.profile.task.lanes}`,
-          `${(l.profile.dispatcher.utilisation * 100).toFixed(0)}% × ${l.profile.dispatcher.lanes}`,
-          `${num(l.perSession.dynamodbCalls, 1)} (${num(l.perSession.transactions, 1)} tx)`,
-          `${num(l.cpuMsPerSession.pipeline, 1)}, ${num(l.cpuMsPerSession.floor, 1)}`,
-          num(l.perSession.lambdaInvocations, 1),
-          l.stalled,
-        ]),
+        ),
+        c.levels.map((l) =>
+          withDispatcher<string | number>(
+            [
+              l.parallel,
+              l.sessions,
+              num(l.pipeline.eventsPerSecond, 1),
+              num(l.pipeline.tasksPerSecond, 1),
+              num(l.floor.putsPerSecond, 1),
+              num(l.floor.sendsPerSecond, 1),
+              `**${num(l.ratio)}**`,
+              `${(l.profile.evaluator.utilisation * 100).toFixed(0)}% × ${l.profile.evaluator.lanes}`,
+              `${(l.profile.task.utilisation * 100).toFixed(0)}% × ${l.profile.task.lanes}`,
+              `${num(l.perSession.dynamodbCalls, 1)} (${num(l.perSession.transactions, 1)} tx)`,
+              `${num(l.cpuMsPerSession.pipeline, 1)}, ${num(l.cpuMsPerSession.floor, 1)}`,
+              num(l.perSession.lambdaInvocations, 1),
+              l.stalled,
+            ],
+            `${(l.profile.dispatcher.utilisation * 100).toFixed(0)}% × ${l.profile.dispatcher.lanes}`,
+          ),
+        ),
       ),
       '',
     );
@@ -350,7 +489,13 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     '## 4. Latency',
     '',
+    ...(r.modeledLatency ? modeledSection(r.modeledLatency) : []),
+    `### Local runner, ${r.runner.streamPollIntervalMs} ms polls`,
+    '',
     `![Latency](${CHART_FILES.latency})`,
+    '',
+    'These figures say how the local runner behaves, not AWS: its stream pollers poll again ' +
+      `${r.runner.streamPollIntervalMs} ms after finding nothing, far sooner than Lambda's stream sources.`,
     '',
     `From the moment the last required trigger is accepted (its conditional put returned) to the ` +
       `handler's start. Runner: stream poll interval ${r.runner.streamPollIntervalMs} ms when a ` +

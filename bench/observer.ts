@@ -101,6 +101,8 @@ export class StoreObserver {
   private readonly sessions = new Map<string, SessionWork>();
   private readonly eventBytes = new Map<string, number>();
   private readonly instanceBytes = new Map<string, number>();
+  /** The size of each session's head as last written, by session. */
+  private readonly headBytes = new Map<string, number>();
   private readonly finishWaiters = new Map<string, Array<(at: number) => void>>();
   /** When each instance's outcome was committed (`performance.now()`), by `session/instance`. */
   readonly finishedAt = new Map<string, number>();
@@ -120,18 +122,20 @@ export class StoreObserver {
     };
     store.commitEvaluation = async (c) => {
       await commitEvaluation(c);
-      const bytes: number[] = [
-        itemBytes(
-          {
-            v: (c.expectedVersion ?? 0) + 1,
-            workflow: c.state.workflow,
-            state: JSON.stringify(c.state),
-            applied: JSON.stringify(c.mark),
-          },
-          'HEAD',
-          c.sessionId,
-        ),
-      ];
+      const head = itemBytes(
+        {
+          v: (c.expectedVersion ?? 0) + 1,
+          workflow: c.state.workflow,
+          state: JSON.stringify(c.state),
+          applied: JSON.stringify(c.mark),
+        },
+        'HEAD',
+        c.sessionId,
+      );
+      // A write is charged on the larger of the item before and after it: a head that carried a
+      // big batch's owed sends costs its next write that size.
+      const bytes: number[] = [Math.max(head, this.headBytes.get(c.sessionId) ?? 0)];
+      this.headBytes.set(c.sessionId, head);
       for (const r of c.created) bytes.push(this.instanceStored(r));
       for (const u of c.updated) {
         const key = `${u.sessionId}/${u.name}`;

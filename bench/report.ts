@@ -41,6 +41,8 @@ export function formatJson(value: unknown): string {
 
 const COLORS = {
   ours: '#2e86de',
+  oursLight: '#9cc9f5',
+  floorLight: '#c8cfd2',
   sfn: '#c0392b',
   durable: '#e67e22',
   floor: '#7f8c8d',
@@ -55,6 +57,15 @@ const COLORS = {
  */
 export function renderCharts(r: BenchResults): Record<string, string> {
   const deployed = r.throughput[0];
+  const modes = r.modeledLatency?.modes ?? [];
+  const direct = modes.find((m) => m.dispatch === 'direct');
+  const old = modes.find((m) => m.dispatch === 'stream');
+  const measures = (direct?.workloads ?? []).flatMap((w) => [
+    ...(w.triggerToHandler ? [{ workload: w.workload, key: 'triggerToHandler' as const }] : []),
+    ...(w.handlerToHandler ? [{ workload: w.workload, key: 'handlerToHandler' as const }] : []),
+  ]);
+  const at = (mode: typeof direct, m: (typeof measures)[number], p: 'p50' | 'p95'): number =>
+    mode?.workloads.find((w) => w.workload === m.workload)?.[m.key]?.latencyMs[p] ?? Number.NaN;
   return {
     [CHART_FILES.cost]: barChart({
       title: 'Dollars per million sessions (log scale)',
@@ -137,6 +148,22 @@ export function renderCharts(r: BenchResults): Record<string, string> {
           values: [l.latencyMs.p50, l.latencyMs.p95, l.latencyMs.p99],
         })),
       ],
+    }),
+    [CHART_FILES.modeledLatency]: barChart({
+      title: 'AWS latency model: (a) trigger → handler, (b) handler → handler',
+      yLabel: 'milliseconds',
+      series: [
+        { name: 'p50, direct', color: COLORS.ours },
+        { name: 'p95, direct', color: COLORS.oursLight },
+        { name: 'p50, old path', color: COLORS.floor },
+        { name: 'p95, old path', color: COLORS.floorLight },
+      ],
+      groups: measures.map((m) => ({
+        label: `${m.workload} ${m.key === 'triggerToHandler' ? '(a)' : '(b)'}`,
+        values: [at(direct, m, 'p50'), at(direct, m, 'p95'), at(old, m, 'p50'), at(old, m, 'p95')],
+      })),
+      reference: { y: 150, label: 'p50 target (direct): 150 ms' },
+      format: (v) => v.toFixed(0),
     }),
   };
 }

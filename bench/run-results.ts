@@ -7,6 +7,7 @@
  */
 import type { WorkloadCost } from './cost.ts';
 import type { FlatnessPoint } from './flatness.ts';
+import type { ModeledLatency } from './latency.ts';
 import type { LAMBDA_ASSUMPTIONS, PRICES } from './prices.ts';
 import type { Distribution } from './stats.ts';
 import type { TargetResult } from './targets.ts';
@@ -54,6 +55,7 @@ export interface BenchResults {
     burst: { pages: number; readUnits: number; writeUnits: number; awsWriteUnits: number };
   };
   throughput: ThroughputConfiguration[];
+  /** Latency on the local runner as it runs by default: stream polls 25 ms apart when idle. */
   latency: {
     /** Pages of the andEvery session fired one at a time: nothing else in flight. */
     unloaded: Distribution;
@@ -65,6 +67,11 @@ export interface BenchResults {
       byParallel: Array<{ parallel: number; sizes: Distribution }>;
     };
   };
+  /**
+   * Latency under the AWS latency model, for each dispatch path, with a simple session's cost on
+   * each (absent from results written before the model existed).
+   */
+  modeledLatency?: ModeledLatency;
   targets: TargetResult[];
 }
 
@@ -79,4 +86,5 @@ export const CHART_FILES = {
   flatness: 'flatness.svg',
   throughput: 'throughput.svg',
   latency: 'latency.svg',
+  modeledLatency: 'latency-aws-model.svg',
 } as const;

@@ -29,7 +29,7 @@ if (values.help) {
     [
       'usage: npm run bench [-- --quick] [-- --out <dir>] [-- --no-progress]',
       '',
-      '  --quick        the CI-sized run (under two minutes): flatness up to 1,000 events',
+      '  --quick        the CI-sized run (about three minutes): flatness up to 1,000 events',
       `  --out <dir>    where to write the results (default ${DEFAULT_OUT_DIR})`,
       '  --no-progress  no progress bars',
       "  --render       only rewrite the report and charts (and the targets' wording) from the latest.json in --out",
@@ -49,6 +49,7 @@ if (values.render) {
       flatness: saved.flatness.points,
       throughput: saved.throughput[0]?.levels ?? [],
       otherThroughput: saved.throughput.slice(1),
+      ...(saved.modeledLatency ? { modeled: saved.modeledLatency } : {}),
     });
   }
   const files = await writeResults(outDir, saved);

@@ -42,19 +42,42 @@ export interface BenchRuntimeOptions {
   runner?: RunnerSettings;
 }
 
-/** The local runner's concurrency and polling settings a benchmark may choose. */
+/** The local runner's concurrency, polling and dispatch settings a benchmark may choose. */
 export interface RunnerSettings {
   /** The stream pollers' pause between empty polls, ms. @default 25 */
   readonly streamPollIntervalMs?: number;
+  /**
+   * Poll the stream at a fixed rate instead, as Lambda's stream sources do (the AWS latency
+   * model), ms. @default - off
+   */
+  readonly streamPollEveryMs?: number;
+  /** Each local Lambda invocation waits this long before its handler runs, ms. @default 0 */
+  readonly invocationOverheadMs?: number;
+  /**
+   * Who sends a scheduled instance to its queue: the evaluator after its commit (`'direct'`, as
+   * deployed) or a dispatcher on the table's stream (`'stream'`, the path before).
+   * @default 'direct'
+   */
+  readonly dispatch?: 'direct' | 'stream';
   /** Stream batches concurrently up to the wiring's `parallelizationFactor`. @default false */
   readonly streamParallelization?: boolean;
   /** Concurrent pollers per task queue. @default 1 */
   readonly queuePollers?: number;
 }
 
+/** The asynchronous hops a window crossed and how long it waited for stream polls. */
+export interface WindowPath {
+  /** Stream-source invocations (evaluator, dispatcher) that began in the window. */
+  stream: number;
+  /** Task-queue deliveries (task invocations) that began in the window. */
+  queue: number;
+  /** Time the window spent waiting for a stream source to poll, ms. */
+  pollWaitMs: number;
+}
+
 /**
- * A workflow running on the local stack (the same evaluator, dispatcher and task-runner code the
- * Lambdas run, on the local event-source runner), instrumented: DynamoDB capacity (the store's
+ * A workflow running on the local stack (the same evaluator, task-runner and, with stream
+ * dispatch, dispatcher code the Lambdas run, on the local event-source runner), instrumented: DynamoDB capacity (the store's
  * meter), Lambda invocations and their durations (the runner's `onInvoke` hook), SQS requests
  * (counted by the emulator), handler start times, and when each session is quiet (a
  * `StoreObserver`).
@@ -71,6 +94,8 @@ export class BenchRuntime {
   readonly observer: StoreObserver;
   /** When each handler started (`performance.now()`), by `session/instance`. */
   readonly handlerStarts = new Map<string, number>();
+  /** When each handler returned or threw (`performance.now()`), by `session/instance`. */
+  readonly handlerEnds = new Map<string, number>();
   /** The runtime's own warnings and errors (failed evaluations, dropped records, ...). */
   readonly problems: LogEntry[] = [];
   private capacity: CapacityEntry[] = [];
@@ -84,6 +109,8 @@ export class BenchRuntime {
     private readonly runner: DynamoRunner,
     private readonly emulators: BenchEmulators,
     registry: WorkflowRegistry,
+    /** The modelled overhead of each invocation, ms (not in its reported duration). */
+    private readonly overheadMs: number,
   ) {
     this.observer = new StoreObserver(runner.store);
     this.deps = { store: runner.store, registry, clock: runner.clock };
@@ -96,10 +123,15 @@ export class BenchRuntime {
     let self: BenchRuntime | undefined;
     const handlers: Record<string, TaskHandler> = {};
     for (const [name, handler] of Object.entries(opts.handlers)) {
-      handlers[name] = (ctx) => {
-        self?.handlerStarts.set(`${ctx.sessionId}/${ctx.instance}`, performance.now());
+      handlers[name] = async (ctx) => {
+        const key = `${ctx.sessionId}/${ctx.instance}`;
+        self?.handlerStarts.set(key, performance.now());
         if (self) self.handlerRuns += 1;
-        return handler(ctx);
+        try {
+          return await handler(ctx);
+        } finally {
+          self?.handlerEnds.set(key, performance.now());
+        }
       };
     }
     const env = {
@@ -132,7 +164,12 @@ export class BenchRuntime {
         else process.env[key] = value;
       }
     }
-    self = new BenchRuntime(runner, opts.emulators, registry);
+    self = new BenchRuntime(
+      runner,
+      opts.emulators,
+      registry,
+      opts.runner?.invocationOverheadMs ?? 0,
+    );
     return self;
   }
 
@@ -177,6 +214,33 @@ export class BenchRuntime {
       throw timeout;
     }
     await this.drain();
+  }
+
+  /**
+   * The asynchronous hops that began in a window: stream-source invocations (evaluator,
+   * dispatcher) and task-queue deliveries (task invocations, of `queue` only when given) whose
+   * `startedAt` lies in `[from, to]`, and how long the window waited for stream polls: from its
+   * start to the first stream invocation's start, plus from each stream invocation's end to the
+   * next one's start. Reads the invocations reported since the last `take()`; an invocation is
+   * reported when it ends, so call it once the work is settled.
+   */
+  pathBetween(from: number, to: number, queue?: string): WindowPath {
+    const inside = this.invocations
+      .filter((i) => i.startedAt >= from && i.startedAt <= to)
+      .sort((a, b) => a.startedAt - b.startedAt);
+    const stream = inside.filter((i) => i.fn === 'evaluator' || i.fn === 'dispatcher');
+    let pollWaitMs = 0;
+    let ready = from;
+    for (const i of stream) {
+      pollWaitMs += Math.max(0, i.startedAt - ready);
+      ready = i.startedAt + this.overheadMs + i.durationMs;
+    }
+    return {
+      stream: stream.length,
+      queue: inside.filter((i) => i.fn === 'task' && (queue === undefined || i.queue === queue))
+        .length,
+      pollWaitMs,
+    };
   }
 
   /** What was consumed since the last `take()` (or the start), and starts counting afresh. */

@@ -1,6 +1,7 @@
 /**
- * The benchmark suite: cost per workflow, flatness, throughput against the floor and latency, on
- * the local stack, judged against the project's targets and written as JSON, Markdown and SVG.
+ * The benchmark suite: cost per workflow, flatness, throughput against the floor, latency on the
+ * local runner and under the AWS latency model (both dispatch paths), on the local stack, judged
+ * against the project's targets and written as JSON, Markdown and SVG.
  * May import: anything (bench is a tool above every layer).
  *
  * @module
@@ -12,6 +13,13 @@ import { EVALUATOR_SOURCE } from '../lib/adapters/aws-lambda/wiring.ts';
 import { measureWorkloadCost } from './cost.ts';
 import { type BenchEmulators, startBenchEmulators } from './emulators.ts';
 import { measurePagesSession } from './flatness.ts';
+import {
+  type DispatchMode,
+  type DispatchModeLatency,
+  measureModeledLatency,
+  modeledLatencySection,
+  pathCost,
+} from './latency.ts';
 import { LAMBDA_ASSUMPTIONS, PRICES } from './prices.ts';
 import { progress as makeProgress } from './progress.ts';
 import { writeResults } from './report.ts';
@@ -19,7 +27,7 @@ import type { BenchResults, ThroughputConfiguration } from './run-results.ts';
 import type { RunnerSettings } from './runtime.ts';
 import { judgeTargets } from './targets.ts';
 import { measureThroughput, type ThroughputLevel } from './throughput.ts';
-import { simpleWorkload, surveyWorkload } from './workloads.ts';
+import { chainWorkload, simpleWorkload, surveyWorkload } from './workloads.ts';
 
 /** Options of `runBench`. */
 export interface BenchOptions {
@@ -35,18 +43,25 @@ export interface BenchOptions {
 
 /** The stream pollers' pause after a poll that found nothing (the runner's default). */
 const STREAM_POLL_INTERVAL_MS = 25;
-/** The local runner as deployed: the wiring's parallelization factor, several queue pollers. */
-const DEPLOYED: Required<RunnerSettings> = {
+/**
+ * The local runner as deployed: the wiring's parallelization factor, several queue pollers, the
+ * evaluator sending what it scheduled (direct dispatch).
+ */
+const DEPLOYED = {
   streamPollIntervalMs: STREAM_POLL_INTERVAL_MS,
   streamParallelization: true,
   queuePollers: 5,
-};
+  dispatch: 'direct',
+} as const satisfies RunnerSettings;
 /** The local runner's defaults: one batch at a time per stream, one poller per queue. */
-const SERIAL: Required<RunnerSettings> = {
+const SERIAL = {
   streamPollIntervalMs: STREAM_POLL_INTERVAL_MS,
   streamParallelization: false,
   queuePollers: 1,
-};
+  dispatch: 'direct',
+} as const satisfies RunnerSettings;
+/** The dispatch paths the modeled-latency stage compares: the deployed one first. */
+const DISPATCH_MODES: readonly DispatchMode[] = ['direct', 'stream'];
 
 /** How much each mode runs. */
 const PLANS = {
@@ -65,6 +80,7 @@ const PLANS = {
       { parallel: 100, sessions: 500 },
     ],
     serialToo: true,
+    modeled: { simple: 100, chain: 100, survey: 10, samplesPerRuntime: 10 },
   },
   quick: {
     simple: { sessions: 1, warmups: 1 },
@@ -76,6 +92,7 @@ const PLANS = {
       { parallel: 100, sessions: 100 },
     ],
     serialToo: false,
+    modeled: { simple: 15, chain: 15, survey: 2, samplesPerRuntime: 5 },
   },
 } as const;
 
@@ -107,11 +124,12 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
     withEmulators(opts.dynamodbEndpoint, stage);
   const simple = simpleWorkload();
   const survey = surveyWorkload();
+  const chain = chainWorkload();
   const costEvents =
-    (plan.simple.sessions + plan.simple.warmups) * simple.events.length +
+    2 * (plan.simple.sessions + plan.simple.warmups) * simple.events.length +
     (plan.survey.sessions + plan.survey.warmups) * survey.events.length;
   let stage = show.stage('cost per workflow', costEvents);
-  const [simpleCost, surveyCost] = await fresh(async (emulators) => [
+  const [simpleCost, surveyCost, simpleStreamCost] = await fresh(async (emulators) => [
     await measureWorkloadCost({
       emulators,
       workload: simple,
@@ -126,9 +144,18 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
       runner: DEPLOYED,
       onEvent: () => stage.tick(),
     }),
+    // The old path's hidden cost, in the same run: the dispatcher's invocations and reads.
+    await measureWorkloadCost({
+      emulators,
+      workload: simple,
+      ...plan.simple,
+      runner: { ...DEPLOYED, dispatch: 'stream' },
+      onEvent: () => stage.tick(),
+    }),
   ]);
   stage.done(
-    `simple: ${simpleCost.totals.writeUnits} write, ${simpleCost.totals.readUnits} read units; ` +
+    `simple: ${simpleCost.totals.writeUnits} write, ${simpleCost.totals.readUnits} read units, ` +
+      `${simpleCost.totals.lambdaInvocations} invocations (old path: ${simpleStreamCost.totals.lambdaInvocations}); ` +
       `$${simpleCost.perMillion.total.toFixed(2)} per million vs $${simpleCost.stepFunctions.perMillion.total.toFixed(2)} on Step Functions`,
   );
 
@@ -190,10 +217,63 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
     pages.points.map((p) => `${p.length}: ${p.readUnits} R / ${p.writeUnits} W`).join(', '),
   );
 
+  const modes: DispatchModeLatency[] = [];
+  const modeled = plan.modeled;
+  for (const dispatch of DISPATCH_MODES) {
+    stage = show.stage(
+      `AWS latency model: ${dispatch}`,
+      modeled.simple + modeled.chain + modeled.survey,
+    );
+    const measured = await fresh((emulators) =>
+      measureModeledLatency({
+        emulators,
+        dispatch,
+        workloads: [
+          { workload: simple, sessions: modeled.simple },
+          { workload: chain, sessions: modeled.chain },
+          { workload: survey, sessions: modeled.survey },
+        ],
+        runner: DEPLOYED,
+        samplesPerRuntime: modeled.samplesPerRuntime,
+        onSession: () => stage.tick(),
+      }),
+    );
+    modes.push({
+      ...measured,
+      simpleSessionCost: pathCost(dispatch === 'direct' ? simpleCost : simpleStreamCost),
+    });
+    stage.done(
+      measured.workloads
+        .flatMap((w) => [
+          ...(w.triggerToHandler
+            ? [`${w.workload} (a) p50 ${w.triggerToHandler.latencyMs.p50.toFixed(0)} ms`]
+            : []),
+          ...(w.handlerToHandler
+            ? [`${w.workload} (b) p50 ${w.handlerToHandler.latencyMs.p50.toFixed(0)} ms`]
+            : []),
+        ])
+        .join(', '),
+    );
+  }
+  const modeledLatency = modeledLatencySection({
+    modes,
+    settings: {
+      streamParallelization: DEPLOYED.streamParallelization,
+      queuePollers: DEPLOYED.queuePollers,
+    },
+    samplesPerRuntime: modeled.samplesPerRuntime,
+  });
+
   const deployed = configurations[0]?.levels ?? [];
 
   const notes: string[] = [];
   const stalled = configurations.flatMap((c) => c.levels).reduce((n, l) => n + l.stalled, 0);
+  const modeledProblems = modes.reduce((n, m) => n + m.problemCount, 0);
+  if (modeledProblems > 0) {
+    notes.push(
+      `The AWS latency model stage reported ${modeledProblems} problem(s) (lost samples or runtime warnings); the first are in latest.json (modeledLatency.modes[].problems).`,
+    );
+  }
   if (stalled > 0) {
     notes.push(
       `${stalled} session(s) of the throughput runs STALLED (their task had not finished after three minutes); their state is in latest.json (throughput[].levels[].problems).`,
@@ -202,7 +282,8 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
   if (mode === 'quick') {
     notes.push(
       'Quick run: flatness at 10, 100 and 1,000 events only (no 10,000); the andEvery session cost for 10 events only ' +
-        '(100 and 1,000 in the full run); fewer sessions per measurement; throughput of the deployed configuration only.',
+        '(100 and 1,000 in the full run); fewer sessions per measurement (the AWS latency model: ' +
+        `${modeled.simple} simple, ${modeled.chain} chain and ${modeled.survey} survey sessions per path); throughput of the deployed configuration only.`,
     );
   }
   const results: BenchResults = {
@@ -249,11 +330,13 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
         byParallel: deployed.map((l) => ({ parallel: l.parallel, sizes: l.evaluatorBatchSizes })),
       },
     },
+    modeledLatency,
     targets: judgeTargets({
       simple: simpleCost,
       flatness: pages.points,
       throughput: deployed,
       otherThroughput: configurations.slice(1),
+      modeled: modeledLatency,
     }),
   };
   await writeResults(opts.outDir ?? DEFAULT_OUT_DIR, results);

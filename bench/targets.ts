@@ -8,6 +8,7 @@
 import { cpus } from 'node:os';
 import type { WorkloadCost } from './cost.ts';
 import type { FlatnessPoint } from './flatness.ts';
+import type { DispatchModeLatency, LatencyMeasure, ModeledLatency, PathCost } from './latency.ts';
 import type { ThroughputLevel } from './throughput.ts';
 
 /** One target's verdict. */
@@ -17,7 +18,13 @@ export interface TargetResult {
     | 'simple-read-units'
     | 'flatness-1000'
     | 'throughput-100'
-    | 'cost-vs-step-functions';
+    | 'cost-vs-step-functions'
+    | 'simple-invocations'
+    | 'modeled-trigger-p50'
+    | 'modeled-trigger-p95'
+    | 'modeled-cascade-p50'
+    | 'modeled-cascade-p95'
+    | 'modeled-hops';
   description: string;
   /** The target, in words. */
   target: string;
@@ -60,6 +67,8 @@ export function judgeTargets(r: {
   throughput: readonly ThroughputLevel[];
   /** Other runner configurations measured in the same run, for comparison. */
   otherThroughput?: ReadonlyArray<{ name: string; levels: readonly ThroughputLevel[] }>;
+  /** The AWS latency model's figures: judged for the direct path, the old path for comparison. */
+  modeled?: ModeledLatency;
 }): TargetResult[] {
   const out: TargetResult[] = [];
   const s = r.simple;
@@ -198,6 +207,172 @@ export function judgeTargets(r: {
       ? {}
       : {
           fix: 'DynamoDB writes are the bulk (see the bound): the levers left are in docs/performance.md (what bounds cost).',
+        }),
+  });
+
+  const direct = r.modeled?.modes.find((m) => m.dispatch === 'direct');
+  const old = r.modeled?.modes.find((m) => m.dispatch === 'stream');
+  out.push(invocationsTarget(s, direct?.simpleSessionCost, old?.simpleSessionCost));
+  if (r.modeled) out.push(...modeledTargets(direct, old));
+  return out;
+}
+
+/** The path's unit budget for a simple session: what the dispatcher's path cost. */
+const PATH_UNITS = { write: 9, read: 3 } as const;
+
+function invocationSplit(c: PathCost): string {
+  return Object.entries(c.invocations)
+    .map(([fn, n]) => `${fn} ${+n.toFixed(2)}`)
+    .join(', ');
+}
+
+/** Invocations per simple session on the deployed path, with both paths' units. */
+function invocationsTarget(
+  s: WorkloadCost,
+  direct: PathCost | undefined,
+  old: PathCost | undefined,
+): TargetResult {
+  const n = s.totals.lambdaInvocations;
+  const units = (c: { writeUnits: number; readUnits: number }) =>
+    `${+c.writeUnits.toFixed(2)} write / ${+c.readUnits.toFixed(2)} read units`;
+  const withinUnits =
+    s.totals.writeUnits <= PATH_UNITS.write && s.totals.readUnits <= PATH_UNITS.read;
+  return {
+    id: 'simple-invocations',
+    description: 'Lambda invocations of a simple session (direct dispatch)',
+    target: '≤ 6 invocations',
+    value: n,
+    limit: 6,
+    pass: n <= 6,
+    margin: n <= 6 ? `${+(6 - n).toFixed(2)} to spare` : `${+(n - 6).toFixed(2)} over`,
+    bound:
+      `${direct ? invocationSplit(direct) : Object.keys(s.usage.lambda).join(', ')}; ` +
+      `${units(s.totals)} (the path's budget: ≤ ${PATH_UNITS.write} write / ≤ ${PATH_UNITS.read} read units, ${withinUnits ? 'met' : 'EXCEEDED'})` +
+      (old
+        ? `; the old path (stream dispatch, same run): ${old.lambdaInvocations} invocations (${invocationSplit(old)}), ${units(old)}`
+        : ''),
+    ...(n <= 6
+      ? {}
+      : {
+          fix: 'Find the function whose count rose (see the bound): the direct path is two ingests, two evaluations and the task.',
+        }),
+  };
+}
+
+type MeasureKey = 'triggerToHandler' | 'handlerToHandler';
+
+const MEASURE_NAMES: Record<MeasureKey, string> = {
+  triggerToHandler: 'last required trigger accepted → handler start',
+  handlerToHandler: 'handler returned → cascaded handler start',
+};
+
+const MEASURE_FIXES: Record<MeasureKey, string> = {
+  triggerToHandler:
+    "The wait for the evaluator's stream poll (up to a whole 250 ms cycle) is most of it (see the bound): the event could " +
+    'reach the evaluator without waiting for the stream (the ingest function invoking it, or sending the event to a ' +
+    'long-polled evaluation queue), with the stream left to catch what was not handed over.',
+  handlerToHandler:
+    "The cascade waits for the evaluator's next stream poll after the outcome commit (see the bound): the task runner " +
+    'could evaluate the cascade itself right after committing the outcome and send what that schedules, as the evaluator ' +
+    'now does, with the stream left to catch what it did not.',
+};
+
+function measuresOf(
+  mode: DispatchModeLatency | undefined,
+  key: MeasureKey,
+): Array<{ workload: string; m: LatencyMeasure }> {
+  return (mode?.workloads ?? []).flatMap((w) => {
+    const m = w[key];
+    return m ? [{ workload: w.workload, m }] : [];
+  });
+}
+
+/** The modeled latency and hop targets, judged on the direct path. */
+function modeledTargets(
+  direct: DispatchModeLatency | undefined,
+  old: DispatchModeLatency | undefined,
+): TargetResult[] {
+  const out: TargetResult[] = [];
+  const specs = [
+    { id: 'modeled-trigger-p50', key: 'triggerToHandler', at: 'p50', limit: 150 },
+    { id: 'modeled-trigger-p95', key: 'triggerToHandler', at: 'p95', limit: 300 },
+    { id: 'modeled-cascade-p50', key: 'handlerToHandler', at: 'p50', limit: 150 },
+    { id: 'modeled-cascade-p95', key: 'handlerToHandler', at: 'p95', limit: 300 },
+  ] as const;
+  for (const spec of specs) {
+    const rows = measuresOf(direct, spec.key);
+    const worst = rows.reduce<(typeof rows)[number] | undefined>(
+      (w, x) => (w === undefined || x.m.latencyMs[spec.at] > w.m.latencyMs[spec.at] ? x : w),
+      undefined,
+    );
+    const value = worst ? worst.m.latencyMs[spec.at] : Number.NaN;
+    const pass = value <= spec.limit;
+    const line = (x: { workload: string; m: LatencyMeasure }) =>
+      `${x.workload} ${x.m.latencyMs[spec.at].toFixed(0)} ms (${x.m.latencyMs.samples} samples)`;
+    const olds = measuresOf(old, spec.key);
+    out.push({
+      id: spec.id,
+      description: `${MEASURE_NAMES[spec.key]}, ${spec.at}, AWS latency model (direct dispatch; worst workload)`,
+      target: `≤ ${spec.limit} ms`,
+      value,
+      limit: spec.limit,
+      pass,
+      margin: !worst
+        ? 'not measured'
+        : pass
+          ? `${(spec.limit - value).toFixed(0)} ms to spare`
+          : `${(value - spec.limit).toFixed(0)} ms over (${pct(value / spec.limit - 1)})`,
+      bound: worst
+        ? `${spec.at} by workload: ${rows.map(line).join(', ')}; of the worst, the median wait for stream polls was ` +
+          `${worst.m.pollWaitMs.p50.toFixed(0)} ms (p95 ${worst.m.pollWaitMs.p95.toFixed(0)} ms), the rest is work and queue delivery` +
+          (olds.length > 0
+            ? `; the old path (stream dispatch, same run): ${olds.map(line).join(', ')}`
+            : '')
+        : 'not measured',
+      ...(pass ? {} : { fix: MEASURE_FIXES[spec.key] }),
+    });
+  }
+
+  const hopRows = (mode: DispatchModeLatency | undefined) =>
+    (['triggerToHandler', 'handlerToHandler'] as const).flatMap((key) =>
+      measuresOf(mode, key).map((x) => ({
+        label: `${x.workload} ${key === 'triggerToHandler' ? '(a)' : '(b)'}`,
+        hops: x.m.hops,
+      })),
+    );
+  const rows = hopRows(direct);
+  const value =
+    rows.length === 0
+      ? Number.NaN
+      : Math.max(...rows.map((x) => Math.max(x.hops.stream.p50, x.hops.queue.p50)));
+  const pass = value <= 1;
+  const line = (x: (typeof rows)[number]) =>
+    `${x.label} ${x.hops.stream.p50} + ${x.hops.queue.p50} (at most ${x.hops.stream.max} + ${x.hops.queue.max})`;
+  const worst = rows.find((x) => Math.max(x.hops.stream.p50, x.hops.queue.p50) === value);
+  const olds = hopRows(old);
+  out.push({
+    id: 'modeled-hops',
+    description:
+      'asynchronous hops to a handler on the common path (median of stream + queue hops per sample; direct dispatch)',
+    target: '≤ 1 stream + 1 queue',
+    value,
+    limit: 1,
+    pass,
+    margin:
+      rows.length === 0
+        ? 'not measured'
+        : pass
+          ? 'at most 1 stream + 1 queue hop on every measured path'
+          : `${worst ? `${worst.label}: ${worst.hops.stream.p50} stream + ${worst.hops.queue.p50} queue` : ''} at the median`,
+    bound:
+      rows.length === 0
+        ? 'not measured'
+        : `stream + queue hops, median (at most): ${rows.map(line).join(', ')}` +
+          (olds.length > 0 ? `; the old path (stream dispatch): ${olds.map(line).join(', ')}` : ''),
+    ...(pass
+      ? {}
+      : {
+          fix: 'An extra stream hop is back on the path: check that the evaluator sends what it scheduled itself (direct dispatch) and that nothing else waits for the stream.',
         }),
   });
   return out;

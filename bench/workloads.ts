@@ -13,6 +13,11 @@ import type { Kwargs, TaskHandler, Workflow } from '../lib/types.ts';
 export interface ScriptedEvent {
   trigger: string;
   kwargs?: Kwargs;
+  /**
+   * Instances whose last required trigger this event is, when the session's events are fired
+   * one at a time: the latency stage measures from its acceptance to their handlers' start.
+   */
+  readies?: readonly string[];
 }
 
 /** A workflow, its handlers, and the events of one session. */
@@ -25,6 +30,11 @@ export interface Workload {
   handlers: Record<string, TaskHandler>;
   /** The session's events, fired in this order. */
   events: ScriptedEvent[];
+  /**
+   * Handler-to-handler links (`to` waits for `from`'s outcome and nothing else still to come):
+   * the latency stage measures from `from`'s handler returning to `to`'s handler starting.
+   */
+  cascades?: ReadonlyArray<{ from: string; to: string }>;
 }
 
 /** About 200 bytes of kwargs, as an application might send with a trigger. */
@@ -57,8 +67,32 @@ export function simpleWorkload(): Workload {
     handlers: { work: ({ kwargs }) => ({ ok: true, customer: kwargs.x?.customer ?? null }) },
     events: [
       { trigger: 'x', kwargs: orderKwargs('x') },
-      { trigger: 'y', kwargs: orderKwargs('y') },
+      { trigger: 'y', kwargs: orderKwargs('y'), readies: ['t_a#0'] },
     ],
+  };
+}
+
+/**
+ * The chain session: one trigger, two tasks in a row (`t_a` after `go`, `t_b` after `t_a`), so
+ * that the second handler waits for the first one's outcome (a cascade).
+ *
+ * @example
+ * const w = chainWorkload();
+ */
+export function chainWorkload(): Workload {
+  return {
+    name: 'chain',
+    description: 't_a after go, t_b after t_a; go fired with ~200 B of kwargs',
+    workflow: defineWorkflow('chain', {
+      t_a: { after: ['go'], run: 'fetch' },
+      t_b: { after: ['t_a'], run: 'store' },
+    }),
+    handlers: {
+      fetch: ({ kwargs }) => ({ fetched: true, customer: kwargs.go?.customer ?? null }),
+      store: ({ kwargs }) => ({ stored: kwargs.t_a?.customer ?? null }),
+    },
+    events: [{ trigger: 'go', kwargs: orderKwargs('go'), readies: ['t_a#0'] }],
+    cascades: [{ from: 't_a#0', to: 't_b#0' }],
   };
 }
 
@@ -74,6 +108,7 @@ export function surveyWorkload(): Workload {
   const pages = [1, 2, 3].map((page) => ({
     trigger: 'pageReceived',
     kwargs: { page, answers: [3, 5, 2, 4, 1].map((a) => (a + page) % 6) },
+    readies: [`t_importResponses#${page - 1}`],
   }));
   return {
     name: 'survey',
@@ -83,9 +118,17 @@ export function surveyWorkload(): Workload {
     handlers: surveyHandlers,
     events: [
       { trigger: 'step4' },
-      { trigger: 'step1', kwargs: { subjectId: 'subj-4711', userAgent: 'Mozilla/5.0 (bench)' } },
+      {
+        trigger: 'step1',
+        kwargs: { subjectId: 'subj-4711', userAgent: 'Mozilla/5.0 (bench)' },
+        readies: ['t_importSubject#0', 't_browserMeta#0'],
+      },
       ...pages,
-      { trigger: 'sessionFinalized', kwargs: { finishedAt: '2026-11-27T10:15:00Z' } },
+      {
+        trigger: 'sessionFinalized',
+        kwargs: { finishedAt: '2026-11-27T10:15:00Z' },
+        readies: ['t_score#0'],
+      },
     ],
   };
 }

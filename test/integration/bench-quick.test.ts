@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LatencyMeasure } from '../../bench/latency.ts';
 import type { BenchResults } from '../../bench/run-results.ts';
 import { CHART_FILES } from '../../bench/run-results.ts';
 import { runBench } from '../../bench/suite.ts';
@@ -17,6 +18,27 @@ function expectCount(value: unknown, what: string, zeroOk = false): void {
   expect(Number.isFinite(value), `${what} is finite`).toBe(true);
   if (zeroOk) expect(value as number, what).toBeGreaterThanOrEqual(0);
   else expect(value as number, what).toBeGreaterThan(0);
+}
+
+/** A latency measure's percentiles in order, its poll waits finite, its hop counts whole. */
+function expectMeasure(m: LatencyMeasure | undefined, what: string): void {
+  expect(m, what).toBeDefined();
+  const { latencyMs: d, pollWaitMs: wait, hops } = m as LatencyMeasure;
+  expectCount(d.samples, `${what} samples`);
+  for (const p of ['min', 'p50', 'p95', 'p99', 'max'] as const) {
+    expectCount(d[p], `${what} ${p}`, true);
+    expectCount(wait[p], `${what} poll wait ${p}`, true);
+  }
+  expect(d.p50, `${what} p50 ≤ p95`).toBeLessThanOrEqual(d.p95);
+  expect(d.p95, `${what} p95 ≤ p99`).toBeLessThanOrEqual(d.p99);
+  expect(d.p99, `${what} p99 ≤ max`).toBeLessThanOrEqual(d.max);
+  for (const [kind, count] of Object.entries(hops)) {
+    for (const v of [count.p50, count.max]) {
+      expect(Number.isInteger(v), `${what} ${kind} hops ${v} is a whole number`).toBe(true);
+      expect(v, `${what} ${kind} hops`).toBeGreaterThanOrEqual(0);
+    }
+    expect(count.p50, `${what} ${kind} hops median ≤ max`).toBeLessThanOrEqual(count.max);
+  }
 }
 
 describe('npm run bench -- --quick', () => {
@@ -97,6 +119,63 @@ describe('npm run bench -- --quick', () => {
     expectCount(results.latency.evaluatorBatchSizes.paced.mean, 'paced evaluator batch size');
   });
 
+  it('states the AWS latency model with a source for each parameter', () => {
+    const model = results.modeledLatency?.model;
+    expectCount(model?.streamPollEveryMs, 'modeled stream poll period');
+    expectCount(model?.invocationOverheadMs, 'modeled invocation overhead');
+    expectCount(model?.samplesPerRuntime, 'samples per runtime');
+    for (const key of ['streamPollEveryMs', 'invocationOverheadMs', 'queueLongPolling']) {
+      expect(model?.sources[key]?.length ?? 0, `source of ${key}`).toBeGreaterThan(0);
+    }
+  });
+
+  it('measures both dispatch paths under the model: (a) for every workload, (b) for the chain', () => {
+    const modes = results.modeledLatency?.modes ?? [];
+    expect(modes.map((m) => m.dispatch)).toEqual(['direct', 'stream']);
+    for (const mode of modes) {
+      expect(mode.workloads.map((w) => w.workload)).toEqual(['simple', 'chain', 'survey']);
+      for (const w of mode.workloads) {
+        expectMeasure(w.triggerToHandler, `${mode.dispatch} ${w.workload} (a)`);
+        if (w.workload === 'chain') {
+          expectMeasure(w.handlerToHandler, `${mode.dispatch} chain (b)`);
+        } else {
+          expect(
+            w.handlerToHandler,
+            `${mode.dispatch} ${w.workload} has no cascade`,
+          ).toBeUndefined();
+        }
+      }
+    }
+  });
+
+  it("reports a simple session's units, invocations and SQS requests on each path", () => {
+    for (const mode of results.modeledLatency?.modes ?? []) {
+      const c = mode.simpleSessionCost;
+      expectCount(c.writeUnits, `${mode.dispatch} write units`);
+      expectCount(c.readUnits, `${mode.dispatch} read units`);
+      expectCount(c.awsWriteUnits, `${mode.dispatch} AWS-formula write units`);
+      expectCount(c.lambdaInvocations, `${mode.dispatch} invocations`);
+      expectCount(c.sqsRequests, `${mode.dispatch} SQS requests`);
+      expectCount(c.perMillion, `${mode.dispatch} dollars per million`);
+      for (const [fn, n] of Object.entries(c.invocations)) {
+        expectCount(n, `${mode.dispatch} ${fn} invocations`, true);
+      }
+      expect(
+        Object.values(c.invocations).reduce((n, x) => n + x, 0),
+        `${mode.dispatch} invocations by function add up`,
+      ).toBeCloseTo(c.lambdaInvocations, 6);
+    }
+  });
+
+  it('writes the model, a table per path and the fast-poll figures into the report', async () => {
+    const markdown = await readFile(join(outDir, 'latest.md'), 'utf8');
+    expect(markdown).toContain('### Under the AWS latency model');
+    for (const mode of results.modeledLatency?.modes ?? []) {
+      expect(markdown).toContain(`**${mode.name}**`);
+    }
+    expect(markdown).toContain(`### Local runner, ${results.runner.streamPollIntervalMs} ms polls`);
+  });
+
   it('judges every target, with a bound for each and a fix for each miss', () => {
     expect(results.targets.map((t) => t.id)).toEqual([
       'simple-write-units',
@@ -104,6 +183,12 @@ describe('npm run bench -- --quick', () => {
       'flatness-1000',
       'throughput-100',
       'cost-vs-step-functions',
+      'simple-invocations',
+      'modeled-trigger-p50',
+      'modeled-trigger-p95',
+      'modeled-cascade-p50',
+      'modeled-cascade-p95',
+      'modeled-hops',
     ]);
     for (const t of results.targets) {
       expectCount(t.value, `${t.id} value`);
