@@ -92,11 +92,7 @@ function toSessionEvent(
   }
 }
 
-/**
- * One evaluation pass: reads the head, drops the events it says are applied, runs the engine
- * over as many of the rest as fit in one commit, then commits that atomically. Returns the
- * events still to apply, and whether it committed (nothing, when all were applied already).
- */
+/** What one evaluation pass did, and what it leaves to do. */
 interface Pass {
   /** Events still to apply. */
   rest: DeliveredEvent[];
@@ -105,6 +101,12 @@ interface Pass {
   sends: OwedRun[];
 }
 
+/**
+ * One evaluation pass: reads the head, drops the events it says are applied, runs the engine
+ * over as many of the rest as fit in one commit, then commits that atomically. Returns the
+ * events still to apply, whether it committed (nothing, when all were applied already), and the
+ * messages to send: its commit's, and on the first pass those an earlier commit still owes.
+ */
 async function evaluateOnce(
   deps: EvaluatorDeps,
   sessionId: string,

@@ -44,8 +44,9 @@ export interface LocalStack {
 /**
  * Starts the local stack: DynamoDB Local and the SQS emulator (or the services named by
  * `TRIGGERS_DYNAMODB_ENDPOINT` / `TRIGGERS_SQS_ENDPOINT`), a table and task queues as the
- * store's layout and the wiring define them, the evaluator (which sends the tasks it schedules) and task runner driven by
- * the local event-source runner, and the HTTP API and the inspector on `127.0.0.1:<port>`.
+ * store's layout and the wiring define them, the evaluator (which sends the tasks it schedules)
+ * and the task runner driven by the local event-source runner, and the HTTP API and the
+ * inspector on `127.0.0.1:<port>`.
  * Everything listens on loopback.
  *
  * @example

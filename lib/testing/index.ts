@@ -1,6 +1,7 @@
 /**
  * Test a workflow end to end: `createTestRuntime` runs the same ingest, evaluator (which
- * sends the tasks it schedules) and task-runner code the Lambdas run, on the backend its options name (memory by default).
+ * sends the tasks it schedules) and task-runner code the Lambdas run, on the backend its
+ * options name (memory by default).
  * May import: base, engine, store, core, adapters, local, testing.
  *
  * @module

@@ -1,6 +1,7 @@
 /**
  * The memory backend: the in-process runner that drives the evaluator (which sends the tasks it
- * schedules, as deployed) and the task runner from the memory store's change stream, with delays on a virtual clock.
+ * schedules, as deployed) and the task runner from the memory store's change stream, with
+ * delays on a virtual clock.
  * May import: base, engine, store, core, adapters, local.
  *
  * @module
@@ -63,8 +64,8 @@ const FUNCTION_TIMEOUT_SECONDS = 30;
 
 /**
  * The in-process event-source runner of the memory backend: the store's change stream drives
- * the evaluator (event inserts) and the dispatcher (instances becoming scheduled); task
- * messages are delivered to the task runner. Delays run on a virtual clock.
+ * the evaluator (event inserts), which sends the instances it schedules; task messages are
+ * delivered to the task runner. Delays run on a virtual clock.
  *
  * @example
  * const runner = new MemoryRunner(registry, { passThru }, silentSink);
