@@ -51,3 +51,26 @@ export class VirtualClock implements Clock {
     if (ms > 0) this.offsetMs += ms;
   }
 }
+
+/**
+ * Settles as `work` does, or rejects with `onTimeout()` once `ms` milliseconds have passed,
+ * whichever comes first; the timer is cleared either way.
+ *
+ * @example
+ * await withinDeadline(pump.idle(), 10_000, () => new SettleTimeoutError('still busy'));
+ */
+export async function withinDeadline<T>(
+  work: Promise<T>,
+  ms: number,
+  onTimeout: () => Error,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), Math.max(0, ms));
+  });
+  try {
+    return await Promise.race([work, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

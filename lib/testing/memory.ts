@@ -7,7 +7,7 @@
  * @module
  */
 import { EVALUATOR_SOURCE, TASK_QUEUE } from '../adapters/aws-lambda/wiring.ts';
-import { VirtualClock } from '../core/clock.ts';
+import { VirtualClock, withinDeadline } from '../core/clock.ts';
 import { evaluateSession } from '../core/evaluator.ts';
 import type { FaultHook } from '../core/faults.ts';
 import { HeldMessages } from '../core/held-messages.ts';
@@ -214,23 +214,14 @@ export class MemoryRunner {
   }
 
   private async idleBefore(deadline: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new SettleTimeoutError(
-              'settle() timed out with work still in flight (a handler that never returns?)',
-            ),
-          ),
-        Math.max(0, deadline - Date.now()),
-      );
-    });
-    try {
-      await Promise.race([this.pump.idle(), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await withinDeadline(
+      this.pump.idle(),
+      deadline - Date.now(),
+      () =>
+        new SettleTimeoutError(
+          'settle() timed out with work still in flight (a handler that never returns?)',
+        ),
+    );
   }
 
   /** Stops taking new work; what is running finishes on its own. */

@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import { withinDeadline } from '../../core/clock.ts';
 import { TemplateError } from '../../errors.ts';
 import type { PhysicalResource } from './intrinsics.ts';
 
@@ -126,21 +127,16 @@ export class CustomResources {
       ResourceType: opts.type,
       ResourceProperties: asCloudFormationSends(opts.properties),
     };
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new TemplateError(
-              opts.logicalId,
-              `the custom resource's provider did not answer within ${opts.timeoutSeconds} s`,
-            ),
-          ),
-        (opts.timeoutSeconds + 5) * 1000,
-      );
-    });
     try {
-      const [answer] = await Promise.race([Promise.all([answered, opts.invoke(event)]), timedOut]);
+      const [answer] = await withinDeadline(
+        Promise.all([answered, opts.invoke(event)]),
+        (opts.timeoutSeconds + 5) * 1000,
+        () =>
+          new TemplateError(
+            opts.logicalId,
+            `the custom resource's provider did not answer within ${opts.timeoutSeconds} s`,
+          ),
+      );
       if (answer.Status !== 'SUCCESS') {
         throw new TemplateError(
           opts.logicalId,
@@ -160,7 +156,6 @@ export class CustomResources {
         { cause: err },
       );
     } finally {
-      clearTimeout(timer);
       this.waiting.delete(requestId);
     }
   }

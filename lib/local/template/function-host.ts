@@ -390,11 +390,7 @@ export class FunctionHost {
 
   private async run(event: unknown, signal: AbortSignal | undefined): Promise<InvokeResult> {
     const started = performance.now();
-    const local = (phase: Failure['phase'], since = started): Failure =>
-      this.stopped
-        ? this.failure('Local.Stopped', 'the function host was stopped', phase, since)
-        : this.failure('Local.Aborted', 'the invocation was aborted', phase, since);
-    if (this.stopped || signal?.aborted) return local('invoke');
+    if (this.stopped || signal?.aborted) return this.localEnd('invoke', started);
     let eventJson: string;
     try {
       // Lambda hands the function its payload as JSON: what JSON drops, the function never sees.
@@ -404,7 +400,7 @@ export class FunctionHost {
       return this.failure('InvalidRequestContentException', message, 'invoke', started);
     }
     const lease = await this.acquire(signal);
-    if (lease === undefined) return local('invoke');
+    if (lease === undefined) return this.localEnd('invoke', started);
     const { env, cold } = lease;
     if (cold) {
       this.counts.coldStarts++;
@@ -432,19 +428,12 @@ export class FunctionHost {
             stack: init.trace,
           };
         }
-        if (init.type === 'timeout') {
-          const message = `Init timed out after ${INIT_LIMIT_SECONDS.toFixed(2)} seconds`;
-          return this.failure('Sandbox.Timedout', message, 'init', started);
-        }
-        if (init.type === 'exit' && !this.stopped) {
-          return this.failure(
-            'Runtime.ExitError',
-            exitReason(init, this.spec.codeDir),
-            'init',
-            started,
-          );
-        }
-        return local('init');
+        return this.lost(
+          init,
+          `Init timed out after ${INIT_LIMIT_SECONDS.toFixed(2)} seconds`,
+          'init',
+          started,
+        );
       }
     }
     this.counts.invocations++;
@@ -471,19 +460,44 @@ export class FunctionHost {
       };
     }
     this.discard(env);
+    return this.lost(
+      answer,
+      `Task timed out after ${this.spec.timeoutSeconds.toFixed(2)} seconds`,
+      'invoke',
+      invoked,
+    );
+  }
+
+  /**
+   * The failure of an environment lost during `phase`: it timed out (`Sandbox.Timedout`, the
+   * invoke phase reported as `timeout`), its process exited (`Runtime.ExitError`), or the host
+   * was stopped or the invocation aborted.
+   */
+  private lost(
+    answer: EnvironmentEvent,
+    timedOut: string,
+    phase: 'init' | 'invoke',
+    since: number,
+  ): Failure {
     if (answer.type === 'timeout') {
-      const message = `Task timed out after ${this.spec.timeoutSeconds.toFixed(2)} seconds`;
-      return this.failure('Sandbox.Timedout', message, 'timeout', invoked);
-    }
-    if (answer.type === 'exit' && !this.stopped) {
       return this.failure(
-        'Runtime.ExitError',
-        exitReason(answer, this.spec.codeDir),
-        'invoke',
-        invoked,
+        'Sandbox.Timedout',
+        timedOut,
+        phase === 'init' ? 'init' : 'timeout',
+        since,
       );
     }
-    return local('invoke', invoked);
+    if (answer.type === 'exit' && !this.stopped) {
+      return this.failure('Runtime.ExitError', exitReason(answer, this.spec.codeDir), phase, since);
+    }
+    return this.localEnd(phase, since);
+  }
+
+  /** How an invocation ends that the host itself cut short: stopped, or aborted. */
+  private localEnd(phase: Failure['phase'], since: number): Failure {
+    return this.stopped
+      ? this.failure('Local.Stopped', 'the function host was stopped', phase, since)
+      : this.failure('Local.Aborted', 'the invocation was aborted', phase, since);
   }
 
   private failure(

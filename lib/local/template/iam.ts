@@ -77,6 +77,26 @@ const lastSegment = (s: string): string => s.slice(s.lastIndexOf('/') + 1);
 const list = (v: unknown): Array<Record<string, unknown>> => (Array.isArray(v) ? v : []);
 
 /**
+ * The resources whose policies `rolePolicies` reads (IAM roles, policies and managed policies,
+ * and queue policies), each with its properties as `resolve` gives them.
+ *
+ * @example
+ * const policies = rolePolicies(policyResources(resources, props), env, names);
+ */
+export function policyResources(
+  resources: Iterable<readonly [string, CfnResource]>,
+  resolve: (logicalId: string) => Record<string, unknown>,
+): Record<string, CfnResource> {
+  const out: Record<string, CfnResource> = {};
+  for (const [id, r] of resources) {
+    if (r.Type.startsWith('AWS::IAM::') || r.Type === 'AWS::SQS::QueuePolicy') {
+      out[id] = { ...r, Properties: resolve(id) };
+    }
+  }
+  return out;
+}
+
+/**
  * Collects, per role of a template whose intrinsics are already resolved to strings, the identity
  * policies IAM would evaluate: every `AWS::IAM::Policy` naming the role, its inline `Policies`,
  * the `AWS::IAM::ManagedPolicy` resources attached to it (by their `Roles` or the role's

@@ -11,7 +11,7 @@ import type { LoadedStack } from './assembly.ts';
 import { providerOf } from './custom-resources.ts';
 import { functionSpec, releaseCode } from './function-spec.ts';
 import { httpApiRoutes } from './http-api.ts';
-import { createIamAuthorizer, rolePolicies } from './iam.ts';
+import { createIamAuthorizer, policyResources, rolePolicies } from './iam.ts';
 import { IntrinsicResolver, type PhysicalResource } from './intrinsics.ts';
 import { mappingSpec } from './mappings.ts';
 import type { CfnResource } from './model.ts';
@@ -90,13 +90,7 @@ export async function preflight(stack: LoadedStack, run: string): Promise<void> 
     stack.templateFile,
     lookup,
   );
-  const iam: Record<string, CfnResource> = {};
-  for (const [id, r] of resources) {
-    if (r.Type.startsWith('AWS::IAM::') || r.Type === 'AWS::SQS::QueuePolicy') {
-      iam[id] = { ...r, Properties: props(id) };
-    }
-  }
-  const policies = rolePolicies(iam, env, {
+  const policies = rolePolicies(policyResources(resources, props), env, {
     roleIdByName: (name) => roleIdFromName(physical, name),
     roleNameById: (id) => physical.get(id)?.ref,
   });

@@ -27,7 +27,7 @@ import { type AwsProxy, type HttpAnswer, startAwsProxy } from './aws-proxy.ts';
 import { CUSTOM_RESOURCE_RESPONSE_HOST, CustomResources, providerOf } from './custom-resources.ts';
 import { FunctionHost } from './function-host.ts';
 import { functionSpec, releaseCode, TaskRoots } from './function-spec.ts';
-import { createIamAuthorizer, type IamAuthorizer, rolePolicies } from './iam.ts';
+import { createIamAuthorizer, type IamAuthorizer, policyResources, rolePolicies } from './iam.ts';
 import { IntrinsicResolver, type PhysicalResource } from './intrinsics.ts';
 import {
   type DroppedRecords,
@@ -35,7 +35,7 @@ import {
   mappingSpec,
   TemplateMappings,
 } from './mappings.ts';
-import type { CfnResource, FunctionCredentials, FunctionSpec } from './model.ts';
+import type { FunctionCredentials, FunctionSpec } from './model.ts';
 import { defaultPhysical, hash, isCustomResource, roleIdFromName } from './physical.ts';
 import { preflight } from './preflight.ts';
 import {
@@ -285,13 +285,7 @@ export async function startTemplateStack(opts: TemplateStackOptions): Promise<Te
     }
 
     // The roles' policies, from the template, resolved.
-    const iamResources: Record<string, CfnResource> = {};
-    for (const [id, r] of resources) {
-      if (r.Type.startsWith('AWS::IAM::') || r.Type === 'AWS::SQS::QueuePolicy') {
-        iamResources[id] = { ...r, Properties: props(id) };
-      }
-    }
-    const policies = rolePolicies(iamResources, env, {
+    const policies = rolePolicies(policyResources(resources, props), env, {
       roleIdByName: (name) => roleIdFromName(physical, name),
       roleNameById: (id) => physical.get(id)?.ref,
       queueArnByUrl: (url) => [...queueUrlByArn].find(([, u]) => u === url)?.[0],
