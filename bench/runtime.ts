@@ -271,6 +271,8 @@ export class BenchRuntime {
       lambda.ingest.billedMs += Math.ceil(ms);
     }
     for (const inv of invocations) {
+      // The benchmarks run without lifecycle events: no lifecycle source polls.
+      if (inv.fn === 'lifecycle') continue;
       const f = lambda[inv.fn];
       f.count += 1;
       f.records += inv.records;

@@ -115,6 +115,8 @@ export interface TaskInstance {
   attempt: number;
   /** The highest level the handler logged at. */
   logLevel?: LogLevel;
+  /** Set when an operator marked the instance's logs as dealt with (`resolveLogs`). */
+  logsResolved?: boolean;
   /**
    * Unstarted instances only (in the session view): the `after` / `andEvery` triggers it is
    * still waiting for, in definition order.
@@ -171,13 +173,18 @@ export interface SessionView {
    * Absent for sessions created before versions were pinned.
    */
   workflowVersion?: string;
-  /** Per trigger the workflow mentions: how often it fired. */
+  /** Per trigger fired into the session: how often it fired. */
   fired: Record<string, { count: number }>;
   instances: TaskInstance[];
   /** Tasks with no instance yet, or with an unresolved instance; sorted. */
   unresolvedTasks: string[];
   /** Instances not resolved; sorted. */
   unresolvedInstances: string[];
+  /**
+   * Instances whose handler logged at `warn` or higher and whose logs are not marked resolved
+   * (`resolveLogs`); sorted. What a finalizing step checks before closing a session.
+   */
+  unresolvedLogs: string[];
   /** The session's timers that have been armed, by due time (absent when none). */
   timers?: TimerView[];
 }
@@ -196,10 +203,21 @@ export interface SessionEvent {
   /** Position in the timeline, from 1: the order events were accepted in. */
   seq: number;
   /**
-   * A fired trigger, a retry's clone request, a replay or skip request, or a notice that an
-   * instance was resolved without a cascade (workflows with a finalize trigger).
+   * A fired trigger, a retry's clone request, a replay or skip request, a notice that an
+   * instance was resolved without a cascade (workflows with a finalize trigger), or a request
+   * of the manager API: a metadata merge, logs marked resolved, a status set by hand, or the
+   * session's configuration.
    */
-  kind: 'fire' | 'clone' | 'replay' | 'skip' | 'resolved';
+  kind:
+    | 'fire'
+    | 'clone'
+    | 'replay'
+    | 'skip'
+    | 'resolved'
+    | 'metadata'
+    | 'resolve-logs'
+    | 'status'
+    | 'configure';
   /**
    * Who put it in: the API, a handler's `fire`, a cascade, a `Retry`, a control request, a
    * timer, the finalize trigger, or the task runner (a `resolved` notice).
@@ -213,9 +231,15 @@ export interface SessionEvent {
   instance?: string;
   /** `clone`: the task of the instance it clones. */
   task?: string;
-  /** `skip`: whether it cascades, and the result it carries. */
+  /** `skip` and `status`: whether it cascades; `skip`: the result it carries. */
   cascade?: boolean;
   result?: Kwargs;
+  /** `status`: the status set. */
+  status?: InstanceStatus;
+  /** `metadata` and `status`: the metadata merged in. */
+  metadata?: Kwargs;
+  /** `configure`: the names of the tasks configured. */
+  tasks?: string[];
   /** When it was accepted. */
   firedAt: string;
   /** Whether the evaluator has applied it. */

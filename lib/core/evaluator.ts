@@ -5,9 +5,16 @@
  *
  * @module
  */
-import type { Effect, InstanceSeed, SessionEvent } from '../engine/events.ts';
+import {
+  cascadeEventId,
+  type Effect,
+  type InstanceSeed,
+  type SessionEvent,
+  statusCascadeEventId,
+} from '../engine/events.ts';
 import type { SessionEngine } from '../engine/index.ts';
 import { instanceName } from '../engine/names.ts';
+import { configureTasks } from '../engine/workflow.ts';
 import { ConflictError, TriggersError } from '../errors.ts';
 import {
   type AppliedMark,
@@ -16,11 +23,12 @@ import {
   type InstanceRecord,
   type InstanceUpdate,
   isApplied,
+  type LifecycleNote,
   type OwedRun,
   type SessionStore,
   samePosition,
 } from '../store/port.ts';
-import type { InstanceStatus, Kwargs } from '../types.ts';
+import type { InstanceStatus, Kwargs, Workflow } from '../types.ts';
 import type { Clock } from './clock.ts';
 import type { FaultHook } from './faults.ts';
 import type { LogSink } from './log.ts';
@@ -41,6 +49,11 @@ export interface EvaluatorDeps {
    * stream sends them. @default - none: stream dispatch
    */
   send?: SendTask;
+  /**
+   * Note what each evaluation did in the head it commits (`LifecycleNote`), for the lifecycle
+   * publisher on the stream: on when lifecycle events (or test hooks) are. @default false
+   */
+  lifecycle?: boolean;
   /** Test-only crash points. */
   faults?: FaultHook;
 }
@@ -89,6 +102,49 @@ function toSessionEvent(
         ...(record.result !== undefined ? { result: record.result } : {}),
         at,
       };
+    case 'metadata':
+    case 'resolve-logs':
+    case 'status': {
+      const seen =
+        observed && statusNow
+          ? {
+              observed: {
+                status: statusNow,
+                task: observed.task,
+                ...(observed.metadata !== undefined ? { metadata: observed.metadata } : {}),
+              },
+            }
+          : {};
+      const base = { eventId: record.eventId, instance: record.instance, ...seen, at };
+      if (record.kind === 'metadata')
+        return { type: 'metadata', ...base, metadata: record.metadata };
+      if (record.kind === 'resolve-logs') return { type: 'resolve-logs', ...base };
+      return {
+        type: 'status',
+        ...base,
+        status: record.status,
+        ...(record.metadata !== undefined ? { metadata: record.metadata } : {}),
+        cascade: record.cascade,
+        ...(record.cascadeKwargs !== undefined ? { cascadeKwargs: record.cascadeKwargs } : {}),
+      };
+    }
+    case 'configure':
+      // The evaluator applies configurations itself (see `configure`): never reached.
+      return { type: 'configure', eventId: record.eventId, version: '', at };
+  }
+}
+
+/** The instance an event acts on, for the events that act on one. */
+function targetOf(record: EventRecord): string | undefined {
+  switch (record.kind) {
+    case 'replay':
+    case 'skip':
+    case 'metadata':
+    case 'resolve-logs':
+    case 'status':
+      return record.instance;
+    default:
+      return undefined;
   }
 }
 
@@ -158,13 +214,31 @@ async function evaluateOnce(
   const seeds: Array<{ seed: InstanceSeed; status: InstanceStatus; delaySeconds: number }> = [];
   const budget = store.maxCommitItems - 1; // the head
   let items = 0;
+  const notes: LifecycleNote[] = [];
+  // Instances this pass changes: one transaction may touch an item once, so a second change
+  // to one of them waits for the next pass (which reads the first's result).
+  const changing = new Set<string>();
   for (const record of candidates) {
-    let observed: InstanceRecord | undefined;
-    if (record.kind === 'replay' || record.kind === 'skip') {
-      observed = await readInstance(record.instance);
+    const name = targetOf(record);
+    if (name !== undefined && changing.has(name)) break;
+    if (record.kind === 'configure') {
+      // A configuration is applied alone: the events after it run under the new version, so
+      // the next pass reads them with its engine.
+      if (pending.length > 0) break;
+      const version = await configuredVersion(deps, engine, record, sessionId, at);
+      if (version !== undefined) {
+        state = engine.apply(state, {
+          type: 'configure',
+          eventId: record.eventId,
+          version,
+          at: record.firedAt,
+        }).state;
+      }
+      pending.push(record);
+      break;
     }
-    const name = record.kind === 'replay' || record.kind === 'skip' ? record.instance : undefined;
-    const current = name ? (statusNow.get(name) ?? observed?.status) : undefined;
+    const observed = name !== undefined ? await readInstance(name) : undefined;
+    const current = name !== undefined ? (statusNow.get(name) ?? observed?.status) : undefined;
     const result = engine.apply(state, toSessionEvent(record, observed, current));
     const cost = result.effects.filter((e) => e.type !== 'create' && e.type !== 'reject').length;
     if (items + cost > budget) {
@@ -178,8 +252,10 @@ async function evaluateOnce(
     pending.push(record);
     state = result.state;
     for (const effect of result.effects) {
+      if (effect.type === 'record') changing.add(effect.instance);
       collectEffect(effect, { seeds, updated, events, statusNow, sessionId, at, deps });
     }
+    if (deps.lifecycle) notes.push(...noteEvent(record, result.effects));
   }
 
   const wf = engine.workflow;
@@ -238,9 +314,114 @@ async function evaluateOnce(
     created,
     updated,
     events,
+    ...(notes.length > 0 ? { notes } : {}),
     at,
   });
   return { rest: candidates.slice(pending.length), committed: true, sends: [...owed, ...sends] };
+}
+
+/**
+ * A configuration's workflow version: its tasks merged by name into the definition the session
+ * runs under, validated and stored. Undefined (and logged) when the merge is not a valid
+ * workflow: ingest checked it against the session as it read it, but a configuration applied
+ * before this one may have changed what it merges into.
+ */
+async function configuredVersion(
+  deps: EvaluatorDeps,
+  engine: SessionEngine,
+  record: Extract<EventRecord, { kind: 'configure' }>,
+  sessionId: string,
+  at: string,
+): Promise<string | undefined> {
+  let merged: Workflow;
+  try {
+    merged = configureTasks(engine.workflow.definition, record.tasks);
+  } catch (err) {
+    deps.log({
+      level: 'warn',
+      message: `configuration refused: ${err instanceof Error ? err.message : String(err)}`,
+      timestamp: at,
+      sessionId,
+      eventId: record.eventId,
+      code: 'WORKFLOW_INVALID',
+    });
+    return undefined;
+  }
+  if (!deps.store.putWorkflowVersion) {
+    throw new TriggersError(
+      'this store keeps no workflow versions: sessions cannot be configured',
+      {
+        code: 'NOT_AVAILABLE',
+      },
+    );
+  }
+  return (await deps.store.putWorkflowVersion(merged)).version;
+}
+
+/**
+ * What the lifecycle publisher hears of an applied event (see `LifecycleNote`): a fire and what
+ * it scheduled; a replay and its clone; a skip, after its cascade's fire when it cascades (the
+ * skip is noted when that cascade is applied); a finalize trigger's fire.
+ */
+function noteEvent(record: EventRecord, effects: readonly Effect[]): LifecycleNote[] {
+  if (effects.some((e) => e.type === 'reject')) return [];
+  const scheduled = effects.flatMap((e) => (e.type === 'schedule' ? [e.instance.name] : []));
+  const cascaded = effects.some((e) => e.type === 'cascade');
+  const task = effects.find((e) => e.type === 'record')?.task;
+  switch (record.kind) {
+    case 'fire': {
+      const notes: LifecycleNote[] = [
+        { t: 'fired', eventId: record.eventId, trigger: record.trigger, scheduled },
+      ];
+      const skipPrefix = cascadeEventId('');
+      if (record.source === 'control' && record.eventId.startsWith(skipPrefix)) {
+        const instance = record.eventId.slice(skipPrefix.length);
+        notes.push({ t: 'skipped', eventId: record.eventId, instance, cascade: true });
+      }
+      if (record.source === 'finalize') notes.push({ t: 'finalized' });
+      return notes;
+    }
+    case 'replay': {
+      const clone = scheduled[0];
+      return clone === undefined
+        ? []
+        : [{ t: 'replayed', eventId: record.eventId, instance: clone, parent: record.instance }];
+    }
+    case 'skip': {
+      if (record.cascade && cascaded) return [];
+      const skipped: LifecycleNote = {
+        t: 'skipped',
+        eventId: record.eventId,
+        instance: record.instance,
+        cascade: record.cascade,
+      };
+      // A cascade nothing listens to writes no event: its fire is noted here, as it happens.
+      return record.cascade && task !== undefined
+        ? [
+            {
+              t: 'fired',
+              eventId: cascadeEventId(record.instance),
+              trigger: task,
+              scheduled: [],
+            },
+            skipped,
+          ]
+        : [skipped];
+    }
+    case 'status':
+      return record.cascade && record.status === 'finished' && !cascaded && task !== undefined
+        ? [
+            {
+              t: 'fired',
+              eventId: statusCascadeEventId(record.instance, record.eventId),
+              trigger: task,
+              scheduled: [],
+            },
+          ]
+        : [];
+    default:
+      return [];
+  }
 }
 
 interface Collector {
@@ -303,7 +484,14 @@ export function recordToUpdate(
   if (effect.error !== undefined) set.error = effect.error;
   if (effect.metadata !== undefined) set.metadata = effect.metadata;
   if (effect.logLevel !== undefined) set.logLevel = effect.logLevel;
-  return { sessionId, name: effect.instance, expect: effect.expect, set };
+  if (effect.logsResolved !== undefined) set.logsResolved = effect.logsResolved;
+  return {
+    sessionId,
+    name: effect.instance,
+    expect: effect.expect,
+    set,
+    ...(effect.keepLease ? { keepLease: true } : {}),
+  };
 }
 
 /** The stored form of a cascade: the task name (or the finalize trigger) fired with its kwargs. */

@@ -16,15 +16,27 @@ import {
   TriggersError,
   ValidationError,
 } from '../errors.ts';
-import { fireEvent, type IngestDeps, requestReplay, requestSkip } from './ingest.ts';
+import {
+  configureSession,
+  fireEvent,
+  type IngestDeps,
+  requestReplay,
+  requestSkip,
+  resolveInstanceLogs,
+  setInstanceStatus,
+  updateInstanceMetadata,
+} from './ingest.ts';
 import { type LogSink, silentSink } from './log.ts';
 import { ROUTES, type RouteSpec, routeSegments } from './routes.ts';
 import { readStale } from './stale.ts';
 import {
+  type ConfigureInput,
   type FireInput,
+  type MetadataInput,
   parseInput,
   type ReplayInput,
   type SkipInput,
+  type StatusInput,
   sessionIdSchema,
 } from './validation.ts';
 import { describeWorkflows, readEvents, readSession } from './view.ts';
@@ -136,7 +148,7 @@ type RouteHandler = (
 interface Route {
   /** Literal segments, and `:name` for a parameter. */
   pattern: readonly string[];
-  method: 'GET' | 'POST';
+  method: RouteSpec['method'];
   run: RouteHandler;
 }
 
@@ -274,6 +286,52 @@ function routes(deps: IngestDeps): Route[] {
           instance: param(params, 'instance'),
         } as SkipInput;
         await requestSkip(deps, input);
+        return jsonResponse(202, {});
+      },
+    },
+    {
+      ...fromTable(ROUTES.configure),
+      run: async (params, body) => {
+        const fields = body();
+        onlyFields(fields, ['tasks', 'workflow']);
+        const input = { ...fields, sessionId: param(params, 'sessionId') } as ConfigureInput;
+        return jsonResponse(200, await configureSession(deps, input));
+      },
+    },
+    {
+      ...fromTable(ROUTES.updateMetadata),
+      run: async (params, body) => {
+        const fields = body();
+        onlyFields(fields, ['metadata']);
+        await updateInstanceMetadata(deps, {
+          ...fields,
+          sessionId: param(params, 'sessionId'),
+          instance: param(params, 'instance'),
+        } as MetadataInput);
+        return jsonResponse(202, {});
+      },
+    },
+    {
+      ...fromTable(ROUTES.resolveLogs),
+      run: async (params, body) => {
+        onlyFields(body(), []);
+        await resolveInstanceLogs(deps, {
+          sessionId: param(params, 'sessionId'),
+          instance: param(params, 'instance'),
+        });
+        return jsonResponse(202, {});
+      },
+    },
+    {
+      ...fromTable(ROUTES.setStatus),
+      run: async (params, body) => {
+        const fields = body();
+        onlyFields(fields, ['status', 'metadata', 'cascade', 'cascadeKwargs']);
+        await setInstanceStatus(deps, {
+          ...fields,
+          sessionId: param(params, 'sessionId'),
+          instance: param(params, 'instance'),
+        } as StatusInput);
         return jsonResponse(202, {});
       },
     },
@@ -419,7 +477,7 @@ export function createHttpApi(deps: HttpApiDeps): HttpApi {
     async handle(req) {
       try {
         const found = route(table, req);
-        const text = found.route.method === 'POST' ? bodyText(req) : '';
+        const text = found.route.method === 'GET' ? '' : bodyText(req);
         const params = paramsOf(found.route.pattern, found.segments);
         return await found.route.run(params, () => parseObject(text), queryOf(req));
       } catch (err) {

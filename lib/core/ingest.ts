@@ -1,6 +1,7 @@
 /**
- * The ingest flows: a fired trigger, a replay request and a skip request, validated and stored
- * as events of their session, for the evaluator to apply.
+ * The ingest flows: a fired trigger, a replay or skip request, and the manager API's requests
+ * (configuration, instance metadata, resolved logs, status), validated and stored as events of
+ * their session, for the evaluator to apply.
  * May import: base, engine, store, core.
  *
  * @module
@@ -8,19 +9,35 @@
 import { randomUUID } from 'node:crypto';
 import { internalEventId } from '../engine/events.ts';
 import { findUnstarted } from '../engine/state.ts';
-import { InstanceStateError, NotFoundError } from '../errors.ts';
-import type { ControlRequest, EventSource, SessionStore } from '../store/port.ts';
+import { compileWorkflow, configureTasks } from '../engine/workflow.ts';
+import {
+  InstanceStateError,
+  NotAvailableError,
+  NotFoundError,
+  ValidationError,
+  WorkflowError,
+} from '../errors.ts';
+import type { ControlRequest, EventSource, InstanceRecord, SessionStore } from '../store/port.ts';
+import type { Workflow } from '../types.ts';
 import type { Clock } from './clock.ts';
 import type { FaultHook } from './faults.ts';
 import type { WorkflowRegistry } from './registry.ts';
 import {
+  type ConfigureInput,
+  configureInputSchema,
   type FireInput,
   fireInputSchema,
+  type MetadataInput,
+  metadataInputSchema,
   parseInput,
   type ReplayInput,
+  type ResolveLogsInput,
   replayInputSchema,
+  resolveLogsInputSchema,
   type SkipInput,
+  type StatusInput,
   skipInputSchema,
+  statusInputSchema,
 } from './validation.ts';
 
 /** What the ingest flows need. */
@@ -72,6 +89,27 @@ export async function fireEvent(
   return { sessionId: fire.sessionId, eventId, duplicate };
 }
 
+/**
+ * The stored record of an instance an admin request acts on. Refuses (409) an unstarted one,
+ * which has no record yet, and (404) one the session does not have.
+ */
+async function requireRecord(
+  deps: IngestDeps,
+  sessionId: string,
+  instance: string,
+): Promise<InstanceRecord> {
+  const record = await deps.store.getInstance(sessionId, instance);
+  if (record) return record;
+  const head = await deps.store.getHead(sessionId);
+  if (head && findUnstarted(head.state, instance)) {
+    throw new InstanceStateError(
+      `instance '${instance}' is unstarted: it has no record to change until it is scheduled`,
+      { instance, actualStatus: 'unstarted' },
+    );
+  }
+  throw new NotFoundError(`instance '${instance}' does not exist in session '${sessionId}'`);
+}
+
 async function requireFailed(
   deps: IngestDeps,
   sessionId: string,
@@ -90,7 +128,7 @@ async function requireFailed(
   throw new NotFoundError(`instance '${instance}' does not exist in session '${sessionId}'`);
 }
 
-/** Stores a replay or skip request; the evaluator applies it (and checks it again). */
+/** Stores a request of the manager API; the evaluator applies it (and checks it again). */
 async function putControlEvent(
   deps: IngestDeps,
   sessionId: string,
@@ -141,4 +179,151 @@ export async function requestSkip(deps: IngestDeps, input: SkipInput): Promise<v
     cascade: req.cascade ?? false,
     ...(req.result !== undefined ? { result: req.result } : {}),
   });
+}
+
+/**
+ * Merges metadata into an instance's (top level: a key given replaces that key), whatever its
+ * status; an unstarted instance has no record yet and is refused.
+ *
+ * @example
+ * await updateInstanceMetadata(deps, { sessionId: 's1', instance: 't_alpha#0', metadata: { reviewedBy: 'ops' } });
+ */
+export async function updateInstanceMetadata(
+  deps: IngestDeps,
+  input: MetadataInput,
+): Promise<void> {
+  const req = parseInput(metadataInputSchema, input);
+  await requireRecord(deps, req.sessionId, req.instance);
+  await putControlEvent(deps, req.sessionId, req.eventId, {
+    kind: 'metadata',
+    instance: req.instance,
+    metadata: req.metadata,
+  });
+}
+
+/**
+ * Marks an instance's logs as dealt with (`logsResolved: true`): it leaves the session's
+ * `unresolvedLogs`.
+ *
+ * @example
+ * await resolveInstanceLogs(deps, { sessionId: 's1', instance: 't_score#0' });
+ */
+export async function resolveInstanceLogs(
+  deps: IngestDeps,
+  input: ResolveLogsInput,
+): Promise<void> {
+  const req = parseInput(resolveLogsInputSchema, input);
+  await requireRecord(deps, req.sessionId, req.instance);
+  await putControlEvent(deps, req.sessionId, req.eventId, {
+    kind: 'resolve-logs',
+    instance: req.instance,
+  });
+}
+
+/**
+ * Sets an instance's status by hand (finished, failed, abandoned, replayed or skipped), merging
+ * `metadata`; with `cascade` (only to `finished`) the task's name fires with `cascadeKwargs`.
+ * Refused while the instance is scheduled or running: a worker holds it or may take it.
+ *
+ * @example
+ * await setInstanceStatus(deps, { sessionId: 's1', instance: 't_alpha#0', status: 'finished', cascade: true, cascadeKwargs: { score: 1 } });
+ */
+export async function setInstanceStatus(deps: IngestDeps, input: StatusInput): Promise<void> {
+  const req = parseInput(statusInputSchema, input);
+  const record = await requireRecord(deps, req.sessionId, req.instance);
+  if (record.status === 'scheduled' || record.status === 'running') {
+    throw new InstanceStateError(
+      `instance '${req.instance}' is ${record.status}: its status cannot be set while a worker holds or may take it`,
+      { instance: req.instance, actualStatus: record.status },
+    );
+  }
+  await putControlEvent(deps, req.sessionId, req.eventId, {
+    kind: 'status',
+    instance: req.instance,
+    status: req.status,
+    ...(req.metadata !== undefined ? { metadata: req.metadata } : {}),
+    cascade: req.cascade ?? false,
+    ...(req.cascadeKwargs !== undefined ? { cascadeKwargs: req.cascadeKwargs } : {}),
+  });
+}
+
+/** The answer to a configuration. */
+export interface ConfigureResult {
+  sessionId: string;
+  /** The workflow version the session runs under once the configuration is applied. */
+  workflowVersion: string;
+}
+
+/**
+ * Configures one session: `tasks` merge by name into the workflow it runs under (a new session
+ * starts from the deployed workflow `workflow`, else the default; a task of the same name is
+ * replaced whole). The result is validated as a deployed workflow is, its handlers must be ones
+ * the deployment has, and it is stored as a workflow version. The configuration is an event of
+ * the session: applied in accept order, it takes effect from the next applied event; triggers
+ * fired before it are not applied again.
+ *
+ * @example
+ * const { workflowVersion } = await configureSession(deps, {
+ *   sessionId: 's1',
+ *   tasks: { t_bonus: { after: ['step1', 'bonusPage'], run: 'score' } },
+ * });
+ */
+export async function configureSession(
+  deps: IngestDeps,
+  input: ConfigureInput,
+): Promise<ConfigureResult> {
+  const req = parseInput(configureInputSchema, input);
+  const { registry, store } = deps;
+  const head = await store.getHead(req.sessionId);
+  let base: Workflow;
+  if (head) {
+    if (req.workflow !== undefined && req.workflow !== head.state.workflow) {
+      throw new ValidationError(
+        `'workflow' is '${req.workflow}', but session '${req.sessionId}' runs workflow '${head.state.workflow}'`,
+      );
+    }
+    base = (await registry.engineFor(head.state.workflow, head.state.version, store)).workflow
+      .definition;
+  } else {
+    if (req.workflow !== undefined && !registry.has(req.workflow)) {
+      throw new NotFoundError(`unknown workflow '${req.workflow}'`);
+    }
+    base = registry.workflow(req.workflow ?? registry.defaultWorkflow).definition;
+  }
+  const merged = configureTasks(base, req.tasks);
+  const handlers = registry.handlers();
+  const queues = registry.queues();
+  for (const task of compileWorkflow(merged).tasks.values()) {
+    if (!Object.hasOwn(req.tasks, task.name)) continue;
+    if (!handlers.has(task.run)) {
+      throw new WorkflowError(
+        `task '${task.name}' runs '${task.run}', but this deployment has no task handler of that name (known: ${[...handlers].sort().join(', ')})`,
+        { task: task.name },
+      );
+    }
+    if (task.using !== undefined && !queues.has(task.using)) {
+      throw new WorkflowError(
+        `task '${task.name}' uses runner '${task.using}', which this deployment does not have (known: ${[...queues].sort().join(', ')})`,
+        { task: task.name },
+      );
+    }
+  }
+  if (!store.putWorkflowVersion) {
+    throw new NotAvailableError(
+      'this store keeps no workflow versions: sessions cannot be configured',
+    );
+  }
+  const { version } = await store.putWorkflowVersion(merged);
+  const eventId = req.eventId ?? internalEventId('configure', randomUUID());
+  await store.putEvent({
+    sessionId: req.sessionId,
+    eventId,
+    kind: 'configure',
+    tasks: req.tasks,
+    source: 'control',
+    ...(req.workflow !== undefined ? { workflow: req.workflow } : {}),
+    firedAt: deps.clock.now().toISOString(),
+  });
+  deps.faults?.('ingest.afterEventWrite', { sessionId: req.sessionId, eventId });
+  return { sessionId: req.sessionId, workflowVersion: version };
 }

@@ -139,6 +139,19 @@ export class WorkflowRegistry {
     return this.engine(name).workflow;
   }
 
+  /**
+   * The task handlers the deployment has: those its workflows run (each has a queue). What a
+   * session's configuration may name in `run`.
+   */
+  handlers(): Set<string> {
+    return new Set(this.all().flatMap((wf) => [...wf.tasks.values()].map((t) => t.run)));
+  }
+
+  /** The runners (queues) the deployment has: each task's `using`, else its handler. */
+  queues(): Set<string> {
+    return new Set(this.all().flatMap((wf) => [...wf.tasks.values()].map((t) => t.using ?? t.run)));
+  }
+
   /** Every registered workflow. */
   all(): CompiledWorkflow[] {
     return [...this.engines.values()].map((e) => e.workflow);

@@ -8,7 +8,7 @@
 
 /** One route: its method, its path (`{name}` marks a parameter) and the construct's id for it. */
 export interface RouteSpec {
-  readonly method: 'GET' | 'POST';
+  readonly method: 'GET' | 'POST' | 'PATCH';
   readonly path: string;
   /** The id of the API Gateway route the construct creates. */
   readonly id: string;
@@ -17,7 +17,8 @@ export interface RouteSpec {
 }
 
 /**
- * The contract's routes, plus the read-only timeline, workflows and stale-sessions routes.
+ * The contract's routes (fire, read, replay, skip, and the manager API's configuration and
+ * instance administration), plus the read-only timeline, workflows and stale-sessions routes.
  *
  * @example
  * ROUTES.fire; // { method: 'POST', path: '/sessions/{sessionId}/events', id: 'Fire' }
@@ -34,6 +35,22 @@ export const ROUTES = {
     id: 'Replay',
   },
   skip: { method: 'POST', path: '/sessions/{sessionId}/instances/{instance}/skip', id: 'Skip' },
+  configure: { method: 'POST', path: '/sessions/{sessionId}/configuration', id: 'Configure' },
+  updateMetadata: {
+    method: 'PATCH',
+    path: '/sessions/{sessionId}/instances/{instance}/metadata',
+    id: 'UpdateMetadata',
+  },
+  resolveLogs: {
+    method: 'POST',
+    path: '/sessions/{sessionId}/instances/{instance}/resolve-logs',
+    id: 'ResolveLogs',
+  },
+  setStatus: {
+    method: 'POST',
+    path: '/sessions/{sessionId}/instances/{instance}/status',
+    id: 'SetStatus',
+  },
 } as const satisfies Record<string, RouteSpec>;
 
 /** The name of a route of `ROUTES`. */

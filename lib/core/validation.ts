@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { isPlainObject } from '../engine/kwargs.ts';
 import { INSTANCE_PATTERN, NAME_PATTERN, SESSION_ID_PATTERN } from '../engine/names.ts';
 import { ValidationError } from '../errors.ts';
-import type { Kwargs } from '../types.ts';
+import type { Kwargs, TaskConfig } from '../types.ts';
 
 /** Event ids: the application's idempotency keys. */
 export const EVENT_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,256}$/;
@@ -120,6 +120,119 @@ export const skipInputSchema = z.strictObject({
 });
 /** A skip request's input, as `skipInputSchema` accepts it. */
 export type SkipInput = z.infer<typeof skipInputSchema>;
+
+/** The most tasks one configuration may hold. */
+export const MAX_CONFIGURED_TASKS = 200;
+
+/** The largest configuration, as JSON (the request body limit, 256 KiB). */
+export const MAX_CONFIGURATION_BYTES = 256 * 1024;
+
+/** The largest metadata one request may merge into an instance, as JSON (64 KiB). */
+export const MAX_METADATA_BYTES = 64 * 1024;
+
+/** What a JSON value weighs, in UTF-8 bytes of its JSON text. */
+function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
+}
+
+const metadata = kwargs.refine((v) => jsonBytes(v) <= MAX_METADATA_BYTES, {
+  error: `must be at most ${MAX_METADATA_BYTES} bytes as JSON`,
+});
+
+/** The statuses `InstanceStatus` names. */
+export const INSTANCE_STATUSES = [
+  'unstarted',
+  'scheduled',
+  'running',
+  'finished',
+  'failed',
+  'abandoned',
+  'replayed',
+  'skipped',
+] as const;
+
+/** The input of a configuration: the tasks to merge into the session's workflow. */
+export const configureInputSchema = z.strictObject({
+  sessionId: sessionIdSchema,
+  tasks: shapeChecked(
+    z.custom<Record<string, TaskConfig>>(
+      (v) => isPlainObject(v) && Object.values(v).every((x) => isPlainObject(x)),
+      { error: 'must be an object of task configs, by task name' },
+    ),
+  )
+    .refine((v) => Object.keys(v).length > 0, { error: 'must name at least one task' })
+    .refine((v) => Object.keys(v).length <= MAX_CONFIGURED_TASKS, {
+      error: `must hold at most ${MAX_CONFIGURED_TASKS} tasks`,
+    })
+    .refine((v) => Object.keys(v).every((name) => NAME_PATTERN.test(name)), {
+      error: 'task names must match ^[A-Za-z0-9_.:-]{1,128}$ (no spaces, no "#")',
+    })
+    .refine((v) => jsonBytes(v) <= MAX_CONFIGURATION_BYTES, {
+      error: `must be at most ${MAX_CONFIGURATION_BYTES} bytes as JSON`,
+    }),
+  workflow: triggerSchema.optional(),
+  eventId: eventIdSchema.optional(),
+});
+/** A configuration's input, as `configureInputSchema` accepts it. */
+export type ConfigureInput = z.infer<typeof configureInputSchema>;
+
+/** The input of a metadata merge into an instance. */
+export const metadataInputSchema = z.strictObject({
+  sessionId: sessionIdSchema,
+  instance: instanceSchema,
+  metadata,
+  eventId: eventIdSchema.optional(),
+});
+/** A metadata merge's input, as `metadataInputSchema` accepts it. */
+export type MetadataInput = z.infer<typeof metadataInputSchema>;
+
+/** The input of marking an instance's logs resolved. */
+export const resolveLogsInputSchema = z.strictObject({
+  sessionId: sessionIdSchema,
+  instance: instanceSchema,
+  eventId: eventIdSchema.optional(),
+});
+/** A resolve-logs request's input, as `resolveLogsInputSchema` accepts it. */
+export type ResolveLogsInput = z.infer<typeof resolveLogsInputSchema>;
+
+/** The input of setting an instance's status by hand. */
+export const statusInputSchema = z
+  .strictObject({
+    sessionId: sessionIdSchema,
+    instance: instanceSchema,
+    status: z.enum(INSTANCE_STATUSES, {
+      error: `must be one of ${INSTANCE_STATUSES.join(', ')}`,
+    }),
+    metadata: metadata.optional(),
+    cascade: z.boolean({ error: 'must be a boolean' }).optional(),
+    cascadeKwargs: kwargs.optional(),
+    eventId: eventIdSchema.optional(),
+  })
+  .superRefine((v, ctx) => {
+    if (v.status === 'unstarted' || v.status === 'scheduled' || v.status === 'running') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['status'],
+        message: `'${v.status}' is set by the runtime, not by hand (use finished, failed, abandoned, replayed or skipped)`,
+      });
+    }
+    if (v.cascade === true && v.status !== 'finished') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cascade'],
+        message: `only an instance set to 'finished' can cascade (status is '${v.status}')`,
+      });
+    }
+    if (v.cascadeKwargs !== undefined && v.cascade !== true) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cascadeKwargs'],
+        message: 'is only used with cascade: true',
+      });
+    }
+  });
+/** A status request's input, as `statusInputSchema` accepts it. */
+export type StatusInput = z.infer<typeof statusInputSchema>;
 
 /**
  * Parses input with a schema; throws `ValidationError` whose message names the field.

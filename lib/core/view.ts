@@ -56,6 +56,20 @@ export function unresolved(
 }
 
 /**
+ * Instances whose handler logged at `warn` or higher and whose logs are not marked resolved,
+ * sorted.
+ *
+ * @example
+ * unresolvedLogs(view.instances); // ['t_score#0']
+ */
+export function unresolvedLogs(instances: readonly TaskInstance[]): string[] {
+  return instances
+    .filter((i) => (i.logLevel === 'warn' || i.logLevel === 'error') && i.logsResolved !== true)
+    .map((i) => i.name)
+    .sort(compareInstanceNames);
+}
+
+/**
  * The workflow a session runs under: the version it is pinned to, the deployed one when that
  * is it (or when the session predates pinned versions).
  */
@@ -136,6 +150,7 @@ export async function readSession(
     fired,
     instances,
     ...unresolved(workflow, head.state, instances),
+    unresolvedLogs: unresolvedLogs(instances),
     ...(timers.length > 0 ? { timers } : {}),
   };
 }
@@ -170,12 +185,22 @@ function toSessionEvent(e: EventRecord, seq: number, applied: boolean): SessionE
   } else if (e.kind === 'clone') {
     out.instance = e.parent;
     out.task = e.task;
+  } else if (e.kind === 'configure') {
+    out.tasks = Object.keys(e.tasks);
   } else {
     out.instance = e.instance;
     if (e.kind === 'replay' && e.kwargs !== undefined) out.kwargs = e.kwargs;
     if (e.kind === 'skip') {
       out.cascade = e.cascade;
       if (e.result !== undefined) out.result = e.result;
+    }
+    if (e.kind === 'status') {
+      out.status = e.status;
+      out.cascade = e.cascade;
+      if (e.cascadeKwargs !== undefined) out.kwargs = e.cascadeKwargs;
+    }
+    if ((e.kind === 'metadata' || e.kind === 'status') && e.metadata !== undefined) {
+      out.metadata = e.metadata;
     }
   }
   return out;

@@ -68,6 +68,59 @@ export interface SkipEvent {
   at: string;
 }
 
+/** What an admin request observed of its instance when the evaluator applied it. */
+export interface Observed {
+  status: InstanceStatus;
+  task: string;
+  metadata?: Kwargs;
+}
+
+/** Merge metadata into an instance's (top level), whatever its status. */
+export interface MetadataEvent {
+  type: 'metadata';
+  eventId: string;
+  instance: string;
+  observed?: Observed;
+  metadata: Kwargs;
+  at: string;
+}
+
+/** Mark an instance's logs as dealt with. */
+export interface ResolveLogsEvent {
+  type: 'resolve-logs';
+  eventId: string;
+  instance: string;
+  observed?: Observed;
+  at: string;
+}
+
+/**
+ * Set an instance's status by hand (an operator settling it), merging `metadata`; with
+ * `cascade` (only to `finished`), fire the task's name with `cascadeKwargs`.
+ */
+export interface StatusEvent {
+  type: 'status';
+  eventId: string;
+  instance: string;
+  observed?: Observed;
+  status: InstanceStatus;
+  metadata?: Kwargs;
+  cascade: boolean;
+  cascadeKwargs?: Kwargs;
+  at: string;
+}
+
+/**
+ * The session's task configuration changed: from this event on it runs under workflow version
+ * `version` (the I/O shell merged the tasks, validated and stored the definition).
+ */
+export interface ConfigureEvent {
+  type: 'configure';
+  eventId: string;
+  version: string;
+  at: string;
+}
+
 /** What a handler did, as the task runner saw it. */
 export type HandlerOutcome =
   | { kind: 'returned'; value: unknown }
@@ -98,16 +151,19 @@ export interface ResolvedEvent {
 }
 
 /** Everything that can happen to a session. */
-export type SessionEvent =
+export type SessionEvent = SessionStateEvent | OutcomeEvent;
+
+/** Events that change the session state and so go through the evaluator, one at a time. */
+export type SessionStateEvent =
   | FireEvent
   | CloneEvent
   | ReplayEvent
   | SkipEvent
   | ResolvedEvent
-  | OutcomeEvent;
-
-/** Events that change the session state and so go through the evaluator, one at a time. */
-export type SessionStateEvent = FireEvent | CloneEvent | ReplayEvent | SkipEvent | ResolvedEvent;
+  | MetadataEvent
+  | ResolveLogsEvent
+  | StatusEvent
+  | ConfigureEvent;
 
 /** What the I/O shell must do after an event. */
 export type Effect =
@@ -128,6 +184,9 @@ export type Effect =
       error?: InstanceError;
       metadata?: Kwargs;
       logLevel?: LogLevel;
+      logsResolved?: boolean;
+      /** Keep a running instance's claim (an annotation, not a status change). */
+      keepLease?: boolean;
       at: string;
     }
   /**
@@ -139,14 +198,20 @@ export type Effect =
       eventId: string;
       trigger: string;
       kwargs: Kwargs;
-      source?: 'finalize' | 'timer';
+      /** @default 'cascade'; 'control' for the cascade of a skip or of a status set by hand */
+      source?: 'finalize' | 'timer' | 'control';
     }
   /** Tell the session that an instance was resolved without a cascade (see `ResolvedEvent`). */
   | { type: 'notice'; eventId: string; instance: string }
   /** Insert this clone event into the session (a handler's `Retry`). */
   | { type: 'retry'; event: CloneEvent }
   /** The event was refused and changes nothing. */
-  | { type: 'reject'; eventId: string; code: 'NOT_FOUND' | 'INSTANCE_NOT_FAILED'; message: string };
+  | {
+      type: 'reject';
+      eventId: string;
+      code: 'NOT_FOUND' | 'INSTANCE_NOT_FAILED' | 'INSTANCE_STATE';
+      message: string;
+    };
 
 /** The result of applying one event. */
 export interface Applied {
@@ -193,6 +258,17 @@ export function retryEventId(instance: string): string {
  */
 export function resolvedEventId(instance: string): string {
   return internalEventId('resolved', instance);
+}
+
+/**
+ * The id of the cascade an instance set to `finished` by hand fires (`StatusEvent`): one per
+ * request, so settling an instance twice cascades twice, as the original does.
+ *
+ * @example
+ * statusCascadeEventId('t_a#0', 'status#9f…'); // 'status-cascade#t_a#0#status#9f…'
+ */
+export function statusCascadeEventId(instance: string, eventId: string): string {
+  return internalEventId('status-cascade', instance, eventId);
 }
 
 /** The id of a session's finalize event (there is at most one): `'finalize#session'`. */

@@ -13,10 +13,15 @@ import {
   type Effect,
   type FireEvent,
   type InstanceSeed,
+  type MetadataEvent,
+  type Observed,
   type ReplayEvent,
+  type ResolveLogsEvent,
   type SessionEvent,
   type SessionStateEvent,
   type SkipEvent,
+  type StatusEvent,
+  statusCascadeEventId,
 } from './events.ts';
 import { trackResolution } from './finalize.ts';
 import { getOwn, setOwn } from './kwargs.ts';
@@ -144,12 +149,12 @@ function applyFire(workflow: CompiledWorkflow, state: SessionState, event: FireE
       else delete next.unstarted[task.name];
     }
   }
-  if (workflow.listeners.has(trigger)) {
-    setOwn(next.fired, trigger, {
-      count: (getOwn(next.fired, trigger)?.count ?? 0) + 1,
-      last: eventId,
-    });
-  }
+  // Every trigger is remembered, also one no task listens to yet: a task configured later for
+  // the session is evaluated against everything fired (its kwargs come from the latest).
+  setOwn(next.fired, trigger, {
+    count: (getOwn(next.fired, trigger)?.count ?? 0) + 1,
+    last: eventId,
+  });
   return { state: next, effects };
 }
 
@@ -257,6 +262,109 @@ function applySkip(workflow: CompiledWorkflow, state: SessionState, e: SkipEvent
       eventId: cascadeEventId(e.instance),
       trigger: target.task,
       kwargs: e.result ?? {},
+      // A skip's cascade: the evaluator notes the skip after the cascade's fire.
+      source: 'control',
+    });
+  }
+  return { state, effects };
+}
+
+/** The statuses an operator may set by hand; the others are the runtime's to set. */
+export const SETTABLE_STATUSES: readonly InstanceStatus[] = [
+  'finished',
+  'failed',
+  'abandoned',
+  'replayed',
+  'skipped',
+];
+
+/**
+ * What an admin request (metadata, resolve-logs, status) acts on: the instance as observed, or
+ * the refusal when it is unknown, has no record yet (unstarted), or, for a status change, a
+ * worker holds or may take it (scheduled, running).
+ */
+function adminTarget(
+  workflow: CompiledWorkflow,
+  state: SessionState,
+  e: MetadataEvent | ResolveLogsEvent | StatusEvent,
+): Observed | { refused: Applied } {
+  const refuse = (code: 'NOT_FOUND' | 'INSTANCE_STATE', message: string) => ({
+    refused: { state, effects: [{ type: 'reject' as const, eventId: e.eventId, code, message }] },
+  });
+  const observed = e.observed;
+  if (!observed || !workflow.allTasks.has(observed.task)) {
+    if (findUnstarted(state, e.instance)) {
+      return refuse(
+        'INSTANCE_STATE',
+        `instance '${e.instance}' is unstarted: it has no record to change until it is scheduled`,
+      );
+    }
+    return refuse('NOT_FOUND', `instance '${e.instance}' does not exist in this session`);
+  }
+  if (e.type === 'status' && (observed.status === 'scheduled' || observed.status === 'running')) {
+    return refuse(
+      'INSTANCE_STATE',
+      `instance '${e.instance}' is ${observed.status}: its status cannot be set while a worker holds or may take it`,
+    );
+  }
+  return observed;
+}
+
+function applyAdmin(
+  workflow: CompiledWorkflow,
+  state: SessionState,
+  e: MetadataEvent | ResolveLogsEvent | StatusEvent,
+): Applied {
+  const target = adminTarget(workflow, state, e);
+  if ('refused' in target) return target.refused;
+  const base = {
+    type: 'record' as const,
+    instance: e.instance,
+    task: target.task,
+    // Guarded by the status as read: a concurrent outcome makes the commit retry, re-read.
+    expect: [target.status],
+    at: e.at,
+  };
+  if (e.type === 'metadata') {
+    return {
+      state,
+      effects: [
+        {
+          ...base,
+          status: target.status,
+          metadata: { ...target.metadata, ...e.metadata },
+          keepLease: true,
+        },
+      ],
+    };
+  }
+  if (e.type === 'resolve-logs') {
+    return {
+      state,
+      effects: [{ ...base, status: target.status, logsResolved: true, keepLease: true }],
+    };
+  }
+  if (!SETTABLE_STATUSES.includes(e.status)) {
+    const message = `status '${e.status}' cannot be set by hand (use one of ${SETTABLE_STATUSES.join(', ')})`;
+    return {
+      state,
+      effects: [{ type: 'reject', eventId: e.eventId, code: 'INSTANCE_STATE', message }],
+    };
+  }
+  const effects: Effect[] = [
+    {
+      ...base,
+      status: e.status,
+      ...(e.metadata !== undefined ? { metadata: { ...target.metadata, ...e.metadata } } : {}),
+    },
+  ];
+  if (e.cascade && e.status === 'finished' && cascades(workflow, target.task)) {
+    effects.push({
+      type: 'cascade',
+      eventId: statusCascadeEventId(e.instance, e.eventId),
+      trigger: target.task,
+      kwargs: e.cascadeKwargs ?? {},
+      source: 'control',
     });
   }
   return { state, effects };
@@ -297,5 +405,12 @@ function applyStateEvent(
       return applySkip(workflow, state, event);
     case 'resolved':
       return { state, effects: [] };
+    case 'metadata':
+    case 'resolve-logs':
+    case 'status':
+      return applyAdmin(workflow, state, event);
+    case 'configure':
+      // Only the version changes: nothing fired before is applied again.
+      return { state: { ...copyState(state), version: event.version }, effects: [] };
   }
 }

@@ -378,6 +378,22 @@ export function defineWorkflow(name: string, tasks: Record<string, TaskConfig>):
 }
 
 /**
+ * A session's configuration: `tasks` merged by name into `base` (a task of the same name is
+ * replaced whole, not field by field; the others are kept), validated as any workflow is.
+ * Throws `WorkflowError` naming the task.
+ *
+ * @example
+ * configureTasks(survey, { t_extra: { after: ['step1'], run: 'score' } }).tasks.t_extra; // added
+ */
+export function configureTasks(base: Workflow, tasks: Record<string, TaskConfig>): Workflow {
+  const merged: Record<string, TaskConfig> = { ...base.tasks };
+  for (const [name, task] of Object.entries(tasks)) setOwn(merged, name, task);
+  const workflow: Workflow = { ...base, tasks: merged };
+  compileWorkflow(workflow);
+  return workflow;
+}
+
+/**
  * Checks that every task's `run` names one of `handlers`; throws `WorkflowError` naming the task
  * and the missing handler.
  */

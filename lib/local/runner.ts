@@ -11,12 +11,22 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { CreateQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { sqsSendTask } from '../adapters/aws-lambda/sqs-sender.ts';
-import { handleDispatcherBatch, handleEvaluatorBatch } from '../adapters/aws-lambda/streams.ts';
+import {
+  handleDispatcherBatch,
+  handleEvaluatorBatch,
+  handleLifecycleBatch,
+} from '../adapters/aws-lambda/streams.ts';
 import { processTaskBatch } from '../adapters/aws-lambda/task-batch.ts';
-import { DISPATCHER_SOURCE, EVALUATOR_SOURCE, TASK_QUEUE } from '../adapters/aws-lambda/wiring.ts';
+import {
+  DISPATCHER_SOURCE,
+  EVALUATOR_SOURCE,
+  LIFECYCLE_SOURCE,
+  TASK_QUEUE,
+} from '../adapters/aws-lambda/wiring.ts';
 import { VirtualClock } from '../core/clock.ts';
 import type { FaultHook } from '../core/faults.ts';
 import { HeldMessages } from '../core/held-messages.ts';
+import type { LifecycleEvent } from '../core/lifecycle.ts';
 import type { LogSink } from '../core/log.ts';
 import type { WorkflowRegistry } from '../core/registry.ts';
 import type { SendTask, TaskMessage } from '../core/task-message.ts';
@@ -68,7 +78,7 @@ interface Addressed {
  */
 export interface LocalInvocation {
   /** The function: the evaluator, the dispatcher, or a task queue's function. */
-  fn: 'evaluator' | 'dispatcher' | 'task';
+  fn: 'evaluator' | 'dispatcher' | 'lifecycle' | 'task';
   /** The task queue, for `fn: 'task'`. */
   queue?: string;
   /** Records (stream records or messages) in the invocation's batch. */
@@ -223,6 +233,13 @@ export class DynamoRunner {
        */
       persistDir?: string;
       /**
+       * Receives the lifecycle events, in order per session: the evaluator notes what it does
+       * and a lifecycle source on the stream (the construct's `lifecycleEvents` publisher, with
+       * this sink instead of EventBridge) reads them back. `settle` waits for it.
+       * @default - none: no notes, no lifecycle source
+       */
+      onLifecycle?: (events: readonly LifecycleEvent[]) => void | Promise<void>;
+      /**
        * Give the table the stale index and have the store keep it (what `staleSessions` turns
        * on in the construct), so that stale sessions can be listed. @default false
        */
@@ -295,7 +312,7 @@ export class DynamoRunner {
       };
       /** One stream source: the evaluator's or the dispatcher's, with the same options. */
       const streamSource = (
-        functionName: 'evaluator' | 'dispatcher',
+        functionName: 'evaluator' | 'dispatcher' | 'lifecycle',
         settings: typeof EVALUATOR_SOURCE,
         handle: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse | undefined>,
       ) =>
@@ -312,12 +329,30 @@ export class DynamoRunner {
           ...pollInterval,
           log,
         });
-      const evaluatorDeps = dispatch === 'direct' ? { ...deps, send: runner.send } : deps;
+      const lifecycle = opts.onLifecycle;
+      const evaluatorDeps = {
+        ...deps,
+        ...(dispatch === 'direct' ? { send: runner.send } : {}),
+        ...(lifecycle ? { lifecycle: true } : {}),
+      };
       runner.pollers.push(
         streamSource('evaluator', EVALUATOR_SOURCE, (event) =>
           handleEvaluatorBatch(evaluatorDeps, event),
         ),
       );
+      if (lifecycle) {
+        const publish = async (events: readonly LifecycleEvent[]) => {
+          await lifecycle(events);
+        };
+        runner.pollers.push(
+          streamSource('lifecycle', LIFECYCLE_SOURCE, (event) =>
+            handleLifecycleBatch(
+              { registry, store: runner.store, publish, log, clock: runner.clock },
+              event,
+            ),
+          ),
+        );
+      }
       if (dispatch === 'stream') {
         runner.pollers.push(
           streamSource('dispatcher', DISPATCHER_SOURCE, (event) =>

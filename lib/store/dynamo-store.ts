@@ -229,7 +229,7 @@ export class DynamoStore implements SessionStore {
     return {
       TableName: this.tableName,
       Key: sessionItemKey(u.sessionId, keys.instance(u.name)),
-      UpdateExpression: `SET ${sets.join(', ')} REMOVE #lease`,
+      UpdateExpression: `SET ${sets.join(', ')}${u.keepLease ? '' : ' REMOVE #lease'}`,
       ConditionExpression: condition,
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
@@ -254,6 +254,7 @@ export class DynamoStore implements SessionStore {
         version: (c.expectedVersion ?? 0) + 1,
         state: c.state,
         mark: c.mark,
+        ...(c.notes !== undefined ? { notes: c.notes } : {}),
       },
       expiresAt,
       this.staleIndexKeys(c.sessionId, c.state),

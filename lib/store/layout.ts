@@ -7,7 +7,13 @@
  */
 import type { SessionState } from '../engine/state.ts';
 import type { Workflow } from '../types.ts';
-import type { AppliedMark, EventRecord, HeadRecord, InstanceRecord } from './port.ts';
+import type {
+  AppliedMark,
+  EventRecord,
+  HeadRecord,
+  InstanceRecord,
+  LifecycleNote,
+} from './port.ts';
 import { canonicalJson, workflowVersion } from './workflow-version.ts';
 
 /** A table item, as the document client reads and writes it. */
@@ -66,6 +72,11 @@ export const headAttributes = {
   state: 'state',
   /** The applied mark, as JSON text. */
   applied: 'applied',
+  /**
+   * What the commit's evaluation did, for the lifecycle publisher (`LifecycleNote[]` as JSON
+   * text): written only when lifecycle events are on and there is something to note.
+   */
+  notes: 'notes',
 } as const;
 
 /**
@@ -85,7 +96,7 @@ export const instanceAttributes = {
 const INSTANCE_JSON_ATTRIBUTES = ['kwargs', 'kwargsRefs', 'result', 'error', 'metadata'] as const;
 
 /** Event attributes stored as JSON text. */
-const EVENT_JSON_ATTRIBUTES = ['kwargs', 'result'] as const;
+const EVENT_JSON_ATTRIBUTES = ['kwargs', 'result', 'metadata', 'cascadeKwargs', 'tasks'] as const;
 
 function parseJson<T>(value: unknown): T | undefined {
   return typeof value === 'string' ? (JSON.parse(value) as T) : undefined;
@@ -217,7 +228,13 @@ export function instanceAttributeValue(attribute: string, value: unknown): unkno
  * headItem({ sessionId: 's1', version: 1, state, mark }, expiresAt); // { pk: 'S#s1', sk: 'HEAD', v: 1, … }
  */
 export function headItem(
-  head: { sessionId: string; version: number; state: SessionState; mark: AppliedMark },
+  head: {
+    sessionId: string;
+    version: number;
+    state: SessionState;
+    mark: AppliedMark;
+    notes?: readonly LifecycleNote[];
+  },
   expiresAt: number,
   staleKeys: Item = {},
 ): Item {
@@ -227,6 +244,9 @@ export function headItem(
     [headAttributes.workflow]: head.state.workflow,
     [headAttributes.state]: JSON.stringify(head.state),
     [headAttributes.applied]: JSON.stringify(head.mark),
+    ...(head.notes !== undefined && head.notes.length > 0
+      ? { [headAttributes.notes]: JSON.stringify(head.notes) }
+      : {}),
     [TABLE.ttlAttribute]: expiresAt,
     ...staleKeys,
   };

@@ -16,6 +16,7 @@ import {
   type InstanceRecord,
   type InstanceUpdate,
   isApplied,
+  type LifecycleNote,
   type OutcomeCommit,
   type SessionStore,
   type StaleCount,
@@ -30,6 +31,8 @@ import { canonicalJson, workflowVersion } from './workflow-version.ts';
 /** A change the store made, as its stream reports it. */
 export type ChangeRecord =
   | { kind: 'event'; sessionId: string; eventId: string }
+  /** A head written with lifecycle notes (see `EvaluationCommit.notes`). */
+  | { kind: 'head'; sessionId: string; workflow: string; notes: LifecycleNote[] }
   | {
       kind: 'instance';
       sessionId: string;
@@ -157,6 +160,14 @@ export class MemoryStore implements SessionStore {
     }
 
     const changes: ChangeRecord[] = [];
+    if (c.notes !== undefined && c.notes.length > 0) {
+      changes.push({
+        kind: 'head',
+        sessionId: c.sessionId,
+        workflow: c.state.workflow,
+        notes: copy(c.notes),
+      });
+    }
     s.head = {
       sessionId: c.sessionId,
       state: copy(c.state),
@@ -189,7 +200,7 @@ export class MemoryStore implements SessionStore {
     const r = s.instances.get(u.name) as InstanceRecord;
     const oldStatus = r.status;
     Object.assign(r, copy(u.set));
-    delete r.leaseUntil;
+    if (!u.keepLease) delete r.leaseUntil;
     return { kind: 'instance', sessionId: u.sessionId, oldStatus, record: copy(r) };
   }
 

@@ -7,7 +7,7 @@
  */
 import { setOwn } from '../engine/kwargs.ts';
 import type { SessionState } from '../engine/state.ts';
-import type { InstanceStatus, Kwargs, TaskInstance, Workflow } from '../types.ts';
+import type { InstanceStatus, Kwargs, TaskConfig, TaskInstance, Workflow } from '../types.ts';
 
 /**
  * Who put an event into a session: the API, a handler's `fire`, a finished task's cascade, a
@@ -24,10 +24,24 @@ export type EventSource =
   | 'finalize'
   | 'runner';
 
-/** A request to replay or skip a failed instance, as stored. */
+/**
+ * A request of the manager API, as stored: replay or skip a failed instance, merge metadata
+ * into an instance, mark its logs resolved, set its status by hand, or configure the session.
+ */
 export type ControlRequest =
   | { kind: 'replay'; instance: string; kwargs?: Record<string, Kwargs> }
-  | { kind: 'skip'; instance: string; cascade: boolean; result?: Kwargs };
+  | { kind: 'skip'; instance: string; cascade: boolean; result?: Kwargs }
+  | { kind: 'metadata'; instance: string; metadata: Kwargs }
+  | { kind: 'resolve-logs'; instance: string }
+  | {
+      kind: 'status';
+      instance: string;
+      status: InstanceStatus;
+      metadata?: Kwargs;
+      cascade: boolean;
+      cascadeKwargs?: Kwargs;
+    }
+  | { kind: 'configure'; tasks: Record<string, TaskConfig> };
 
 /**
  * Where an event sits in the change stream that delivered it: the stream's identity and the
@@ -164,10 +178,27 @@ export interface InstanceUpdate {
   sessionId: string;
   name: string;
   expect: InstanceStatus[];
-  set: Partial<Pick<InstanceRecord, 'status' | 'result' | 'error' | 'metadata' | 'logLevel'>> & {
+  set: Partial<
+    Pick<InstanceRecord, 'status' | 'result' | 'error' | 'metadata' | 'logLevel' | 'logsResolved'>
+  > & {
     updatedAt: string;
   };
+  /**
+   * Keep a running instance's claim (its lease): an operator's annotation must not free an
+   * instance a worker holds. @default false - the lease is dropped
+   */
+  keepLease?: boolean;
 }
+
+/**
+ * What an evaluation noted, in the order it applied the events, for the lifecycle publisher
+ * (see lib/core/lifecycle.ts): kept in the head it commits, read back off the stream.
+ */
+export type LifecycleNote =
+  | { t: 'fired'; eventId: string; trigger: string; scheduled: string[] }
+  | { t: 'replayed'; eventId: string; instance: string; parent: string }
+  | { t: 'skipped'; eventId: string; instance: string; cascade: boolean }
+  | { t: 'finalized' };
 
 /** Everything one evaluation commits, atomically. */
 export interface EvaluationCommit {
@@ -185,6 +216,11 @@ export interface EvaluationCommit {
   updated: InstanceUpdate[];
   /** Events to insert (cascades of skips), each only if absent. */
   events: EventRecord[];
+  /**
+   * What this evaluation did, for the lifecycle publisher: kept in the head item (it is
+   * replaced by the next commit's) when lifecycle events are on and there is something.
+   */
+  notes?: LifecycleNote[];
   at: string;
 }
 
@@ -345,5 +381,6 @@ export function toTaskInstance(r: TaskInstance): TaskInstance {
   if (r.metadata !== undefined) out.metadata = r.metadata;
   if (r.parent !== undefined) out.parent = r.parent;
   if (r.logLevel !== undefined) out.logLevel = r.logLevel;
+  if (r.logsResolved !== undefined) out.logsResolved = r.logsResolved;
   return out;
 }

@@ -7,6 +7,7 @@
  */
 import type { Clock } from '../core/clock.ts';
 import type { FaultHook } from '../core/faults.ts';
+import type { LifecycleEvent } from '../core/lifecycle.ts';
 import type { LogSink } from '../core/log.ts';
 import type { WorkflowRegistry } from '../core/registry.ts';
 import type { CapacityEntry } from '../store/dynamo-store.ts';
@@ -51,6 +52,12 @@ export interface TestBackendOptions {
   readonly faults?: FaultHook;
   /** Receives the capacity every DynamoDB call consumed (backends on DynamoDB only). */
   readonly meter?: (entry: CapacityEntry) => void;
+  /**
+   * Receives the lifecycle events, in order per session (the runtime's hooks). When given, the
+   * evaluator notes what it does and the backend reads the notes back, as the construct's
+   * lifecycle publisher does; `settle` waits for it.
+   */
+  readonly onLifecycle?: (events: readonly LifecycleEvent[]) => void | Promise<void>;
 }
 
 /**

@@ -23,5 +23,6 @@ export const dynamodbLocalBackend: TestBackendFactory = async (opts) => {
   return DynamoRunner.start(opts.registry, opts.handlers, opts.log, {
     ...(opts.faults ? { faults: opts.faults } : {}),
     ...(opts.meter ? { meter: opts.meter } : {}),
+    ...(opts.onLifecycle ? { onLifecycle: opts.onLifecycle } : {}),
   });
 };

@@ -9,7 +9,16 @@
 
 import type { FaultHook } from '../core/faults.ts';
 import type { IngestDeps } from '../core/ingest.ts';
-import { fireEvent, requestReplay, requestSkip } from '../core/ingest.ts';
+import {
+  configureSession,
+  fireEvent,
+  requestReplay,
+  requestSkip,
+  resolveInstanceLogs,
+  setInstanceStatus,
+  updateInstanceMetadata,
+} from '../core/ingest.ts';
+import { callHooks, type LifecycleHooks } from '../core/lifecycle.ts';
 import { type LogSink, silentSink } from '../core/log.ts';
 import { WorkflowRegistry } from '../core/registry.ts';
 import { readSession } from '../core/view.ts';
@@ -19,6 +28,7 @@ import { NotAvailableError, ValidationError } from '../errors.ts';
 import type { CapacityEntry } from '../store/dynamo-store.ts';
 import type {
   Duration,
+  InstanceStatus,
   Kwargs,
   TaskConfig,
   TaskHandler,
@@ -67,9 +77,30 @@ export interface TestRuntimeOptions {
   faults?: FaultHook;
   /** `'dynamodb-local'` only: receives the capacity every DynamoDB call consumed. */
   meter?: (entry: CapacityEntry) => void;
+  /**
+   * Called after the framework acts on a session, with the payloads the construct's
+   * `lifecycleEvents` publishes to EventBridge (without their `id`), in the order it happened
+   * per session: `afterFire` once a trigger is applied (a finished task's cascade shows as a
+   * fire of its name), `afterReplay`, `afterSkip` (after its cascade's `afterFire`),
+   * `afterFail`, `afterFinalize`. `settle()` returns once the hooks of what it waited for ran;
+   * a hook that throws makes `settle()` reject. Not available on the `'template'` backend.
+   *
+   * @example
+   * const fired: string[] = [];
+   * const rt = await createTestRuntime({ workflow, handlers, hooks: { afterFire: (e) => fired.push(e.trigger) } });
+   */
+  hooks?: LifecycleHooks;
 }
 
 export { crashOnce, type FaultHook, type FaultPoint, InjectedFault } from '../core/faults.ts';
+export type {
+  InstanceFailedDetail,
+  InstanceReplayedDetail,
+  InstanceSkippedDetail,
+  LifecycleHooks,
+  SessionFinalizedDetail,
+  TriggerFiredDetail,
+} from '../core/lifecycle.ts';
 export { EMULATORS_INSTALL, EmulatorsMissingError } from '../errors.ts';
 export {
   type ExploreEvent,
@@ -128,6 +159,28 @@ export interface TestSession {
   replayFailed(instance: string, replacementKwargs?: Record<string, Kwargs>): Promise<void>;
   /** Skips a failed instance, cascading with `result` when asked (refused otherwise). */
   skipFailed(instance: string, opts?: { cascade?: boolean; result?: Kwargs }): Promise<void>;
+  /**
+   * Merges `tasks` by name into the session's workflow (a same-name task is replaced whole),
+   * validated as a deployed workflow; the session runs under it from the next applied event.
+   * Schedules nothing by itself: triggers fired before are not applied again, but later fires
+   * evaluate against everything fired. Rejects with `WorkflowError` (or `ValidationError`).
+   */
+  configure(tasks: Record<string, TaskConfig>): Promise<void>;
+  /** Merges `metadata` into the instance's (top level), whatever its status. */
+  updateMetadata(instance: string, metadata: Kwargs): Promise<void>;
+  /** Marks the instance's logs resolved: it leaves the session's `unresolvedLogs`. */
+  resolveLogs(instance: string): Promise<void>;
+  /**
+   * Sets the instance's status by hand; with `cascade` (only to `'finished'`) fires the task's
+   * name with `cascadeKwargs`. Refused (`InstanceStateError`) while scheduled or running.
+   */
+  setStatus(
+    instance: string,
+    status: InstanceStatus,
+    opts?: { metadata?: Kwargs; cascade?: boolean; cascadeKwargs?: Kwargs },
+  ): Promise<void>;
+  /** Instances that logged at `warn` or higher whose logs are not resolved, sorted. */
+  unresolvedLogs(): Promise<string[]>;
 }
 
 /** One factory per backend `TestRuntimeOptions.backend` names. */
@@ -162,8 +215,14 @@ export async function createTestRuntime(opts: TestRuntimeOptions): Promise<TestR
   const workflow = asWorkflow(opts.workflow);
   checkHandlers(compileWorkflow(workflow), Object.keys(opts.handlers));
   if (backend === 'template') {
+    if (opts.hooks !== undefined) {
+      throw new ValidationError(
+        "hooks are not available on the 'template' backend: deploy with lifecycleEvents and consume them from EventBridge, or use 'memory' or 'dynamodb-local'",
+      );
+    }
     return templateTestRuntime({ workflow, assembly: opts.assembly, log: opts.log });
   }
+  const hooks = opts.hooks;
   const registry = new WorkflowRegistry([workflow]);
   const handlers = { ...opts.handlers };
   const log = opts.log ?? silentSink;
@@ -173,6 +232,7 @@ export async function createTestRuntime(opts: TestRuntimeOptions): Promise<TestR
     log,
     ...(opts.faults ? { faults: opts.faults } : {}),
     ...(opts.meter ? { meter: opts.meter } : {}),
+    ...(hooks ? { onLifecycle: (events) => callHooks(hooks, events) } : {}),
   });
   const deps: IngestDeps = {
     store: runner.store,
@@ -230,6 +290,34 @@ export async function createTestRuntime(opts: TestRuntimeOptions): Promise<TestR
             ...(skipOpts?.cascade !== undefined ? { cascade: skipOpts.cascade } : {}),
             ...(skipOpts?.result !== undefined ? { result: skipOpts.result } : {}),
           });
+        },
+        async configure(tasks) {
+          open();
+          await configureSession(deps, { sessionId: id, tasks });
+        },
+        async updateMetadata(instance, metadata) {
+          open();
+          await updateInstanceMetadata(deps, { sessionId: id, instance, metadata });
+        },
+        async resolveLogs(instance) {
+          open();
+          await resolveInstanceLogs(deps, { sessionId: id, instance });
+        },
+        async setStatus(instance, status, statusOpts) {
+          open();
+          await setInstanceStatus(deps, {
+            sessionId: id,
+            instance,
+            status,
+            ...(statusOpts?.metadata !== undefined ? { metadata: statusOpts.metadata } : {}),
+            ...(statusOpts?.cascade !== undefined ? { cascade: statusOpts.cascade } : {}),
+            ...(statusOpts?.cascadeKwargs !== undefined
+              ? { cascadeKwargs: statusOpts.cascadeKwargs }
+              : {}),
+          });
+        },
+        async unresolvedLogs() {
+          return (await view(id))?.unresolvedLogs ?? [];
         },
       };
     },

@@ -11,6 +11,7 @@ import { VirtualClock, withinDeadline } from '../core/clock.ts';
 import { evaluateSession } from '../core/evaluator.ts';
 import type { FaultHook } from '../core/faults.ts';
 import { HeldMessages } from '../core/held-messages.ts';
+import { type LifecycleEvent, lifecycleEvents } from '../core/lifecycle.ts';
 import type { LogSink } from '../core/log.ts';
 import type { WorkflowRegistry } from '../core/registry.ts';
 import type { TaskMessage } from '../core/task-message.ts';
@@ -59,6 +60,14 @@ interface Received {
   receiveCount: number;
 }
 
+/** Options of a `MemoryRunner`. */
+export interface MemoryRunnerOptions {
+  /** Test-only crash points. */
+  faults?: FaultHook;
+  /** Receives the lifecycle events (see `TestBackendOptions.onLifecycle`). */
+  onLifecycle?: (events: readonly LifecycleEvent[]) => void | Promise<void>;
+}
+
 /** The function timeout the memory backend assumes for task handlers (virtual), in seconds. */
 const FUNCTION_TIMEOUT_SECONDS = 30;
 
@@ -91,12 +100,17 @@ export class MemoryRunner {
   /** Messages that failed `maxReceiveCount` times, with their last error. */
   readonly deadLetters: Array<{ message: TaskMessage; error: unknown }> = [];
 
+  private readonly faults: FaultHook | undefined;
+  private readonly onLifecycle: MemoryRunnerOptions['onLifecycle'];
+
   constructor(
     private readonly registry: WorkflowRegistry,
     private readonly handlers: Readonly<Record<string, TaskHandler>>,
     private readonly log: LogSink,
-    private readonly faults?: FaultHook,
+    opts: MemoryRunnerOptions = {},
   ) {
+    this.faults = opts.faults;
+    this.onLifecycle = opts.onLifecycle;
     this.store.subscribe((change) => this.onChange(change));
   }
 
@@ -116,6 +130,28 @@ export class MemoryRunner {
 
   private onChange(change: ChangeRecord): void {
     if (change.kind === 'event') this.evaluate(change.sessionId);
+    else if (this.onLifecycle) this.publishLifecycle(this.onLifecycle, change);
+  }
+
+  /** Lifecycle events are published one change at a time, in the store's commit order. */
+  private lifecycleChain: Promise<void> = Promise.resolve();
+
+  /**
+   * The lifecycle publisher, as deployed on the stream: the change's events, handed on in the
+   * order the store made the changes; `settle` waits for them.
+   */
+  private publishLifecycle(
+    sink: NonNullable<MemoryRunnerOptions['onLifecycle']>,
+    change: Exclude<ChangeRecord, { kind: 'event' }>,
+  ): void {
+    const deps = { registry: this.registry, store: this.store };
+    const previous = this.lifecycleChain;
+    const next = previous.then(async () => {
+      const events = await lifecycleEvents(deps, change);
+      if (events.length > 0) await sink(events);
+    });
+    this.lifecycleChain = next.catch(() => undefined);
+    this.pump.run(() => next);
   }
 
   /** Serializes evaluation per session; a change during a pass asks for one more pass. */
@@ -135,6 +171,7 @@ export class MemoryRunner {
       // Direct dispatch, as deployed: the evaluator sends what it scheduled after its commit.
       send: (queue: string, message: TaskMessage, delaySeconds: number) =>
         this.send(message, delaySeconds, queue === TIMER_QUEUE),
+      ...(this.onLifecycle ? { lifecycle: true } : {}),
       ...(this.faults ? { faults: this.faults } : {}),
     };
     this.pump.run(async () => {
@@ -238,4 +275,7 @@ export class MemoryRunner {
  * const backend = await memoryBackend({ registry, handlers: { passThru }, log: silentSink });
  */
 export const memoryBackend: TestBackendFactory = async (opts) =>
-  new MemoryRunner(opts.registry, opts.handlers, opts.log, opts.faults);
+  new MemoryRunner(opts.registry, opts.handlers, opts.log, {
+    ...(opts.faults ? { faults: opts.faults } : {}),
+    ...(opts.onLifecycle ? { onLifecycle: opts.onLifecycle } : {}),
+  });

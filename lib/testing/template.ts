@@ -109,6 +109,25 @@ export async function templateTestRuntime(opts: TemplateRuntimeOptions): Promise
       open();
       await client.skipFailed(id, instance, skipOpts ?? {});
     },
+    async configure(configured) {
+      open();
+      await client.configureSession(id, configured, { workflow: opts.workflow.name });
+    },
+    async updateMetadata(instance, metadata) {
+      open();
+      await client.updateInstanceMetadata(id, instance, metadata);
+    },
+    async resolveLogs(instance) {
+      open();
+      await client.resolveInstanceLogs(id, instance);
+    },
+    async setStatus(instance, status, statusOpts) {
+      open();
+      await client.setInstanceStatus(id, instance, status, statusOpts ?? {});
+    },
+    async unresolvedLogs() {
+      return (await client.getSession(id))?.unresolvedLogs ?? [];
+    },
   });
   return {
     session,

@@ -7,7 +7,7 @@
  * @module
  */
 import { MAX_QUEUE_DELAY_SECONDS } from '../../core/task-message.ts';
-import { keys, TABLE } from '../../store/layout.ts';
+import { headAttributes, keys, TABLE } from '../../store/layout.ts';
 
 /** A Lambda event-filtering pattern (the subset of the syntax this project uses). */
 export type FilterPattern = { [key: string]: FilterPattern | FilterValue[] };
@@ -74,6 +74,46 @@ export const DISPATCHER_SOURCE: StreamSourceSettings = {
         Keys: { [TABLE.sortKey]: { S: [{ prefix: keys.instancePrefix }] } },
         NewImage: { status: { S: ['scheduled'] } },
         OldImage: { status: { S: [{ 'anything-but': ['scheduled'] }] } },
+      },
+    },
+  ],
+  ...STREAM_DEFAULTS,
+};
+
+/**
+ * The lifecycle publisher (construct option `lifecycleEvents`) reads heads that carry notes of
+ * what their evaluation did, and instances that have just failed or finished. Records of one
+ * session stay in order, so its events are published in the order they happened.
+ */
+export const LIFECYCLE_SOURCE: StreamSourceSettings = {
+  filters: [
+    {
+      dynamodb: {
+        Keys: { [TABLE.sortKey]: { S: [keys.head] } },
+        NewImage: { [headAttributes.notes]: { S: [{ exists: true }] } },
+      },
+    },
+    {
+      eventName: ['MODIFY'],
+      dynamodb: {
+        Keys: { [TABLE.sortKey]: { S: [{ prefix: keys.instancePrefix }] } },
+        NewImage: { status: { S: ['failed'] } },
+        OldImage: { status: { S: [{ 'anything-but': ['failed'] }] } },
+      },
+    },
+    {
+      eventName: ['INSERT'],
+      dynamodb: {
+        Keys: { [TABLE.sortKey]: { S: [{ prefix: keys.instancePrefix }] } },
+        NewImage: { status: { S: ['failed'] } },
+      },
+    },
+    {
+      eventName: ['MODIFY'],
+      dynamodb: {
+        Keys: { [TABLE.sortKey]: { S: [{ prefix: keys.instancePrefix }] } },
+        NewImage: { status: { S: ['finished'] } },
+        OldImage: { status: { S: ['running'] } },
       },
     },
   ],
