@@ -12,6 +12,7 @@ import {
   type SessionEvent,
   statusCascadeEventId,
 } from '../engine/events.ts';
+import { cascadeSource } from '../engine/finalize.ts';
 import type { SessionEngine } from '../engine/index.ts';
 import { instanceName } from '../engine/names.ts';
 import { configureTasks } from '../engine/workflow.ts';
@@ -255,7 +256,17 @@ async function evaluateOnce(
       if (effect.type === 'record') changing.add(effect.instance);
       collectEffect(effect, { seeds, updated, events, statusNow, sessionId, at, deps });
     }
-    if (deps.lifecycle) notes.push(...noteEvent(record, result.effects));
+    if (deps.lifecycle) {
+      // A skip's cascade: the skip is noted after the cascade's fire, as the original calls
+      // its post-skip hook after the cascade's post-fire.
+      const source = record.kind === 'fire' ? cascadeSource(record.eventId) : undefined;
+      const skipped =
+        source !== undefined &&
+        (statusNow.get(source) ?? (await readInstance(source))?.status) === 'skipped'
+          ? source
+          : undefined;
+      notes.push(...noteEvent(record, result.effects, skipped));
+    }
   }
 
   const wf = engine.workflow;
@@ -292,6 +303,7 @@ async function evaluateOnce(
       updatedAt: at,
     };
     if (seed.parent !== undefined) instance.parent = seed.parent;
+    if (seed.metadata !== undefined) instance.metadata = seed.metadata;
     if (delaySeconds > 0) instance.delaySeconds = delaySeconds;
     created.push(instance);
   }
@@ -363,7 +375,11 @@ async function configuredVersion(
  * it scheduled; a replay and its clone; a skip, after its cascade's fire when it cascades (the
  * skip is noted when that cascade is applied); a finalize trigger's fire.
  */
-function noteEvent(record: EventRecord, effects: readonly Effect[]): LifecycleNote[] {
+function noteEvent(
+  record: EventRecord,
+  effects: readonly Effect[],
+  skipped: string | undefined,
+): LifecycleNote[] {
   if (effects.some((e) => e.type === 'reject')) return [];
   const scheduled = effects.flatMap((e) => (e.type === 'schedule' ? [e.instance.name] : []));
   const cascaded = effects.some((e) => e.type === 'cascade');
@@ -373,10 +389,8 @@ function noteEvent(record: EventRecord, effects: readonly Effect[]): LifecycleNo
       const notes: LifecycleNote[] = [
         { t: 'fired', eventId: record.eventId, trigger: record.trigger, scheduled },
       ];
-      const skipPrefix = cascadeEventId('');
-      if (record.source === 'control' && record.eventId.startsWith(skipPrefix)) {
-        const instance = record.eventId.slice(skipPrefix.length);
-        notes.push({ t: 'skipped', eventId: record.eventId, instance, cascade: true });
+      if (skipped !== undefined) {
+        notes.push({ t: 'skipped', eventId: record.eventId, instance: skipped, cascade: true });
       }
       if (record.source === 'finalize') notes.push({ t: 'finalized' });
       return notes;

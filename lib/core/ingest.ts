@@ -90,18 +90,21 @@ export async function fireEvent(
 }
 
 /**
- * The stored record of an instance an admin request acts on. Refuses (409) an unstarted one,
- * which has no record yet, and (404) one the session does not have.
+ * The stored record of an instance an admin request acts on. Refuses (404) one the session
+ * does not have, and (409) an unstarted one, which has no record yet, unless `unstarted`
+ * (then undefined).
  */
 async function requireRecord(
   deps: IngestDeps,
   sessionId: string,
   instance: string,
-): Promise<InstanceRecord> {
+  opts: { unstarted?: boolean } = {},
+): Promise<InstanceRecord | undefined> {
   const record = await deps.store.getInstance(sessionId, instance);
   if (record) return record;
   const head = await deps.store.getHead(sessionId);
   if (head && findUnstarted(head.state, instance)) {
+    if (opts.unstarted) return undefined;
     throw new InstanceStateError(
       `instance '${instance}' is unstarted: it has no record to change until it is scheduled`,
       { instance, actualStatus: 'unstarted' },
@@ -183,7 +186,7 @@ export async function requestSkip(deps: IngestDeps, input: SkipInput): Promise<v
 
 /**
  * Merges metadata into an instance's (top level: a key given replaces that key), whatever its
- * status; an unstarted instance has no record yet and is refused.
+ * status (an unstarted instance keeps it in the session until its record is written).
  *
  * @example
  * await updateInstanceMetadata(deps, { sessionId: 's1', instance: 't_alpha#0', metadata: { reviewedBy: 'ops' } });
@@ -193,7 +196,7 @@ export async function updateInstanceMetadata(
   input: MetadataInput,
 ): Promise<void> {
   const req = parseInput(metadataInputSchema, input);
-  await requireRecord(deps, req.sessionId, req.instance);
+  await requireRecord(deps, req.sessionId, req.instance, { unstarted: true });
   await putControlEvent(deps, req.sessionId, req.eventId, {
     kind: 'metadata',
     instance: req.instance,
@@ -230,7 +233,7 @@ export async function resolveInstanceLogs(
  */
 export async function setInstanceStatus(deps: IngestDeps, input: StatusInput): Promise<void> {
   const req = parseInput(statusInputSchema, input);
-  const record = await requireRecord(deps, req.sessionId, req.instance);
+  const record = (await requireRecord(deps, req.sessionId, req.instance)) as InstanceRecord;
   if (record.status === 'scheduled' || record.status === 'running') {
     throw new InstanceStateError(
       `instance '${req.instance}' is ${record.status}: its status cannot be set while a worker holds or may take it`,

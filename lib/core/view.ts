@@ -120,6 +120,7 @@ export async function readSession(
         waitingFor: (workflow.tasks.get(task)?.requires ?? []).filter(
           (trigger) => getOwn(inst.kwargs, trigger) === undefined,
         ),
+        ...(inst.metadata !== undefined ? { metadata: inst.metadata } : {}),
       })),
     );
   const records = await resolveKwargs(deps.store, [

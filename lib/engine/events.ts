@@ -25,6 +25,8 @@ export interface InstanceSeed {
   parent?: string;
   kwargs: KwargsSource;
   createdAt: string;
+  /** Metadata merged in while it was unstarted. */
+  metadata?: Kwargs;
 }
 
 /** A trigger fired into the session (by the application, a handler, or a cascade). */
@@ -198,7 +200,7 @@ export type Effect =
       eventId: string;
       trigger: string;
       kwargs: Kwargs;
-      /** @default 'cascade'; 'control' for the cascade of a skip or of a status set by hand */
+      /** @default 'cascade'; 'control' for the cascade of a status set by hand */
       source?: 'finalize' | 'timer' | 'control';
     }
   /** Tell the session that an instance was resolved without a cascade (see `ResolvedEvent`). */

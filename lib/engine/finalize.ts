@@ -16,8 +16,13 @@ import { parseInstanceName } from './names.ts';
 import { copyState, type SessionState } from './state.ts';
 import type { CompiledWorkflow } from './workflow.ts';
 
-/** The instance a cascade event comes from, when the event is a cascade. */
-function cascadeSource(eventId: string): string | undefined {
+/**
+ * The instance a cascade event comes from, when the event is a cascade.
+ *
+ * @example
+ * cascadeSource('cascade#t_a#0'); // 't_a#0'
+ */
+export function cascadeSource(eventId: string): string | undefined {
   const prefix = cascadeEventId('');
   return eventId.startsWith(prefix) ? eventId.slice(prefix.length) : undefined;
 }

@@ -60,6 +60,7 @@ function seedOf(task: string, inst: UnstartedInstance): InstanceSeed {
     attempt: 0,
     kwargs: { refs: inst.kwargs },
     createdAt: inst.createdAt,
+    ...(inst.metadata !== undefined ? { metadata: inst.metadata } : {}),
   };
 }
 
@@ -150,13 +151,26 @@ function applyFire(workflow: CompiledWorkflow, state: SessionState, event: FireE
     }
   }
   // Every trigger is remembered, also one no task listens to yet: a task configured later for
-  // the session is evaluated against everything fired (its kwargs come from the latest).
-  setOwn(next.fired, trigger, {
-    count: (getOwn(next.fired, trigger)?.count ?? 0) + 1,
-    last: eventId,
-  });
+  // the session is evaluated against everything fired (its kwargs come from the latest). Those
+  // no task listens to are remembered up to a bound, so no application can grow the head
+  // past what one item holds by firing ever new names.
+  const seen = getOwn(next.fired, trigger);
+  if (
+    seen !== undefined ||
+    workflow.listeners.has(trigger) ||
+    Object.keys(next.fired).length < MAX_REMEMBERED_TRIGGERS
+  ) {
+    setOwn(next.fired, trigger, { count: (seen?.count ?? 0) + 1, last: eventId });
+  }
   return { state: next, effects };
 }
+
+/**
+ * How many distinct triggers a session remembers (`SessionState.fired`) before it stops
+ * remembering new ones no task of its workflow listens to; the ones tasks listen to are always
+ * remembered.
+ */
+export const MAX_REMEMBERED_TRIGGERS = 256;
 
 function cloneEffects(
   state: SessionState,
@@ -262,8 +276,6 @@ function applySkip(workflow: CompiledWorkflow, state: SessionState, e: SkipEvent
       eventId: cascadeEventId(e.instance),
       trigger: target.task,
       kwargs: e.result ?? {},
-      // A skip's cascade: the evaluator notes the skip after the cascade's fire.
-      source: 'control',
     });
   }
   return { state, effects };
@@ -293,7 +305,7 @@ function adminTarget(
   });
   const observed = e.observed;
   if (!observed || !workflow.allTasks.has(observed.task)) {
-    if (findUnstarted(state, e.instance)) {
+    if (findUnstarted(state, e.instance) && e.type !== 'metadata') {
       return refuse(
         'INSTANCE_STATE',
         `instance '${e.instance}' is unstarted: it has no record to change until it is scheduled`,
@@ -310,11 +322,31 @@ function adminTarget(
   return observed;
 }
 
+/** Metadata merged into an unstarted instance: kept in the state until its record is written. */
+function annotateUnstarted(state: SessionState, e: MetadataEvent): Applied | undefined {
+  const parsed = parseInstanceName(e.instance);
+  const waiting = parsed ? getOwn(state.unstarted, parsed.task) : undefined;
+  if (!parsed || !waiting?.some((i) => i.n === parsed.n)) return undefined;
+  const next = copyState(state);
+  setOwn(
+    next.unstarted,
+    parsed.task,
+    waiting.map((i) =>
+      i.n === parsed.n ? { ...i, metadata: { ...i.metadata, ...e.metadata } } : i,
+    ),
+  );
+  return { state: next, effects: [] };
+}
+
 function applyAdmin(
   workflow: CompiledWorkflow,
   state: SessionState,
   e: MetadataEvent | ResolveLogsEvent | StatusEvent,
 ): Applied {
+  if (e.type === 'metadata' && !e.observed) {
+    const annotated = annotateUnstarted(state, e);
+    if (annotated) return annotated;
+  }
   const target = adminTarget(workflow, state, e);
   if ('refused' in target) return target.refused;
   const base = {

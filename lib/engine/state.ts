@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { Kwargs } from '../types.ts';
 import { getOwn } from './kwargs.ts';
 import { parseInstanceName } from './names.ts';
 import type { CompiledWorkflow } from './workflow.ts';
@@ -20,6 +21,8 @@ export interface UnstartedInstance {
   /** The `unless` triggers already applied. */
   abandon: string[];
   createdAt: string;
+  /** Metadata an operator merged in while it waited; its record starts with it. */
+  metadata?: Kwargs;
 }
 
 /**
@@ -35,7 +38,11 @@ export interface SessionState {
    * it creates the session; absent on sessions created before versions were pinned.
    */
   version?: string;
-  /** Per trigger the workflow mentions: how often it fired and the event holding its latest kwargs. */
+  /**
+   * Per trigger fired into the session (those no task listens to up to
+   * `MAX_REMEMBERED_TRIGGERS` distinct names): how often it fired and the event holding its
+   * latest kwargs.
+   */
   fired: Record<string, { count: number; last: string }>;
   /** Per task: the number of the next instance (so also how many instances it has). */
   next: Record<string, number>;

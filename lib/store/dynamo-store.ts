@@ -209,10 +209,9 @@ export class DynamoStore implements SessionStore {
   }
 
   private updateItem(u: InstanceUpdate, extraCondition?: { expr: string; values: Item }) {
-    const names: Record<string, string> = {
-      '#status': instanceAttributes.status,
-      '#lease': instanceAttributes.leaseUntil,
-    };
+    const names: Record<string, string> = { '#status': instanceAttributes.status };
+    // An annotation keeps a running instance's claim; a status change drops it.
+    if (!u.keepLease) names['#lease'] = instanceAttributes.leaseUntil;
     const values: Item = { ...(extraCondition?.values ?? {}) };
     const sets: string[] = [];
     for (const [key, value] of Object.entries(u.set)) {

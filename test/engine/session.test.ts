@@ -14,6 +14,7 @@ import {
   findUnstarted,
   type HandlerOutcome,
   initialState,
+  MAX_REMEMBERED_TRIGGERS,
   type OutcomeEvent,
   type ReplayEvent,
   type SessionState,
@@ -436,14 +437,32 @@ describe('firing, step 4: the latest kwargs of a trigger', () => {
     expect(effects).toEqual([created('t#1', 't'), scheduled('t#1', 't', { a: 'e3', p: 'e4' })]);
   });
 
-  it('leaves the state unchanged and has no effects for a trigger no task mentions', () => {
+  it('has no effects for a trigger no task mentions, and only remembers that it fired', () => {
     const wf = compile({ t: { after: ['a', 'b'], run: 'h' } });
     const before = fireAll(wf, [['a', 'e1']]);
 
     const { state, effects } = apply(wf, before, fire('nobody', 'e2'));
 
     expect(effects).toEqual([]);
-    expect(state).toEqual(before);
+    // A task configured later for the session may wait for it: it is remembered like any other.
+    expect(state).toEqual({
+      ...before,
+      fired: { ...before.fired, nobody: { count: 1, last: 'e2' } },
+    });
+  });
+
+  it('stops remembering new triggers no task mentions once MAX_REMEMBERED_TRIGGERS are known', () => {
+    const wf = compile({ t: { after: ['a', 'b'], run: 'h' } });
+    let state = fireAll(wf, [['a', 'e1']]);
+    for (let i = 0; i < MAX_REMEMBERED_TRIGGERS + 10; i++) {
+      state = apply(wf, state, fire(`n${i}`, `e-n${i}`)).state;
+    }
+    expect(Object.keys(state.fired)).toHaveLength(MAX_REMEMBERED_TRIGGERS);
+    // Those already remembered keep counting, and those tasks listen to are always remembered.
+    state = apply(wf, state, fire('n0', 'e-again')).state;
+    state = apply(wf, state, fire('b', 'e-b')).state;
+    expect(state.fired.n0).toEqual({ count: 2, last: 'e-again' });
+    expect(state.fired.b).toEqual({ count: 1, last: 'e-b' });
   });
 });
 

@@ -180,6 +180,7 @@ describe('TriggersClient.getSession', () => {
     ],
     unresolvedTasks: [],
     unresolvedInstances: [],
+    unresolvedLogs: [],
   };
 
   it('gets the encoded session route and returns the JSON view', async () => {

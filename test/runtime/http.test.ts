@@ -220,6 +220,7 @@ describe('GET /sessions/{sessionId}', () => {
         'instances',
         'sessionId',
         'unresolvedInstances',
+        'unresolvedLogs',
         'unresolvedTasks',
         'workflow',
         'workflowVersion',
