@@ -1,6 +1,7 @@
 /**
  * `triggers dev`: the local stack (DynamoDB Local, the SQS emulator, the evaluator, the task
- * handlers and the HTTP API on loopback) for an app module, until the CLI's signal aborts.
+ * handlers and the HTTP API on loopback) for an app module, until the CLI's signal aborts; its
+ * lifecycle events are printed on stdout, one line each.
  * May import: anything under lib/ (cli), Node.js; the local stack only lazily (see `devCommand`).
  *
  * @module
@@ -108,6 +109,7 @@ export async function devCommand(input: DevCommandInput): Promise<void> {
       app,
       port,
       log: logTo(io),
+      printLifecycle: (line) => io.stdout(`${line}\n`),
       ...(persistDir !== undefined ? { persistDir } : {}),
     });
   } catch (err) {
@@ -118,7 +120,7 @@ export async function devCommand(input: DevCommandInput): Promise<void> {
   io.stdout(
     [
       `serverless-triggers local stack is up (cold start ${coldStart} s)`,
-      `  HTTP API   ${stack.url}   (POST /sessions/{id}/events, GET /sessions/{id}, .../events, .../replay, .../skip, GET /workflows)`,
+      `  HTTP API   ${stack.url}   (POST /sessions/{id}/events, GET /sessions/{id}, .../events, .../replay, .../skip, .../configuration, .../metadata, .../resolve-logs, .../status, GET /workflows)`,
       `  inspector  ${stack.url}/ui`,
       `  workflows  ${app.workflows.map((w) => w.name).join(', ')}   (app: ${app.shown})`,
       `  DynamoDB   ${stack.dynamodbEndpoint}`,

@@ -1,6 +1,7 @@
 /**
  * The text of `triggers inspect` and `triggers watch`: a session's instances (statuses, kwargs,
- * results, errors, what unstarted ones wait for), its timers and its timeline.
+ * results, errors, metadata, unresolved warnings, what unstarted ones wait for), its timers and
+ * its timeline (the manager API's requests included).
  * May import: anything under lib/ (cli).
  *
  * @module
@@ -57,12 +58,18 @@ export function renderSession(
     }
     if (inst.metadata !== undefined) lines.push(`${detail}metadata: ${compact(inst.metadata)}`);
     if (inst.parent !== undefined) lines.push(`${detail}parent: ${inst.parent}`);
+    if (inst.logLevel === 'warn' || inst.logLevel === 'error') {
+      lines.push(`${detail}logs: ${inst.logLevel}${inst.logsResolved ? ' (resolved)' : ''}`);
+    }
     if (inst.waitingFor !== undefined && inst.waitingFor.length > 0) {
       lines.push(`${detail}waiting for: ${inst.waitingFor.join(', ')}`);
     }
   }
   const tasks = view.unresolvedTasks;
   lines.push(`unresolved tasks: ${tasks.length > 0 ? tasks.join(', ') : '(none)'}`);
+  // Absent from a server older than the manager API.
+  const logs = view.unresolvedLogs ?? [];
+  if (logs.length > 0) lines.push(`unresolved logs: ${logs.join(', ')}`);
   if (view.timers !== undefined && view.timers.length > 0) {
     lines.push('timers:');
     for (const t of view.timers) {
@@ -92,6 +99,22 @@ export function eventLine(e: SessionEvent): string {
   return `${String(e.seq).padStart(3)}  ${timeOf(e.firedAt)}  ${eventSummary(e)}`;
 }
 
+/** What an event names: its trigger, its instance (with what was asked of it), or its tasks. */
+function eventSubject(e: SessionEvent): string {
+  switch (e.kind) {
+    case 'fire':
+      return `${e.trigger}`;
+    case 'skip':
+      return e.cascade ? `${e.instance}, cascading` : `${e.instance}`;
+    case 'status':
+      return `${e.instance} -> ${e.status}${e.cascade ? ', cascading' : ''}`;
+    case 'configure':
+      return `tasks ${(e.tasks ?? []).join(', ')}`;
+    default:
+      return `${e.instance}`;
+  }
+}
+
 /**
  * An event without its position and time: kind, what it names, who sent it, its kwargs.
  *
@@ -100,16 +123,14 @@ export function eventLine(e: SessionEvent): string {
  */
 export function eventSummary(e: SessionEvent): string {
   // The kind column says what happened; a clone is a retry's (source 'retry') of `instance`.
-  const what =
+  const what = eventSubject(e);
+  const data =
     e.kind === 'fire'
-      ? `${e.trigger}`
-      : e.kind === 'skip' && e.cascade
-        ? `${e.instance}, cascading`
-        : `${e.instance}`;
-  const kwargs =
-    e.kind === 'fire' && e.kwargs !== undefined && Object.keys(e.kwargs).length > 0
-      ? ` ${compact(e.kwargs)}`
-      : '';
+      ? e.kwargs
+      : e.kind === 'metadata' || e.kind === 'status'
+        ? e.metadata
+        : undefined;
+  const kwargs = data !== undefined && Object.keys(data).length > 0 ? ` ${compact(data)}` : '';
   const pending = e.applied ? '' : ' [not applied yet]';
   return `${e.kind.padEnd(6)}  ${what} (${e.source})${kwargs}${pending}`;
 }

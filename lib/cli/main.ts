@@ -1,6 +1,7 @@
 /**
  * The `triggers` command line: parses the arguments and runs `dev`, `init`, `explore`, `graph`,
- * and the HTTP API commands (`fire`, `inspect`, `watch`, `replay`, `skip`, `stale`, ...).
+ * and the HTTP API commands (`fire`, `inspect`, `watch`, `replay`, `skip`, `stale`, and the
+ * manager commands of `admin.ts`: `configure`, `metadata`, `resolve-logs`, `set-status`).
  * May import: anything under lib/ (cli), Node.js.
  *
  * @module
@@ -9,6 +10,13 @@ import { parseArgs } from 'node:util';
 import { TriggersClient } from '../client/client.ts';
 import { isRefusal, TriggersError } from '../errors.ts';
 import type { InstanceStatus, Kwargs, SessionEvent, SessionView, Workflow } from '../types.ts';
+import {
+  type AdminCommand,
+  configureCommand,
+  metadataCommand,
+  resolveLogsCommand,
+  setStatusCommand,
+} from './admin.ts';
 import { AppModuleError, loadAppModule } from './app-module.ts';
 import { devCommand } from './dev.ts';
 import { CliError, EXIT, UsageError, usageError } from './errors.ts';
@@ -52,6 +60,17 @@ Commands:
   watch <session> [--interval MS] [--until-settled] [--color]
   replay <session> <instance> [--kwargs JSON|@file]
   skip <session> <instance> [--cascade] [--result JSON|@file]
+  configure <session> --tasks JSON|@file [--workflow W]
+                  (the session's own tasks, merged by name into its workflow, in
+                  force from its next event; prints the version it runs under)
+  metadata <session> <instance> --metadata JSON|@file
+                  (merged into the instance's metadata, top level)
+  resolve-logs <session> <instance>
+                  (the instance's warnings and errors are dealt with)
+  set-status <session> <instance> <status> [--metadata JSON|@file]
+                  [--cascade] [--cascade-kwargs JSON|@file]
+                  (the status set by hand; --cascade only with finished, firing
+                  the task's name with the cascade kwargs)
   graph [workflow] [--app path] [--format mermaid|dot]
                   (the app module, as for dev; with --api-url and no --app, the
                   workflows the API serves)
@@ -100,6 +119,9 @@ const OPTIONS = {
   persist: { type: 'string' },
   template: { type: 'string' },
   stack: { type: 'string' },
+  tasks: { type: 'string' },
+  metadata: { type: 'string' },
+  'cascade-kwargs': { type: 'string' },
 } as const;
 
 type Values = {
@@ -124,6 +146,13 @@ const COMMANDS: Record<string, { options: string[]; args: string[]; optional?: s
     optional: ['workflow'],
   },
   stale: { options: ['older-than', 'limit'], args: [] },
+  configure: { options: ['tasks', 'workflow'], args: ['session'] },
+  metadata: { options: ['metadata'], args: ['session', 'instance'] },
+  'resolve-logs': { options: [], args: ['session', 'instance'] },
+  'set-status': {
+    options: ['metadata', 'cascade', 'cascade-kwargs'],
+    args: ['session', 'instance', 'status'],
+  },
 };
 
 const DEFAULT_API_URL = 'http://127.0.0.1:3000';
@@ -383,6 +412,15 @@ async function graph(ctx: Context): Promise<void> {
   out(ctx, { workflows: graphs }, format === 'dot' ? toDot(graphs) : toMermaid(graphs));
 }
 
+/** Runs a manager command of `admin.ts` against the API. */
+function admin(command: AdminCommand): (ctx: Context) => Promise<void> {
+  return (ctx) =>
+    command(
+      { args: ctx.args, values: ctx.values, cwd: ctx.cwd, stdout: ctx.io.stdout },
+      client(ctx),
+    );
+}
+
 /** Each command; one that resolves to a number ends with that exit code. */
 const RUN: Record<string, (ctx: Context) => Promise<void> | Promise<number>> = {
   dev: devCommand,
@@ -398,6 +436,10 @@ const RUN: Record<string, (ctx: Context) => Promise<void> | Promise<number>> = {
   graph,
   explore: (ctx) => exploreCommand(ctx),
   stale: (ctx) => staleCommand({ values: ctx.values, stdout: ctx.io.stdout }, client(ctx)),
+  configure: admin(configureCommand),
+  metadata: admin(metadataCommand),
+  'resolve-logs': admin(resolveLogsCommand),
+  'set-status': admin(setStatusCommand),
 };
 
 /** Turns any failure into a one-line message and an exit code. */

@@ -1,6 +1,8 @@
 /**
  * `TriggersClient`: fires triggers into sessions, reads them, replays and skips failed instances,
- * over the HTTP API (SigV4-signed when there are credentials) or straight on the session table.
+ * and administers them as the original's manager does (per-session configuration, instance
+ * metadata, resolved logs, a status set by hand), over the HTTP API (SigV4-signed when there are
+ * credentials) or straight on the session table.
  * May import: base, engine, store, core; the AWS SDK and Node.js.
  *
  * @module
@@ -17,11 +19,13 @@ import {
 } from '../errors.ts';
 import type {
   Duration,
+  InstanceStatus,
   Kwargs,
   SessionEvent,
   SessionEvents,
   SessionView,
   StaleSessions,
+  TaskConfig,
   Workflow,
   WorkflowsView,
 } from '../types.ts';
@@ -55,8 +59,8 @@ export interface TableClientOptions {
   /** A DynamoDB endpoint other than AWS's (DynamoDB Local, LocalStack). */
   endpoint?: string;
   /**
-   * The deployment's workflows. Needed to name a `workflow` in `fire` and to read a session;
-   * plain fires, replays and skips work without them.
+   * The deployment's workflows. Needed to name a `workflow` in `fire`, to read a session and to
+   * configure one; plain fires, replays, skips and instance administration work without them.
    * @default - none
    */
   workflows?: Workflow[];
@@ -90,6 +94,32 @@ export interface SkipOptions {
   result?: Kwargs;
 }
 
+/** Options of `TriggersClient.configureSession`. */
+export interface ConfigureOptions {
+  /**
+   * The deployed workflow a session this call creates starts from.
+   * @default - the deployment's default workflow
+   */
+  workflow?: string;
+}
+
+/** What `TriggersClient.configureSession` answers. */
+export interface ConfigureResult {
+  sessionId: string;
+  /** The content hash of the session's workflow as configured: the version it now runs under. */
+  workflowVersion: string;
+}
+
+/** Options of `TriggersClient.setInstanceStatus`. */
+export interface SetStatusOptions {
+  /** Merged (top level) into the instance's metadata. */
+  metadata?: Kwargs;
+  /** Fire the task's name as if it had finished; only with status `finished`. @default false */
+  cascade?: boolean;
+  /** The result the cascade carries. @default {} */
+  cascadeKwargs?: Kwargs;
+}
+
 /** Options of `TriggersClient.getStale`. */
 export interface StaleOptions {
   /** How long an unstarted instance must have waited. @default '24h' */
@@ -116,6 +146,19 @@ export interface ClientBackend {
   ): Promise<void>;
   skipFailed(sessionId: string, instance: string, opts: SkipOptions): Promise<void>;
   getStale(opts: StaleOptions): Promise<StaleSessions>;
+  configureSession(
+    sessionId: string,
+    tasks: Record<string, TaskConfig>,
+    opts: ConfigureOptions,
+  ): Promise<ConfigureResult>;
+  updateInstanceMetadata(sessionId: string, instance: string, metadata: Kwargs): Promise<void>;
+  resolveInstanceLogs(sessionId: string, instance: string): Promise<void>;
+  setInstanceStatus(
+    sessionId: string,
+    instance: string,
+    status: InstanceStatus,
+    opts: SetStatusOptions,
+  ): Promise<void>;
 }
 
 /** The error an HTTP answer stands for, carrying the answer's status. */
@@ -167,6 +210,10 @@ function answeringLikeTheApi(backend: ClientBackend): ClientBackend {
     replayFailed: (...args) => statused(backend.replayFailed(...args)),
     skipFailed: (...args) => statused(backend.skipFailed(...args)),
     getStale: (...args) => statused(backend.getStale(...args)),
+    configureSession: (...args) => statused(backend.configureSession(...args)),
+    updateInstanceMetadata: (...args) => statused(backend.updateInstanceMetadata(...args)),
+    resolveInstanceLogs: (...args) => statused(backend.resolveInstanceLogs(...args)),
+    setInstanceStatus: (...args) => statused(backend.setInstanceStatus(...args)),
   };
 }
 
@@ -187,7 +234,7 @@ class HttpBackend implements ClientBackend {
   }
 
   private async request(
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'PATCH',
     path: string,
     body?: unknown,
     instance?: string,
@@ -288,20 +335,70 @@ class HttpBackend implements ClientBackend {
   ): Promise<void> {
     await this.request(
       'POST',
-      `/sessions/${encodeURIComponent(sessionId)}/instances/${encodeURIComponent(instance)}/replay`,
+      `${instancePath(sessionId, instance)}/replay`,
       replacementKwargs !== undefined ? { kwargs: replacementKwargs } : {},
       instance,
     );
   }
 
   async skipFailed(sessionId: string, instance: string, opts: SkipOptions): Promise<void> {
-    await this.request(
+    await this.request('POST', `${instancePath(sessionId, instance)}/skip`, opts, instance);
+  }
+
+  async configureSession(
+    sessionId: string,
+    tasks: Record<string, TaskConfig>,
+    opts: ConfigureOptions,
+  ): Promise<ConfigureResult> {
+    const { json } = await this.request(
       'POST',
-      `/sessions/${encodeURIComponent(sessionId)}/instances/${encodeURIComponent(instance)}/skip`,
-      opts,
+      `/sessions/${encodeURIComponent(sessionId)}/configuration`,
+      { tasks, ...(opts.workflow !== undefined ? { workflow: opts.workflow } : {}) },
+    );
+    const out = json as ConfigureResult;
+    return { sessionId: out.sessionId, workflowVersion: out.workflowVersion };
+  }
+
+  async updateInstanceMetadata(
+    sessionId: string,
+    instance: string,
+    metadata: Kwargs,
+  ): Promise<void> {
+    await this.request(
+      'PATCH',
+      `${instancePath(sessionId, instance)}/metadata`,
+      { metadata },
       instance,
     );
   }
+
+  async resolveInstanceLogs(sessionId: string, instance: string): Promise<void> {
+    await this.request(
+      'POST',
+      `${instancePath(sessionId, instance)}/resolve-logs`,
+      undefined,
+      instance,
+    );
+  }
+
+  async setInstanceStatus(
+    sessionId: string,
+    instance: string,
+    status: InstanceStatus,
+    opts: SetStatusOptions,
+  ): Promise<void> {
+    await this.request(
+      'POST',
+      `${instancePath(sessionId, instance)}/status`,
+      { status, ...opts },
+      instance,
+    );
+  }
+}
+
+/** The path of an instance, both names percent-encoded (`#` included). */
+function instancePath(sessionId: string, instance: string): string {
+  return `/sessions/${encodeURIComponent(sessionId)}/instances/${encodeURIComponent(instance)}`;
 }
 
 /**
@@ -384,5 +481,74 @@ export class TriggersClient {
   /** Skips a failed instance, cascading with `result` when `cascade` is set. */
   skipFailed(sessionId: string, instance: string, opts: SkipOptions = {}): Promise<void> {
     return this.backend.skipFailed(sessionId, instance, opts);
+  }
+
+  /**
+   * Gives a session its own task configuration, merged by task name into the workflow it runs
+   * (a session this call creates starts from `opts.workflow`, else the default workflow); a task
+   * of the same name is replaced whole. Validated as a deployed workflow is (`ValidationError`
+   * naming an unknown handler or a task that can never run), stored as a pinned version, and in
+   * force from the session's next applied event. Schedules nothing by itself. In table mode it
+   * needs the deployment's `workflows` (`NotAvailableError` without them).
+   *
+   * @example
+   * const { workflowVersion } = await client.configureSession('survey-42', {
+   *   t_extraStep: { after: ['step1'], run: 'importSubject' },
+   * });
+   */
+  configureSession(
+    sessionId: string,
+    tasks: Record<string, TaskConfig>,
+    opts: ConfigureOptions = {},
+  ): Promise<ConfigureResult> {
+    return this.backend.configureSession(sessionId, tasks, opts);
+  }
+
+  /**
+   * Merges `metadata` (top level) into an instance's metadata, whatever its status. Goes through
+   * the session's event order: resolves once the request is accepted, not yet applied.
+   * `NotFoundError` for an unknown session or instance, `ValidationError` for metadata that is
+   * not a JSON object or holds a prototype key.
+   *
+   * @example
+   * await client.updateInstanceMetadata('survey-42', 't_score#0', { reviewedBy: 'ops' });
+   */
+  updateInstanceMetadata(sessionId: string, instance: string, metadata: Kwargs): Promise<void> {
+    return this.backend.updateInstanceMetadata(sessionId, instance, metadata);
+  }
+
+  /**
+   * Marks an instance's logs as dealt with (`logsResolved: true`): it leaves the session's
+   * `unresolvedLogs`. Resolves once the request is accepted. `NotFoundError` for an unknown
+   * session or instance.
+   *
+   * @example
+   * await client.resolveInstanceLogs('survey-42', 't_score#0');
+   */
+  resolveInstanceLogs(sessionId: string, instance: string): Promise<void> {
+    return this.backend.resolveInstanceLogs(sessionId, instance);
+  }
+
+  /**
+   * Sets an instance's status by hand, merging `metadata` into its metadata; with `finished`
+   * and `cascade`, fires the task's name with `cascadeKwargs` as its result. Refused with
+   * `InstanceStateError` (409) while the instance is scheduled or running, `ValidationError`
+   * for `cascade` without `finished` or a status that is not one, `NotFoundError` for an unknown
+   * session or instance. Resolves once the request is accepted.
+   *
+   * @example
+   * await client.setInstanceStatus('survey-42', 't_score#0', 'finished', {
+   *   cascade: true,
+   *   cascadeKwargs: { score: 0 },
+   *   metadata: { settledBy: 'ops' },
+   * });
+   */
+  setInstanceStatus(
+    sessionId: string,
+    instance: string,
+    status: InstanceStatus,
+    opts: SetStatusOptions = {},
+  ): Promise<void> {
+    return this.backend.setInstanceStatus(sessionId, instance, status, opts);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The table mode of `TriggersClient`: the ingest flows the HTTP API runs (`fireEvent`,
- * `readSession`, `requestReplay`, `requestSkip`), called in-process over a `DynamoStore`.
+ * `readSession`, `requestReplay`, `requestSkip`, `configureSession`, `updateInstanceMetadata`,
+ * `resolveInstanceLogs`, `setInstanceStatus`), called in-process over a `DynamoStore`.
  * May import: base, engine, store, core; the AWS SDK and Node.js.
  *
  * @module
@@ -8,17 +9,37 @@
 import { z } from 'zod';
 import { systemClock } from '../core/clock.ts';
 import { MAX_BODY_BYTES } from '../core/http.ts';
-import { fireEvent, type IngestDeps, requestReplay, requestSkip } from '../core/ingest.ts';
+import {
+  configureSession,
+  fireEvent,
+  type IngestDeps,
+  requestReplay,
+  requestSkip,
+  resolveInstanceLogs,
+  setInstanceStatus,
+  updateInstanceMetadata,
+} from '../core/ingest.ts';
 import { WorkflowRegistry } from '../core/registry.ts';
 import { readStale } from '../core/stale.ts';
 import { parseInput, sessionIdSchema } from '../core/validation.ts';
 import { describeWorkflows, readEvents, readSession } from '../core/view.ts';
 import { NotAvailableError, ValidationError } from '../errors.ts';
 import { DynamoStore } from '../store/dynamo-store.ts';
-import type { Kwargs, SessionEvent, SessionView, StaleSessions, WorkflowsView } from '../types.ts';
+import type {
+  InstanceStatus,
+  Kwargs,
+  SessionEvent,
+  SessionView,
+  StaleSessions,
+  TaskConfig,
+  WorkflowsView,
+} from '../types.ts';
 import type {
   ClientBackend,
+  ConfigureOptions,
+  ConfigureResult,
   FireOptions,
+  SetStatusOptions,
   SkipOptions,
   StaleOptions,
   TableClientOptions,
@@ -28,6 +49,9 @@ const sessionSchema = z.strictObject({ sessionId: sessionIdSchema });
 
 const NO_WORKFLOWS =
   'this TriggersClient was given no workflows: pass { tableName, workflows } to name a workflow in fire() or to read a session';
+
+const NO_CONFIGURATION =
+  "configureSession needs the deployment's workflows: pass { tableName, workflows } with the workflows deployed, or use { apiUrl }";
 
 /**
  * A registry that refuses every question with a clear error. The flows consult the registry
@@ -141,5 +165,41 @@ export class TableBackend implements ClientBackend {
   async skipFailed(sessionId: string, instance: string, opts: SkipOptions): Promise<void> {
     checkSize(opts);
     await requestSkip(this.deps, { ...opts, sessionId, instance });
+  }
+
+  async configureSession(
+    sessionId: string,
+    tasks: Record<string, TaskConfig>,
+    opts: ConfigureOptions,
+  ): Promise<ConfigureResult> {
+    if (!this.hasWorkflows) throw new NotAvailableError(NO_CONFIGURATION);
+    const body = { tasks, ...(opts.workflow !== undefined ? { workflow: opts.workflow } : {}) };
+    checkSize(body);
+    const { workflowVersion } = await configureSession(this.deps, { ...body, sessionId });
+    return { sessionId, workflowVersion };
+  }
+
+  async updateInstanceMetadata(
+    sessionId: string,
+    instance: string,
+    metadata: Kwargs,
+  ): Promise<void> {
+    checkSize({ metadata });
+    await updateInstanceMetadata(this.deps, { sessionId, instance, metadata });
+  }
+
+  async resolveInstanceLogs(sessionId: string, instance: string): Promise<void> {
+    await resolveInstanceLogs(this.deps, { sessionId, instance });
+  }
+
+  async setInstanceStatus(
+    sessionId: string,
+    instance: string,
+    status: InstanceStatus,
+    opts: SetStatusOptions,
+  ): Promise<void> {
+    const body = { status, ...opts };
+    checkSize(body);
+    await setInstanceStatus(this.deps, { ...body, sessionId, instance });
   }
 }

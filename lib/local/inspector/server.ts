@@ -1,8 +1,10 @@
 /**
  * Serves the session inspector of the local stack: `/ui` (the page), `/ui/app.js` (the page's
- * script) and `/ui/app.css`. The published package serves them from `dist/ui`, where
- * `npm run build` put them; a checkout bundles the script with esbuild from `page/app.ts` on
- * first request, then keeps it. The page reads only the public HTTP API of the same origin.
+ * script), `/ui/app.css`, and `/ui/lifecycle/{sessionId}` (the lifecycle events the local stack
+ * heard for a session, from its `LifecycleLog`). The published package serves the assets from
+ * `dist/ui`, where `npm run build` put them; a checkout bundles the script with esbuild from
+ * `page/app.ts` on first request, then keeps it. Besides its lifecycle route, the page reads
+ * only the public HTTP API of the same origin.
  * May import: base, engine, store, core, adapters, local.
  *
  * @module
@@ -13,6 +15,7 @@ import { join } from 'node:path';
 import type { BuildOptions } from 'esbuild';
 import { TriggersError } from '../../errors.ts';
 import { packageRoot } from '../../package-root.ts';
+import type { LifecycleEntry } from '../lifecycle-log.ts';
 
 /** An answer of the inspector: a complete HTTP response. */
 export interface InspectorResponse {
@@ -34,7 +37,15 @@ export interface Inspector {
 export interface InspectorOptions {
   /** Minify the bundle. @default true */
   minify?: boolean;
+  /**
+   * The lifecycle events to show in the timeline (the local stack's `LifecycleLog`).
+   * @default - none: `/ui/lifecycle/{sessionId}` answers 404 and the timeline shows events only
+   */
+  lifecycle?: { forSession(sessionId: string): LifecycleEntry[] };
 }
+
+/** The prefix of the inspector's lifecycle route: `/ui/lifecycle/{sessionId}`, id encoded. */
+export const LIFECYCLE_ROUTE = '/ui/lifecycle/';
 
 interface Asset {
   type: string;
@@ -129,6 +140,40 @@ function once(load: () => Promise<string>): () => Promise<string> {
   };
 }
 
+const JSON_HEADERS = { 'content-type': 'application/json', ...SECURITY_HEADERS };
+
+function jsonError(status: number, code: string, message: string): InspectorResponse {
+  return { status, headers: JSON_HEADERS, body: JSON.stringify({ error: { code, message } }) };
+}
+
+/** `GET /ui/lifecycle/{sessionId}`: `{ sessionId, events }`, the session's lifecycle events. */
+function lifecycleAnswer(
+  method: string,
+  path: string,
+  lifecycle: InspectorOptions['lifecycle'],
+): InspectorResponse {
+  if (method !== 'GET' && method !== 'HEAD') {
+    return {
+      ...jsonError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`),
+      headers: { ...JSON_HEADERS, allow: 'GET, HEAD' },
+    };
+  }
+  if (lifecycle === undefined) {
+    return jsonError(404, 'NOT_FOUND', 'this server keeps no lifecycle events');
+  }
+  let sessionId: string;
+  try {
+    sessionId = decodeURIComponent(path.slice(LIFECYCLE_ROUTE.length));
+  } catch {
+    return jsonError(400, 'VALIDATION', `'${path}' is not a percent-encoded session id`);
+  }
+  if (sessionId === '' || sessionId.includes('/')) {
+    return jsonError(404, 'NOT_FOUND', `no asset ${path}`);
+  }
+  const body = JSON.stringify({ sessionId, events: lifecycle.forSession(sessionId) });
+  return { status: 200, headers: JSON_HEADERS, body: method === 'HEAD' ? '' : body };
+}
+
 /**
  * Creates the inspector's asset server. Each asset is read (or bundled) once, on first request.
  *
@@ -166,22 +211,13 @@ export function createInspector(opts: InspectorOptions = {}): Inspector {
   return {
     async handle(method, path) {
       if (path !== '/ui' && !path.startsWith('/ui/')) return undefined;
+      if (path.startsWith(LIFECYCLE_ROUTE)) return lifecycleAnswer(method, path, opts.lifecycle);
       const asset = assets.get(path);
-      const json = { 'content-type': 'application/json', ...SECURITY_HEADERS };
-      if (!asset) {
-        return {
-          status: 404,
-          headers: json,
-          body: JSON.stringify({ error: { code: 'NOT_FOUND', message: `no asset ${path}` } }),
-        };
-      }
+      if (!asset) return jsonError(404, 'NOT_FOUND', `no asset ${path}`);
       if (method !== 'GET' && method !== 'HEAD') {
         return {
-          status: 405,
-          headers: { ...json, allow: 'GET, HEAD' },
-          body: JSON.stringify({
-            error: { code: 'METHOD_NOT_ALLOWED', message: `${method} is not allowed on ${path}` },
-          }),
+          ...jsonError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`),
+          headers: { ...JSON_HEADERS, allow: 'GET, HEAD' },
         };
       }
       try {
@@ -192,16 +228,11 @@ export function createInspector(opts: InspectorOptions = {}): Inspector {
           body: method === 'HEAD' ? '' : body,
         };
       } catch (err) {
-        return {
-          status: 500,
-          headers: json,
-          body: JSON.stringify({
-            error: {
-              code: 'INSPECTOR_BUILD_FAILED',
-              message: `the inspector could not be built: ${err instanceof Error ? err.message : String(err)}`,
-            },
-          }),
-        };
+        return jsonError(
+          500,
+          'INSPECTOR_BUILD_FAILED',
+          `the inspector could not be built: ${err instanceof Error ? err.message : String(err)}`,
+        );
       }
     },
   };

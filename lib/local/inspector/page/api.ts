@@ -1,14 +1,38 @@
 /**
- * The inspector's view of the public HTTP API: the response shapes it reads and a small client
- * over `fetch`, same origin. Nothing here reaches past the API.
+ * The inspector's view of the public HTTP API, and of the local stack's lifecycle route
+ * (`/ui/lifecycle/{sessionId}`): the response shapes it reads and a small client over `fetch`,
+ * same origin. Nothing here reaches past them.
  * May import: its siblings and the public types (lib/types.ts); it runs in the browser.
  *
  * @module
  */
-import type { Kwargs, SessionEvents, SessionView, WorkflowsView } from '../../../types.ts';
+import type {
+  InstanceStatus,
+  Kwargs,
+  SessionEvents,
+  SessionView,
+  WorkflowsView,
+} from '../../../types.ts';
 
 /** One workflow as `GET /workflows` lists it. */
 export type WorkflowInfo = WorkflowsView['workflows'][number];
+
+/**
+ * A lifecycle event as the local stack heard it: its `detail-type`, its detail (the hook's
+ * payload and an `id`), and when it was recorded.
+ */
+export interface LifecycleNotice {
+  detailType: string;
+  detail: { id: string; sessionId: string } & Record<string, unknown>;
+  recordedAt: string;
+}
+
+/** What `setStatus` sends besides the status. */
+export interface SetStatusRequest {
+  status: InstanceStatus;
+  /** Only with `finished`: fire the task's name as if it had finished. */
+  cascade: boolean;
+}
 
 /** A refusal or failure of the API, with its HTTP status and the contract's error code. */
 export class InspectorApiError extends Error {
@@ -33,6 +57,10 @@ export interface InspectorApi {
     instance: string,
     opts: { cascade: boolean; result?: Kwargs },
   ): Promise<void>;
+  resolveLogs(sessionId: string, instance: string): Promise<void>;
+  setStatus(sessionId: string, instance: string, request: SetStatusRequest): Promise<void>;
+  /** The session's lifecycle events; undefined where the server keeps none (404). */
+  lifecycle(sessionId: string): Promise<LifecycleNotice[] | undefined>;
 }
 
 function errorOf(status: number, body: unknown): InspectorApiError {
@@ -78,7 +106,7 @@ export function createInspectorApi(
     if (status !== 200) throw errorOf(status, json);
     return json as T;
   };
-  const post = async (path: string, body: unknown): Promise<void> => {
+  const post = async (path: string, body?: unknown): Promise<void> => {
     const { status, json } = await call('POST', path, body);
     if (status < 200 || status > 299) throw errorOf(status, json);
   };
@@ -100,5 +128,14 @@ export function createInspectorApi(
         cascade: opts.cascade,
         ...(opts.result === undefined ? {} : { result: opts.result }),
       }),
+    resolveLogs: (id, name) => post(`${instance(id, name)}/resolve-logs`),
+    setStatus: (id, name, request) =>
+      post(`${instance(id, name)}/status`, {
+        status: request.status,
+        ...(request.cascade ? { cascade: true } : {}),
+      }),
+    lifecycle: async (id) =>
+      (await read<{ events: LifecycleNotice[] }>(`/ui/lifecycle/${encodeURIComponent(id)}`))
+        ?.events,
   };
 }

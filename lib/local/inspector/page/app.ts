@@ -1,14 +1,16 @@
 /**
  * The session inspector page: loads the workflows, opens the session named by `?session=ID`,
- * `#ID` or the form, and polls it every second, redrawing the graph, the instances, the failed
- * instances and the timeline when what the API answers changes. Replay and Skip go through the
- * same public API.
+ * `#ID` or the form, and polls it every second, redrawing the graph, the instances, the
+ * instances that need attention (failed, or with unresolved warnings) and the timeline (with the
+ * lifecycle events the local stack heard) when what the API answers changes. Replay, Skip,
+ * Resolve logs and Set status… go through the same public API.
  * May import: its siblings and the public types (lib/types.ts); it runs in the browser.
  *
  * @module
  */
 import type { InstanceStatus, SessionEvents, SessionView, WorkflowsView } from '../../../types.ts';
-import { createInspectorApi, type InspectorApi } from './api.ts';
+import { type AdminActions, adminControls, cardKey, logsCard, needsAttention } from './admin.ts';
+import { createInspectorApi, type InspectorApi, type LifecycleNotice } from './api.ts';
 import { clockTime, h } from './elements.ts';
 import {
   type GraphOverlay,
@@ -62,9 +64,12 @@ interface Inspector {
   timer?: ReturnType<typeof setTimeout>;
   session?: SessionView;
   timeline?: SessionEvents;
+  /** The lifecycle events the server heard for the session (none where it keeps none). */
+  lifecycle: LifecycleNotice[];
   /** The last JSON drawn per panel, so an unchanged answer redraws nothing. */
   drawn: Map<string, string>;
   expanded: Set<string>;
+  /** The cards of instances that need attention, by `cardKey`. */
   failedCards: Map<string, HTMLElement>;
   recent: string[];
 }
@@ -184,25 +189,37 @@ function drawSession(app: Inspector): void {
   }
   drawFailed(app);
   const events = app.timeline?.events ?? [];
-  if (changed(app, 'timeline', [app.sessionId, events])) {
-    app.el.timelineCount.textContent = events.length > 0 ? `${events.length} events` : '';
+  const heard = app.lifecycle;
+  if (changed(app, 'timeline', [app.sessionId, events, heard])) {
+    app.el.timelineCount.textContent = [
+      events.length > 0 ? `${events.length} events` : '',
+      heard.length > 0 ? `${heard.length} lifecycle` : '',
+    ]
+      .filter((t) => t !== '')
+      .join(' · ');
     app.el.timeline.replaceChildren(
-      app.timeline ? timelineTable(events) : h('p', { class: 'empty' }, 'No session open.'),
+      app.timeline || heard.length > 0
+        ? timelineTable(events, heard)
+        : h('p', { class: 'empty' }, 'No session open.'),
     );
   }
 }
 
-/** Keeps one card per failed instance, so a half-filled Skip form survives the next poll. */
+/**
+ * Keeps one card per instance that needs attention (failed, or with unresolved warnings), so a
+ * half-filled Skip or Set status form survives the next poll; a card is rebuilt when what it
+ * shows of its instance changes.
+ */
 function drawFailed(app: Inspector): void {
-  const failed = (app.session?.instances ?? []).filter((i) => i.status === 'failed');
-  const names = new Set(failed.map((i) => i.name));
-  for (const [name, card] of app.failedCards) {
-    if (!names.has(name)) {
+  const attention = (app.session?.instances ?? []).filter(needsAttention);
+  const keys = new Set(attention.map(cardKey));
+  for (const [key, card] of app.failedCards) {
+    if (!keys.has(key)) {
       card.remove();
-      app.failedCards.delete(name);
+      app.failedCards.delete(key);
     }
   }
-  app.el.failed.hidden = failed.length === 0;
+  app.el.failed.hidden = attention.length === 0;
   const sessionId = app.sessionId;
   if (sessionId === undefined) return;
   const actions: FailedActions = {
@@ -215,10 +232,27 @@ function drawFailed(app: Inspector): void {
       void poll(app, app.generation);
     },
   };
-  for (const i of failed) {
-    if (app.failedCards.has(i.name)) continue;
-    const card = failedCard(i, actions);
-    app.failedCards.set(i.name, card);
+  const admin: AdminActions = {
+    resolveLogs: async (instance) => {
+      await app.api.resolveLogs(sessionId, instance);
+      void poll(app, app.generation);
+    },
+    setStatus: async (instance, request) => {
+      await app.api.setStatus(sessionId, instance, request);
+      void poll(app, app.generation);
+    },
+  };
+  for (const i of attention) {
+    const key = cardKey(i);
+    if (app.failedCards.has(key)) continue;
+    let card: HTMLElement;
+    if (i.status === 'failed') {
+      card = failedCard(i, actions);
+      card.append(adminControls(i, admin));
+    } else {
+      card = logsCard(i, admin);
+    }
+    app.failedCards.set(key, card);
     app.el.failedList.append(card);
   }
 }
@@ -228,13 +262,16 @@ async function poll(app: Inspector, generation: number): Promise<void> {
   if (sessionId === undefined || generation !== app.generation) return;
   clearTimeout(app.timer);
   try {
-    const [session, timeline] = await Promise.all([
+    const [session, timeline, lifecycle] = await Promise.all([
       app.api.session(sessionId),
       app.api.timeline(sessionId),
+      // The lifecycle route is the local stack's own: a server without it shows events only.
+      app.api.lifecycle(sessionId).catch(() => undefined),
     ]);
     if (generation !== app.generation) return;
     app.session = session;
     app.timeline = timeline;
+    app.lifecycle = lifecycle ?? [];
     if (session) setLive(app, 'live', `live · ${clockTime(new Date().toISOString())}`);
     else setLive(app, 'waiting', 'waiting for the session’s first event');
     showBanner(app, undefined);
@@ -257,6 +294,7 @@ function open(app: Inspector, sessionId: string | undefined): void {
   app.sessionId = sessionId;
   app.session = undefined;
   app.timeline = undefined;
+  app.lifecycle = [];
   app.expanded.clear();
   for (const card of app.failedCards.values()) card.remove();
   app.failedCards.clear();
@@ -314,6 +352,7 @@ export function startInspector(api: InspectorApi): void {
     el: findElements(),
     measure: canvasMeasure(),
     generation: 0,
+    lifecycle: [],
     drawn: new Map(),
     expanded: new Set(),
     failedCards: new Map(),

@@ -1,12 +1,13 @@
 /**
  * The inspector's panels other than the graph: the legend, the session summary, the instance
- * table, the failed-instance cards and the event timeline. Each builds DOM from API data; none
- * keeps state of its own.
+ * table, the failed-instance cards and the timeline (the session's events, and the lifecycle
+ * events the local stack heard). Each builds DOM from API data; none keeps state of its own.
  * May import: its siblings and the public types (lib/types.ts); it runs in the browser.
  *
  * @module
  */
 import type { InstanceStatus, SessionEvent, SessionView, TaskInstance } from '../../../types.ts';
+import type { LifecycleNotice } from './api.ts';
 import { clockTime, h, jsonLine, jsonText, svg } from './elements.ts';
 import { type EdgeKind, STATUS_ORDER } from './graph.ts';
 
@@ -90,6 +91,8 @@ export function sessionSummary(view: SessionView): HTMLElement {
   const counts = new Map<InstanceStatus, number>();
   for (const i of view.instances) counts.set(i.status, (counts.get(i.status) ?? 0) + 1);
   const fired = Object.entries(view.fired);
+  // A server from before `unresolvedLogs` answers without it.
+  const unresolvedLogs = view.unresolvedLogs ?? [];
   return h(
     'div',
     { class: 'summary-grid' },
@@ -131,6 +134,17 @@ export function sessionSummary(view: SessionView): HTMLElement {
         { class: 'stat-value', 'data-unresolved': view.unresolvedTasks.join(' ') },
         ...view.unresolvedTasks.map((t) => h('span', { class: 'chip mono' }, t)),
         view.unresolvedTasks.length === 0 && h('span', { class: 'done' }, 'none: all resolved'),
+      ),
+    ),
+    h(
+      'div',
+      { class: 'stat' },
+      h('span', { class: 'stat-label' }, 'unresolved logs'),
+      h(
+        'span',
+        { class: 'stat-value', 'data-unresolved-logs': unresolvedLogs.join(' ') },
+        ...unresolvedLogs.map((i) => h('span', { class: 'chip mono' }, i)),
+        unresolvedLogs.length === 0 && h('span', { class: 'done' }, 'none'),
       ),
     ),
   );
@@ -378,26 +392,150 @@ function eventSubject(e: SessionEvent): Node {
         h('span', { class: 'mono' }, e.task ?? '?'),
         h('span', { class: 'muted' }, ` clone of ${e.instance ?? '?'}`),
       );
+    case 'configure':
+      return h(
+        'span',
+        { class: 'subject' },
+        h('span', { class: 'muted' }, 'tasks '),
+        h('span', { class: 'mono' }, (e.tasks ?? []).join(', ')),
+      );
     default:
       return h(
         'span',
         { class: 'subject' },
         h('span', { class: 'mono' }, e.instance ?? '?'),
-        e.kind === 'skip' && e.cascade === true && h('span', { class: 'muted' }, ' (cascade)'),
+        e.kind === 'status' && h('span', { class: 'muted' }, ` → ${e.status ?? '?'}`),
+        (e.kind === 'skip' || e.kind === 'status') &&
+          e.cascade === true &&
+          h('span', { class: 'muted' }, ' (cascade)'),
       );
   }
 }
 
+/** The fields of a lifecycle event's detail as text, for the subject column. */
+function detailText(n: LifecycleNotice, key: string): string {
+  const value = n.detail[key];
+  return Array.isArray(value) ? value.map(String).join(', ') : String(value ?? '?');
+}
+
+function lifecycleSubject(n: LifecycleNotice): Node {
+  const name = (key: string) => h('span', { class: 'mono' }, detailText(n, key));
+  const aside = (text: string) => h('span', { class: 'muted' }, text);
+  switch (n.detailType) {
+    case 'Trigger Fired': {
+      const scheduled = detailText(n, 'scheduled');
+      return h(
+        'span',
+        { class: 'subject' },
+        name('trigger'),
+        aside(` scheduled ${scheduled === '' ? 'nothing' : scheduled}`),
+      );
+    }
+    case 'Instance Replayed':
+      return h(
+        'span',
+        { class: 'subject' },
+        name('instance'),
+        aside(` replays ${detailText(n, 'parent')}`),
+      );
+    case 'Instance Skipped':
+      return h(
+        'span',
+        { class: 'subject' },
+        name('instance'),
+        n.detail.cascade === true && aside(' (cascade)'),
+      );
+    case 'Instance Failed': {
+      const error = n.detail.error as { type?: unknown; message?: unknown } | undefined;
+      return h(
+        'span',
+        { class: 'subject' },
+        name('instance'),
+        aside(` ${String(error?.type ?? 'Error')}: ${String(error?.message ?? '')}`),
+      );
+    }
+    default:
+      return h('span', { class: 'subject' }, name('workflow'));
+  }
+}
+
+function eventRow(e: SessionEvent, start: number): HTMLElement {
+  const fired = Date.parse(e.firedAt);
+  const kwargs = e.kwargs ?? e.result ?? e.metadata;
+  return h(
+    'tr',
+    { class: `event kind-${e.kind}`, 'data-seq': e.seq, 'data-kind': e.kind },
+    h('td', { class: 'num muted' }, e.seq),
+    h('td', { class: 'mono time', title: e.firedAt }, clockTime(e.firedAt)),
+    h(
+      'td',
+      { class: 'num mono muted' },
+      Number.isNaN(start) ? '' : ((fired - start) / 1000).toFixed(2),
+    ),
+    h('td', {}, h('span', { class: `kind kind-${e.kind}` }, e.kind)),
+    h('td', { class: 'muted' }, e.source),
+    h('td', {}, eventSubject(e)),
+    h(
+      'td',
+      { class: 'mono kwargs', title: jsonText(kwargs) ?? '' },
+      jsonText(kwargs) === undefined ? '' : jsonLine(kwargs, 72),
+    ),
+    h(
+      'td',
+      { class: 'applied' },
+      e.applied ? h('span', { class: 'ok' }, '✓') : h('span', { class: 'pending' }, 'pending'),
+    ),
+  );
+}
+
+/** A lifecycle event's row: no position, the time it was heard, what it says. */
+function lifecycleRow(n: LifecycleNotice, start: number): HTMLElement {
+  const at = Date.parse(n.recordedAt);
+  const { id: _id, sessionId: _session, ...payload } = n.detail;
+  return h(
+    'tr',
+    { class: 'lifecycle', 'data-detail-type': n.detailType, 'data-id': n.detail.id },
+    h('td', { class: 'num muted' }, ''),
+    h('td', { class: 'mono time', title: n.recordedAt }, clockTime(n.recordedAt)),
+    h(
+      'td',
+      { class: 'num mono muted' },
+      Number.isNaN(start) || Number.isNaN(at) ? '' : ((at - start) / 1000).toFixed(2),
+    ),
+    h('td', {}, h('span', { class: 'kind kind-lifecycle' }, n.detailType)),
+    h('td', { class: 'muted' }, 'lifecycle'),
+    h('td', {}, lifecycleSubject(n)),
+    h('td', { class: 'mono kwargs', title: jsonText(payload) ?? '' }, jsonLine(payload, 72)),
+    h('td', { class: 'applied' }, ''),
+  );
+}
+
 /**
- * The event timeline, in the order the session accepted its events: when each was fired,
- * whether it is applied, what kind it is, who sent it and its kwargs.
+ * The timeline, in the order the session accepted its events: when each was fired, whether it
+ * is applied, what kind it is, who sent it and its kwargs. The lifecycle events the local stack
+ * heard sit between them by the time they were heard (after the event they stem from).
  *
  * @example
- * panel.replaceChildren(timelineTable(timeline.events));
+ * panel.replaceChildren(timelineTable(timeline.events, lifecycle));
  */
-export function timelineTable(events: readonly SessionEvent[]): HTMLElement {
-  if (events.length === 0) return h('p', { class: 'empty' }, 'No events yet.');
-  const start = Date.parse(events[0]?.firedAt ?? '');
+export function timelineTable(
+  events: readonly SessionEvent[],
+  lifecycle: readonly LifecycleNotice[] = [],
+): HTMLElement {
+  if (events.length === 0 && lifecycle.length === 0) {
+    return h('p', { class: 'empty' }, 'No events yet.');
+  }
+  const start = Date.parse(events[0]?.firedAt ?? lifecycle[0]?.recordedAt ?? '');
+  const heard = [...lifecycle];
+  const rows: HTMLElement[] = [];
+  for (const e of events) {
+    const fired = Date.parse(e.firedAt);
+    while (heard.length > 0 && Date.parse((heard[0] as LifecycleNotice).recordedAt) < fired) {
+      rows.push(lifecycleRow(heard.shift() as LifecycleNotice, start));
+    }
+    rows.push(eventRow(e, start));
+  }
+  rows.push(...heard.map((n) => lifecycleRow(n, start)));
   return h(
     'table',
     { class: 'timeline' },
@@ -408,48 +546,15 @@ export function timelineTable(events: readonly SessionEvent[]): HTMLElement {
         'tr',
         {},
         h('th', { class: 'num' }, '#'),
-        h('th', {}, 'fired at'),
+        h('th', {}, 'at'),
         h('th', { class: 'num' }, '+s'),
         h('th', {}, 'kind'),
         h('th', {}, 'source'),
         h('th', {}, 'trigger / instance'),
-        h('th', {}, 'kwargs'),
+        h('th', {}, 'kwargs / detail'),
         h('th', {}, 'applied'),
       ),
     ),
-    h(
-      'tbody',
-      {},
-      ...events.map((e) => {
-        const fired = Date.parse(e.firedAt);
-        const kwargs = e.kwargs ?? e.result;
-        return h(
-          'tr',
-          { class: `event kind-${e.kind}`, 'data-seq': e.seq, 'data-kind': e.kind },
-          h('td', { class: 'num muted' }, e.seq),
-          h('td', { class: 'mono time', title: e.firedAt }, clockTime(e.firedAt)),
-          h(
-            'td',
-            { class: 'num mono muted' },
-            Number.isNaN(start) ? '' : ((fired - start) / 1000).toFixed(2),
-          ),
-          h('td', {}, h('span', { class: `kind kind-${e.kind}` }, e.kind)),
-          h('td', { class: 'muted' }, e.source),
-          h('td', {}, eventSubject(e)),
-          h(
-            'td',
-            { class: 'mono kwargs', title: jsonText(kwargs) ?? '' },
-            jsonText(kwargs) === undefined ? '' : jsonLine(kwargs, 72),
-          ),
-          h(
-            'td',
-            { class: 'applied' },
-            e.applied
-              ? h('span', { class: 'ok' }, '✓')
-              : h('span', { class: 'pending' }, 'pending'),
-          ),
-        );
-      }),
-    ),
+    h('tbody', {}, ...rows),
   );
 }
