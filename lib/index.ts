@@ -15,12 +15,26 @@ export {
 } from './adapters/aws-lambda/task-handler.ts';
 export {
   type ApiClientOptions,
+  type ConfigureOptions,
+  type ConfigureResult,
   type FireOptions,
+  type SetStatusOptions,
   type SkipOptions,
   type StaleOptions,
   type TableClientOptions,
   TriggersClient,
 } from './client/client.ts';
+export {
+  type InstanceFailedDetail,
+  type InstanceReplayedDetail,
+  type InstanceSkippedDetail,
+  LIFECYCLE_EVENT_SOURCE,
+  type LifecycleDetailType,
+  type LifecycleEvent,
+  type LifecycleHooks,
+  type SessionFinalizedDetail,
+  type TriggerFiredDetail,
+} from './core/lifecycle.ts';
 export {
   type VersionedEngine,
   WorkflowRegistry,
