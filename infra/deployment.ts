@@ -1,17 +1,21 @@
 /**
  * What the parts of one `Triggers` construct share (its table, key, functions' code and
- * monitoring), and the environment and table access each of its functions gets.
+ * monitoring), the environment and table access each of its functions gets, and the table
+ * stream's event sources, made from the wiring's settings.
  * May import: anything under lib/ and aws-cdk-lib.
  *
  * @module
  */
-import type { Duration } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { TriggersApp } from '../lib/adapters/aws-lambda/environment.ts';
 import { ENV } from '../lib/adapters/aws-lambda/variables.ts';
+import type { StreamSourceSettings } from '../lib/adapters/aws-lambda/wiring.ts';
 import {
   TriggersFunction,
   type TriggersFunctionOptions,
@@ -92,4 +96,30 @@ export function configureFunction(
   if (tableActions.length > 0) {
     grantTableActions(fn, deployment.table, deployment.encryptionKey, tableActions);
   }
+}
+
+/**
+ * An event source on the table's stream with the wiring's `settings` (filters, batch size,
+ * batching window, bisection, retries, partial batch responses, parallelization), whose records
+ * go to `onFailure` once its retries are spent.
+ *
+ * @example
+ * evaluator.addEventSource(streamEventSource(deployment.table, EVALUATOR_SOURCE, failures));
+ */
+export function streamEventSource(
+  table: dynamodb.ITable,
+  settings: StreamSourceSettings,
+  onFailure: sqs.IQueue,
+): DynamoEventSource {
+  return new DynamoEventSource(table, {
+    startingPosition: lambda.StartingPosition[settings.startingPosition],
+    batchSize: settings.batchSize,
+    maxBatchingWindow: Duration.seconds(settings.maxBatchingWindowSeconds),
+    bisectBatchOnError: settings.bisectBatchOnError,
+    retryAttempts: settings.retryAttempts,
+    reportBatchItemFailures: settings.reportBatchItemFailures,
+    parallelizationFactor: settings.parallelizationFactor,
+    filters: settings.filters.map((pattern) => lambda.FilterCriteria.filter(pattern)),
+    onFailure: new SqsDlq(onFailure),
+  });
 }

@@ -30,7 +30,14 @@ import { PACKAGE_NAME, packageRoot } from '../lib/package-root.ts';
  * @example
  * for (const name of PREBUILT_FUNCTIONS) console.log(`dist/functions/${name}.mjs`);
  */
-export const PREBUILT_FUNCTIONS = ['ingest', 'evaluator', 'timer', 'eventbridge', 'stale'] as const;
+export const PREBUILT_FUNCTIONS = [
+  'ingest',
+  'evaluator',
+  'timer',
+  'eventbridge',
+  'stale',
+  'lifecycle',
+] as const;
 
 /**
  * One of the construct's own functions.
@@ -193,7 +200,7 @@ export interface TriggersFunctionProps extends TriggersFunctionOptions {
 
 /**
  * One of the construct's own functions (ingest, evaluator, timer, EventBridge
- * ingestion, stale sessions): a pre-bundled ES module of the package (`dist/functions/`, built by
+ * ingestion, stale sessions, lifecycle events): a pre-bundled ES module of the package (`dist/functions/`, built by
  * `npm run build`), over the deployment's workflows, which it reads from `app.json` at cold
  * start. No bundler, no Docker.
  *

@@ -17,6 +17,8 @@ export {
 export type {
   EventBridgeIngestion,
   EventBridgeIngestionResources,
+  LifecycleEventsOptions,
+  LifecycleEventsResources,
   StaleSessionsAlarmOptions,
   StaleSessionsOptions,
   StaleSessionsResources,

@@ -1,6 +1,6 @@
 /**
  * The construct's alarms and dashboard: one alarm shape for every alarm, and the widgets of the
- * streams, the task handlers and the EventBridge ingestions.
+ * streams, the task handlers, the EventBridge ingestions and the lifecycle events.
  * May import: anything under lib/ and aws-cdk-lib.
  *
  * @module
@@ -11,7 +11,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import type { EventBridgeIngestionResources } from './props.ts';
+import type { EventBridgeIngestionResources, LifecycleEventsResources } from './props.ts';
 
 /**
  * Where a construct's alarms and widgets go, when its `alarms` prop is on.
@@ -218,6 +218,48 @@ export function monitorTaskHandler(
         queue.metricNumberOfMessagesDeleted({ label: 'done' }),
       ],
       right: [deadLetterQueue.metricApproximateNumberOfMessagesVisible({ label: 'dead letters' })],
+    }),
+  );
+}
+
+/**
+ * The alarms and the widget of the lifecycle events: their dead-letter queue holds a record,
+ * their function falls behind the table stream.
+ *
+ * @example
+ * monitorLifecycleEvents(monitoring, resources, Duration.minutes(5));
+ */
+export function monitorLifecycleEvents(
+  monitoring: Monitoring,
+  res: LifecycleEventsResources,
+  iteratorAgeThreshold: Duration,
+): void {
+  addDeadLetterAlarm(
+    monitoring,
+    'LifecycleDlqAlarm',
+    res.deadLetterQueue,
+    'The dead-letter queue of the lifecycle events (stream records whose events were not published)',
+  );
+  const iteratorAge = res.fn.metric('IteratorAge', {
+    statistic: cloudwatch.Stats.MAXIMUM,
+    period: Duration.minutes(1),
+  });
+  addAlarm(monitoring, 'LifecycleIteratorAgeAlarm', {
+    description: 'The lifecycle events function falls behind the table stream',
+    metric: iteratorAge,
+    threshold: iteratorAgeThreshold.toMilliseconds(),
+    evaluationPeriods: 5,
+  });
+  monitoring.dashboard?.addWidgets(
+    new cloudwatch.GraphWidget({
+      title: 'Lifecycle events: invocations and dead letters',
+      left: [
+        res.fn.metricInvocations({ label: 'invocations' }),
+        res.fn.metricErrors({ label: 'errors' }),
+      ],
+      right: [
+        res.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ label: 'dead letters' }),
+      ],
     }),
   );
 }

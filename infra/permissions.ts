@@ -46,6 +46,8 @@ export const TABLE_ACTIONS = {
   eventBridge: ['dynamodb:PutItem'],
   /** The workflow versions' custom resource: puts a definition unless it is there. */
   workflowVersions: ['dynamodb:PutItem'],
+  /** The lifecycle publisher: reads the stored workflow versions a session may be pinned to. */
+  lifecycle: ['dynamodb:GetItem'],
 } as const;
 
 /**

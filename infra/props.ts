@@ -151,6 +151,32 @@ export interface StaleSessionsResources {
 }
 
 /**
+ * Where lifecycle events go when `lifecycleEvents` is on.
+ *
+ * @example
+ * const lifecycle: LifecycleEventsOptions = { eventBus: new events.EventBus(this, 'Audit') };
+ */
+export interface LifecycleEventsOptions {
+  /** The bus lifecycle events are put on. */
+  readonly eventBus: events.IEventBus;
+}
+
+/**
+ * What the `lifecycleEvents` option created.
+ *
+ * @example
+ * const { deadLetterQueue } = addLifecycleEvents(deployment, evaluator, true, Duration.minutes(5));
+ */
+export interface LifecycleEventsResources {
+  /** Publishes the lifecycle events of the table stream's records. */
+  readonly fn: lambda.Function;
+  /** The stream records whose events could not be published once the retries were spent. */
+  readonly deadLetterQueue: sqs.Queue;
+  /** The bus the events are put on. */
+  readonly eventBus: events.IEventBus;
+}
+
+/**
  * Props of `Triggers`.
  *
  * @example
@@ -223,6 +249,33 @@ export interface TriggersProps {
    * @default - off: no index, no extra write
    */
   readonly staleSessions?: StaleSessionsOptions;
+  /**
+   * Lifecycle events on EventBridge, at least once: `Trigger Fired`, `Instance Replayed`,
+   * `Instance Skipped`, `Instance Failed` and `Session Finalized`, each with `source`
+   * `serverless-triggers`, the name as `detail-type`, and a `detail` whose `id` is the same on
+   * every redelivery (deduplicate on it). `true` puts them on the account's default bus,
+   * `{ eventBus }` on that bus; rules and their targets are yours to add.
+   *
+   * They are published from the table stream, never from the hot path of ingest: the evaluator
+   * notes what each evaluation did in the session head it commits (`TRIGGERS_LIFECYCLE=1`), and a
+   * lifecycle function, on its own event source of the stream (`LIFECYCLE_SOURCE`: heads with
+   * notes, instances that just failed or finished), puts the events with `PutEvents`. Records
+   * whose events cannot be published, once the source's retries are spent, go to a dead-letter
+   * queue with an alarm (when `alarms` is on). Off, none of this exists: no function, no event
+   * source, no queue, no alarm, no variable.
+   *
+   * The template mode (`triggers dev --template`) runs the lifecycle function's event source
+   * like the others: its `PutEvents` go through the local AWS endpoint (checked against the
+   * function's role) to the template's own EventBridge rules.
+   * @default false
+   * @example
+   * new Triggers(this, 'Triggers', { workflows: [survey], lifecycleEvents: true });
+   * new events.Rule(this, 'OnFailed', {
+   *   eventPattern: { source: ['serverless-triggers'], detailType: ['Instance Failed'] },
+   *   targets: [new targets.SnsTopic(alerts)],
+   * });
+   */
+  readonly lifecycleEvents?: boolean | LifecycleEventsOptions;
 }
 
 /**

@@ -13,28 +13,25 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import {
-  DynamoEventSource,
-  SqsDlq,
-  type StreamEventSourceProps,
-} from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../lib/adapters/aws-lambda/variables.ts';
-import {
-  EVALUATOR_SOURCE,
-  type StreamSourceSettings,
-  TASK_QUEUE,
-} from '../lib/adapters/aws-lambda/wiring.ts';
+import { EVALUATOR_SOURCE, TASK_QUEUE } from '../lib/adapters/aws-lambda/wiring.ts';
 import { ROUTES, type RouteSpec } from '../lib/core/routes.ts';
 import { type CompiledWorkflow, compileWorkflow, TIMER_QUEUE } from '../lib/engine/workflow.ts';
 import { NotFoundError, ValidationError } from '../lib/errors.ts';
 import { TABLE } from '../lib/store/layout.ts';
-import { configureFunction, type Deployment, deploymentFunction } from './deployment.ts';
+import {
+  configureFunction,
+  type Deployment,
+  deploymentFunction,
+  streamEventSource,
+} from './deployment.ts';
 import { addEventBridgeIngestion } from './eventbridge.ts';
 import { deploymentCode, type TriggersFunctionOptions } from './functions.ts';
+import { addLifecycleEvents } from './lifecycle-events.ts';
 import { type Monitoring, monitorStreams } from './monitoring.ts';
 import { grantRoutes, queueEncryption, TABLE_ACTIONS } from './permissions.ts';
 import type {
@@ -98,24 +95,6 @@ function sessionTable(
   });
 }
 
-/** The props of a table stream event source with the wiring's `settings`. */
-function streamSourceProps(
-  settings: StreamSourceSettings,
-  onFailure: sqs.IQueue,
-): StreamEventSourceProps {
-  return {
-    startingPosition: lambda.StartingPosition[settings.startingPosition],
-    batchSize: settings.batchSize,
-    maxBatchingWindow: Duration.seconds(settings.maxBatchingWindowSeconds),
-    bisectBatchOnError: settings.bisectBatchOnError,
-    retryAttempts: settings.retryAttempts,
-    reportBatchItemFailures: settings.reportBatchItemFailures,
-    parallelizationFactor: settings.parallelizationFactor,
-    filters: settings.filters.map((pattern) => lambda.FilterCriteria.filter(pattern)),
-    onFailure: new SqsDlq(onFailure),
-  };
-}
-
 /**
  * The routes a construct serves: those of `ROUTES`, with `GET /stale` only with
  * `staleSessions`, and last (where the template has always had it).
@@ -164,6 +143,16 @@ export class Triggers extends Construct {
   readonly workflowVersions: WorkflowVersionResources[] = [];
   /** The stale-sessions function, schedule, metric and alarm, when `staleSessions` is set. */
   readonly staleSessions?: StaleSessionsResources;
+  /**
+   * Publishes lifecycle events to EventBridge from the table stream, when `lifecycleEvents` is
+   * on.
+   */
+  readonly lifecycleFunction?: lambda.IFunction;
+  /**
+   * Where the lifecycle function's stream records go once their retries are spent (an alarm
+   * watches it), when `lifecycleEvents` is on.
+   */
+  readonly lifecycleDeadLetterQueue?: sqs.IQueue;
 
   /**
    * The timers' function and queue (with its dead-letter queue), when a workflow has timers: a
@@ -181,6 +170,7 @@ export class Triggers extends Construct {
     super(scope, id);
     const compiled = checkProps(id, props);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const iteratorAgeThreshold = props.iteratorAgeThreshold ?? Duration.minutes(5);
     this.iamAuth = props.api?.authorizer === undefined && (props.api?.auth ?? 'iam') === 'iam';
     const functionOptions: TriggersFunctionOptions = {
       removalPolicy,
@@ -230,10 +220,7 @@ export class Triggers extends Construct {
       ...queueEncryption(props.encryptionKey),
     });
     this.evaluator.addEventSource(
-      new DynamoEventSource(
-        this.table,
-        streamSourceProps(EVALUATOR_SOURCE, this.streamFailureQueue),
-      ),
+      streamEventSource(this.table, EVALUATOR_SOURCE, this.streamFailureQueue),
     );
 
     const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', {
@@ -274,7 +261,17 @@ export class Triggers extends Construct {
     if (monitoring !== undefined) {
       this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard');
       monitoring.dashboard = this.dashboard;
-      monitorStreams(monitoring, this, props.iteratorAgeThreshold ?? Duration.minutes(5));
+      monitorStreams(monitoring, this, iteratorAgeThreshold);
+    }
+    if (props.lifecycleEvents) {
+      const lifecycle = addLifecycleEvents(
+        deployment,
+        this.evaluator,
+        props.lifecycleEvents,
+        iteratorAgeThreshold,
+      );
+      this.lifecycleFunction = lifecycle.fn;
+      this.lifecycleDeadLetterQueue = lifecycle.deadLetterQueue;
     }
     for (const ingestion of [props.eventBridge ?? []].flat()) {
       this.addEventBridgeIngestion(ingestion);

@@ -21,6 +21,7 @@ import { isInstance, markShared } from './class-identity.ts';
  */
 export type ErrorCode =
   | 'VALIDATION'
+  | 'PUBLISH_FAILED'
   | 'WORKFLOW_INVALID'
   | 'NOT_FOUND'
   | 'INSTANCE_NOT_FAILED'

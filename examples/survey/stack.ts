@@ -74,8 +74,8 @@ export function suppressReviewedFindings(stack: Stack): void {
  * acknowledgeTriggersFindings(triggers);
  */
 export function acknowledgeTriggersFindings(triggers: Triggers): void {
-  for (const fn of [triggers.evaluator]) {
-    if (fn.role === undefined) continue;
+  for (const fn of [triggers.evaluator, triggers.lifecycleFunction]) {
+    if (fn?.role === undefined) continue;
     Validations.of(fn.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
@@ -86,9 +86,14 @@ export function acknowledgeTriggersFindings(triggers: Triggers): void {
   // `<table>/index/*`.
   if (triggers.staleSessions !== undefined) {
     const table = Stack.of(triggers).getLogicalId(triggers.table.node.defaultChild as CfnElement);
-    const fns = [triggers.ingest, triggers.evaluator, ...triggers.taskHandlerFunctions.values()];
+    const fns = [
+      triggers.ingest,
+      triggers.evaluator,
+      triggers.lifecycleFunction,
+      ...triggers.taskHandlerFunctions.values(),
+    ];
     for (const fn of fns) {
-      if (fn.role === undefined) continue;
+      if (fn?.role === undefined) continue;
       Validations.of(fn.role).acknowledge({
         id: `AwsSolutions-IAM5[Resource::<${table}.Arn>/index/*]`,
         reason:
@@ -101,4 +106,11 @@ export function acknowledgeTriggersFindings(triggers: Triggers): void {
     reason:
       'This queue is itself a dead-letter destination: the on-failure destination of the table stream event sources, where records go once the wiring retries are spent.',
   });
+  if (triggers.lifecycleDeadLetterQueue !== undefined) {
+    Validations.of(triggers.lifecycleDeadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself a dead-letter destination: the on-failure destination of the lifecycle event source, where records go once the wiring retries are spent.',
+    });
+  }
 }

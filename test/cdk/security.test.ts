@@ -120,7 +120,7 @@ describe('API authorization', () => {
 
   it('is IAM on every route by default', () => {
     const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as Resource[];
-    expect(routes.length).toBe(6);
+    expect(routes.length).toBe(10);
     expect(routes.map((r) => r.Properties.AuthorizationType)).toEqual(routes.map(() => 'AWS_IAM'));
   });
 
@@ -143,7 +143,7 @@ describe('API authorization', () => {
       JwtConfiguration: { Audience: ['triggers'], Issuer: 'https://issuer.example.com' },
     });
     const routes = Object.values(t.findResources('AWS::ApiGatewayV2::Route')) as Resource[];
-    expect(routes.length).toBe(6);
+    expect(routes.length).toBe(10);
     for (const r of routes) {
       expect(r.Properties.AuthorizationType).toBe('JWT');
       expect(r.Properties.AuthorizerId).toBeDefined();

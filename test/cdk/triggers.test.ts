@@ -200,9 +200,13 @@ describe('the HTTP API', () => {
       'GET /sessions/{sessionId}',
       'GET /sessions/{sessionId}/events',
       'GET /workflows',
+      'PATCH /sessions/{sessionId}/instances/{instance}/metadata',
+      'POST /sessions/{sessionId}/configuration',
       'POST /sessions/{sessionId}/events',
       'POST /sessions/{sessionId}/instances/{instance}/replay',
+      'POST /sessions/{sessionId}/instances/{instance}/resolve-logs',
       'POST /sessions/{sessionId}/instances/{instance}/skip',
+      'POST /sessions/{sessionId}/instances/{instance}/status',
     ]);
     for (const r of routes) expect(r.Properties.AuthorizationType).toBe('AWS_IAM');
   });
@@ -362,5 +366,6 @@ describe('grants', () => {
     expect(resources).toContain('/GET/sessions/*');
     expect(resources).toContain('/GET/workflows');
     expect(resources).not.toContain('/POST/');
+    expect(resources).not.toContain('/PATCH/');
   });
 });

@@ -35,7 +35,7 @@ import {
 const CONSUMER_SCRIPTS = join(import.meta.dirname, 'consumer');
 
 /** The construct's own functions, pre-bundled in the package. */
-const PREBUILT = ['ingest', 'evaluator', 'timer', 'eventbridge', 'stale'];
+const PREBUILT = ['ingest', 'evaluator', 'timer', 'eventbridge', 'stale', 'lifecycle'];
 
 /** Starts `make` once, on the first call; a rejection is reported by the checks awaiting it. */
 function shared<T>(make: () => Promise<T>): () => Promise<T> {
@@ -443,7 +443,7 @@ describe.concurrent('a project made by cdk init app --language typescript', () =
           AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
           TRIGGERS_TABLE_NAME: 'sessions',
           TRIGGERS_QUEUE_URLS: '{}',
-          // The stale-sessions and EventBridge functions' own settings.
+          // The stale-sessions, EventBridge and lifecycle functions' own settings.
           TRIGGERS_STALE_AFTER_SECONDS: '3600',
           TRIGGERS_STALE_INDEX: 'stale',
           TRIGGERS_EVENT_MAPPING: JSON.stringify({
@@ -452,6 +452,8 @@ describe.concurrent('a project made by cdk init app --language typescript', () =
           }),
           TRIGGERS_DEAD_LETTER_QUEUE_URL:
             'https://sqs.us-east-1.amazonaws.com/123456789012/dead-letters',
+          // The lifecycle publisher's bus.
+          TRIGGERS_EVENT_BUS_NAME: 'default',
         },
       },
     );

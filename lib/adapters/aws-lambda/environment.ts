@@ -1,11 +1,13 @@
 /**
  * What a deployed Lambda runs against, read from its environment (the variables of `ENV`): the
- * session table, the task queues, the region and, for emulators, their endpoints.
+ * session table, the task queues, the region, for emulators their endpoints, and for the
+ * lifecycle publisher its event bus.
  * May import: base, engine, store, core, adapters.
  *
  * @module
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import { type Clock, systemClock } from '../../core/clock.ts';
@@ -42,6 +44,12 @@ export interface LambdaRuntime {
   send: SendTask;
   /** How long a task claim holds, from `TRIGGERS_FUNCTION_TIMEOUT_SECONDS`. @default - the runner's */
   leaseSeconds?: number;
+  /**
+   * The evaluator notes what each evaluation did in the head it commits, for the lifecycle
+   * publisher: `TRIGGERS_LIFECYCLE=1`, which the construct sets with `lifecycleEvents`.
+   * @default - off
+   */
+  lifecycle?: boolean;
 }
 
 /** Replacements for what `runtimeFromEnv` would create, for tests and local runners. */
@@ -50,6 +58,8 @@ export interface LambdaRuntimeOverrides {
   dynamodb?: DynamoDBClient;
   /** @default - one client per region and endpoint, shared by every runtime of the process */
   sqs?: SQSClient;
+  /** The lifecycle publisher's client (`lifecycleRuntimeFromEnv`). @default - one for the region */
+  eventBridge?: EventBridgeClient;
   /** @default - the system clock */
   clock?: Clock;
   /** @default - JSON lines on stdout, at `TRIGGERS_LOG_LEVEL` */
@@ -97,6 +107,11 @@ const envSchema = z.object({
     .regex(/^[A-Za-z0-9_.-]{3,255}$/, { error: 'must be a DynamoDB index name' })
     .optional(),
   [ENV.staleAfterSeconds]: seconds,
+  [ENV.lifecycle]: z.literal('1', { error: "must be '1' (on) when set" }).optional(),
+  [ENV.eventBusName]: z
+    .string()
+    .regex(/^[A-Za-z0-9/._:-]{1,1600}$/, { error: 'must be an event bus name or ARN' })
+    .optional(),
   [ENV.region]: z.string().optional(),
 });
 
@@ -257,5 +272,6 @@ export function runtimeFromEnv(
     log: overrides.log ?? jsonLineSink({ level: settings.TRIGGERS_LOG_LEVEL ?? 'info' }),
     send: sqsSendTask({ sqs, queueUrl: queueUrlFrom(settings.TRIGGERS_QUEUE_URLS), clock }),
     ...(timeout !== undefined ? { leaseSeconds: TASK_QUEUE.leaseSeconds(timeout) } : {}),
+    ...(settings.TRIGGERS_LIFECYCLE === '1' ? { lifecycle: true } : {}),
   };
 }

@@ -23,6 +23,8 @@
  * | `TRIGGERS_EVENT_MAPPING` | an EventBridge ingestion function | the `EventMapping`, as JSON |
  * | `TRIGGERS_EVENT_WORKFLOW` | no | the workflow sessions created by those events get |
  * | `TRIGGERS_DEAD_LETTER_QUEUE_URL` | an EventBridge ingestion function | where events whose mapped fire is invalid go |
+ * | `TRIGGERS_LIFECYCLE` | no | `1`: the evaluator notes what each evaluation did in the head, for the lifecycle publisher |
+ * | `TRIGGERS_EVENT_BUS_NAME` | the lifecycle function | the event bus (name or ARN) lifecycle events are put on |
  * | `AWS_REGION` | no | set by Lambda; else the SDK's own resolution |
  *
  * @example
@@ -41,5 +43,7 @@ export const ENV = {
   eventMapping: 'TRIGGERS_EVENT_MAPPING',
   eventWorkflow: 'TRIGGERS_EVENT_WORKFLOW',
   deadLetterQueueUrl: 'TRIGGERS_DEAD_LETTER_QUEUE_URL',
+  lifecycle: 'TRIGGERS_LIFECYCLE',
+  eventBusName: 'TRIGGERS_EVENT_BUS_NAME',
   region: 'AWS_REGION',
 } as const;

@@ -4,6 +4,11 @@
  * bisection, retries, response types and on-failure destination, polling with the function's
  * credentials (so its role must allow reading the source, as on AWS). A record the template's
  * filters drop but the package's wiring delivers is reported, naming the mapping.
+ *
+ * The lifecycle events' mapping (construct option `lifecycleEvents`) runs like the others, with
+ * the template's filters (`LIFECYCLE_SOURCE`'s): its function's `PutEvents` go through the local
+ * AWS endpoint, which checks them against the function's role and hands them to the template's
+ * EventBridge rules, so a rule of the stack on `source: ['serverless-triggers']` sees them.
  * May import: base, engine, store, core, adapters, local.
  *
  * @module
@@ -15,6 +20,7 @@ import {
   DISPATCHER_SOURCE,
   EVALUATOR_SOURCE,
   type FilterPattern,
+  LIFECYCLE_SOURCE,
   type StreamSourceSettings,
 } from '../../adapters/aws-lambda/wiring.ts';
 import type { LogSink } from '../../core/log.ts';
@@ -162,7 +168,7 @@ export interface DroppedRecords {
   readonly mapping: string;
   readonly functionLogicalId: string;
   /** Which of the package's stream sources the function is. */
-  readonly source: 'evaluator' | 'dispatcher';
+  readonly source: PackageStreamSource;
   /** How many such records it dropped. */
   count: number;
   /** The keys of the first one. */
@@ -180,11 +186,31 @@ export interface MappingDeps {
   /** The local URL of a queue, by ARN. */
   readonly queueUrlOf: (arn: string) => string | undefined;
   /** Which of the package's stream sources a function is, if any (by its handler). */
-  readonly sourceOf: (functionLogicalId: string) => 'evaluator' | 'dispatcher' | undefined;
+  readonly sourceOf: (functionLogicalId: string) => PackageStreamSource | undefined;
   readonly log: LogSink;
 }
 
-const WIRING = { evaluator: EVALUATOR_SOURCE, dispatcher: DISPATCHER_SOURCE } as const;
+const WIRING = {
+  evaluator: EVALUATOR_SOURCE,
+  dispatcher: DISPATCHER_SOURCE,
+  lifecycle: LIFECYCLE_SOURCE,
+} as const;
+
+/** The package's functions that read the table stream, by the name of their wiring. */
+export type PackageStreamSource = keyof typeof WIRING;
+
+/**
+ * Which of the package's stream functions a handler is (`evaluator.handler`, `lifecycle.handler`).
+ *
+ * @example
+ * streamSourceOfHandler('lifecycle.handler'); // 'lifecycle'
+ */
+export function streamSourceOfHandler(handler: string): PackageStreamSource | undefined {
+  const name = handler.replace(/\.handler$/, '');
+  return Object.hasOwn(WIRING, name) && handler === `${name}.handler`
+    ? (name as PackageStreamSource)
+    : undefined;
+}
 
 /** The running pollers of a template's mappings. */
 export class TemplateMappings {

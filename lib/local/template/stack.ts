@@ -33,6 +33,7 @@ import {
   type DroppedRecords,
   type MappingSpec,
   mappingSpec,
+  streamSourceOfHandler,
   TemplateMappings,
 } from './mappings.ts';
 import type { FunctionCredentials, FunctionSpec } from './model.ts';
@@ -355,11 +356,7 @@ export async function startTemplateStack(opts: TemplateStackOptions): Promise<Te
     const sourceOf = (id: string) => {
       const spec = specs.get(id);
       if (spec === undefined || !existsSync(join(spec.codeDir, DEPLOYMENT_FILE))) return undefined;
-      return spec.handler === 'evaluator.handler'
-        ? 'evaluator'
-        : spec.handler === 'dispatcher.handler'
-          ? 'dispatcher'
-          : undefined;
+      return streamSourceOfHandler(spec.handler);
     };
     const mappings = new TemplateMappings(mappingSpecs, {
       env,
