@@ -52,13 +52,16 @@ export interface SessionFinalizedDetail {
   workflow: string;
 }
 
-/** The test runtime's hooks, each given the payload of one lifecycle event. */
+/**
+ * The test runtime's hooks, each given the payload of one lifecycle event. A hook may return a
+ * promise, which is awaited before the next event's hook; any other return value is ignored.
+ */
 export interface LifecycleHooks {
-  afterFire?(e: TriggerFiredDetail): void | Promise<void>;
-  afterReplay?(e: InstanceReplayedDetail): void | Promise<void>;
-  afterSkip?(e: InstanceSkippedDetail): void | Promise<void>;
-  afterFail?(e: InstanceFailedDetail): void | Promise<void>;
-  afterFinalize?(e: SessionFinalizedDetail): void | Promise<void>;
+  afterFire?(e: TriggerFiredDetail): unknown;
+  afterReplay?(e: InstanceReplayedDetail): unknown;
+  afterSkip?(e: InstanceSkippedDetail): unknown;
+  afterFail?(e: InstanceFailedDetail): unknown;
+  afterFinalize?(e: SessionFinalizedDetail): unknown;
 }
 
 /**

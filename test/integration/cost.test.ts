@@ -17,7 +17,11 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CapacityEntry } from '../../lib/store/dynamo-store.ts';
-import { createTestRuntime, type TestRuntime } from '../../lib/testing/index.ts';
+import {
+  createTestRuntime,
+  type LifecycleHooks,
+  type TestRuntime,
+} from '../../lib/testing/index.ts';
 import type { TaskConfig } from '../../lib/types.ts';
 
 const WRITE_BUDGET = 24;
@@ -100,12 +104,17 @@ afterEach(async () => {
   await Promise.all(started.splice(0).map((rt) => rt.close()));
 });
 
-async function start(workflow: Record<string, TaskConfig>, meter: Meter): Promise<TestRuntime> {
+async function start(
+  workflow: Record<string, TaskConfig>,
+  meter: Meter,
+  hooks?: LifecycleHooks,
+): Promise<TestRuntime> {
   const rt = await createTestRuntime({
     workflow,
     handlers: { h: () => ({ ok: true, n: 1 }) },
     backend: 'dynamodb-local',
     meter: meter.record,
+    ...(hooks ? { hooks } : {}),
   });
   started.push(rt);
   return rt;
@@ -153,6 +162,29 @@ describe('DynamoDB cost', () => {
       expect(cost.reads, 'read units of a simple session').toBeLessThanOrEqual(READ_BUDGET);
     },
   );
+
+  it('lifecycle events cost no unit: the notes ride in the head write the evaluation makes anyway', async () => {
+    const simple = async (hooks?: LifecycleHooks) => {
+      const meter = new Meter();
+      const rt = await start({ t_a: { after: ['x', 'y'], run: 'h' } }, meter, hooks);
+      const s = rt.session('simple');
+      const kwargs = { customer: 'c-123', items: [1, 2, 3], note: 'a'.repeat(200) };
+      await s.fire('x', kwargs);
+      await rt.settle();
+      await s.fire('y', kwargs);
+      await rt.settle();
+      return meter.take();
+    };
+    const fired: string[] = [];
+    const off = await simple();
+    const on = await simple({ afterFire: (e) => fired.push(`${e.trigger} [${e.scheduled}]`) });
+    console.log(table('simple session, lifecycle events off', off));
+    console.log(table('simple session, lifecycle events on', on));
+    // The hooks heard the session: the notes were written and read back off the stream.
+    expect(fired).toEqual(['x []', 'y [t_a#0]', 't_a []']);
+    expect(total(on)).toEqual(total(off));
+    expect(on.map((e) => e.operation)).toEqual(off.map((e) => e.operation));
+  });
 
   it(`the 1,000th event of an andEvery session costs at most ${FLATNESS} times the 10th`, async () => {
     const meter = new Meter();
