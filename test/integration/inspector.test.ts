@@ -9,7 +9,12 @@ import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as surveyApp from '../../examples/survey/app.ts';
-import { defineWorkflow, type Kwargs, type TaskHandler } from '../../lib/index.ts';
+import {
+  defineWorkflow,
+  type Kwargs,
+  type SessionView,
+  type TaskHandler,
+} from '../../lib/index.ts';
 import { type LocalStack, startLocalStack } from '../../lib/local/stack.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -32,6 +37,20 @@ const orderHandlers: Record<string, TaskHandler> = {
     return { charged: true };
   },
   ship: () => ({ shipped: true }),
+};
+
+/** An audit that finishes but logs a warning, so its logs wait to be resolved. */
+const audits = defineWorkflow('audits', {
+  t_audit: { after: ['auditRequested'], run: 'audit' },
+});
+
+const auditHandlers: Record<string, TaskHandler> = {
+  audit: ({ kwargs, logger }) => {
+    logger.warn('ledger total differs from the sum of its lines', {
+      ledger: kwargs.auditRequested?.ledger ?? null,
+    });
+    return { audited: true };
+  },
 };
 
 let stack: LocalStack | undefined;
@@ -63,6 +82,13 @@ async function fire(
   expect(res.status, await res.text()).toBe(202);
 }
 
+/** The session as the public HTTP API shows it. */
+async function sessionView(sessionId: string): Promise<SessionView> {
+  const res = await fetch(`${base()}/sessions/${sessionId}`);
+  expect(res.status).toBe(200);
+  return (await res.json()) as SessionView;
+}
+
 async function openPage(path: string): Promise<Page> {
   if (!browser) throw new Error(noBrowser ?? 'the browser did not start');
   const p = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -83,8 +109,8 @@ beforeAll(async () => {
   }
   stack = await startLocalStack({
     app: {
-      workflows: [...surveyApp.workflows, orders],
-      handlers: { ...surveyApp.handlers, ...orderHandlers },
+      workflows: [...surveyApp.workflows, orders, audits],
+      handlers: { ...surveyApp.handlers, ...orderHandlers, ...auditHandlers },
       defaultWorkflow: surveyApp.defaultWorkflow,
     },
     port: 0,
@@ -251,6 +277,86 @@ describe('the session inspector at /ui', () => {
     await p.waitForSelector(row('t_charge#0', 'skipped'), WAIT);
     await p.waitForSelector(row('t_ship#0', 'finished'), WAIT);
     await p.waitForSelector('table.timeline tr.event[data-kind="skip"]', WAIT);
+  });
+
+  it("sets a failed instance's status from its Set status button, with a cascade", async () => {
+    await fire('order-status', 'orderPlaced', { orderId: 'D-2' }, 'orders');
+    await fire('order-status', 'packed');
+    await fire('order-status', 'paymentAuthorized', { amount: 12 });
+    const p = await openPage('/ui?session=order-status');
+
+    const card = '.failed-card[data-instance="t_charge#0"]';
+    await p.waitForSelector(row('t_charge#0', 'failed'), WAIT);
+    // The shipment waits for the charge, which only a cascade can now provide.
+    await p.waitForSelector(
+      `${row('t_ship#0', 'unstarted')} .waiting-for[data-trigger="t_charge"]`,
+      WAIT,
+    );
+    const picker = p.locator(`${card} .status-picker`);
+    expect(await picker.isHidden()).toBe(true);
+    await p.click(`${card} button[data-action="set-status"]`);
+    await picker.waitFor({ ...WAIT, state: 'visible' });
+    // The cascade box only applies to `finished`.
+    await p.selectOption(`${card} select[data-action="status"]`, 'skipped');
+    expect(await p.isDisabled(`${card} input[data-action="status-cascade"]`)).toBe(true);
+    await p.selectOption(`${card} select[data-action="status"]`, 'finished');
+    await p.check(`${card} input[data-action="status-cascade"]`);
+    await p.click(`${card} button[data-action="apply-status"]`);
+
+    await p.waitForSelector(row('t_charge#0', 'finished'), WAIT);
+    await p.waitForSelector(row('t_ship#0', 'finished'), WAIT);
+    await p.waitForSelector(card, { ...WAIT, state: 'detached' });
+    await p.waitForSelector('table.timeline tr.event[data-kind="status"]', WAIT);
+    expect(await p.locator('table.timeline tr.event[data-kind="status"]').textContent()).toContain(
+      't_charge#0 → finished (cascade)',
+    );
+
+    const view = await sessionView('order-status');
+    const status = (name: string) => view.instances.find((i) => i.name === name)?.status;
+    expect(status('t_charge#0')).toBe('finished');
+    expect(status('t_ship#0')).toBe('finished');
+    // Set by hand, not replayed: no clone ran the charge again.
+    expect(view.instances.some((i) => i.name === 't_charge#1')).toBe(false);
+    expect(view.fired.t_charge).toEqual({ count: 1 });
+  });
+
+  it("resolves a warning instance's logs from its Resolve logs button", async () => {
+    await fire('audit-warn', 'auditRequested', { ledger: 'L-310' }, 'audits');
+    const p = await openPage('/ui?session=audit-warn');
+
+    await p.waitForSelector(row('t_audit#0', 'finished'), WAIT);
+    await p.waitForSelector('[data-unresolved-logs="t_audit#0"]', WAIT);
+    expect((await sessionView('audit-warn')).unresolvedLogs).toEqual(['t_audit#0']);
+    const card = '.logs-card[data-instance="t_audit#0"]';
+    await p.waitForSelector(card, WAIT);
+    expect(await p.locator(card).textContent()).toContain('logged at warn level');
+    await p.click(`${card} button[data-action="resolve-logs"]`);
+
+    await p.waitForSelector('[data-unresolved-logs=""]', WAIT);
+    await p.waitForSelector(card, { ...WAIT, state: 'detached' });
+    const view = await sessionView('audit-warn');
+    expect(view.unresolvedLogs).toEqual([]);
+    const audit = view.instances.find((i) => i.name === 't_audit#0');
+    expect(audit?.logLevel).toBe('warn');
+    expect(audit?.logsResolved).toBe(true);
+    expect(audit?.status).toBe('finished');
+  });
+
+  it('shows lifecycle events in the timeline', async () => {
+    const p = await openPage('/ui?session=order-lifecycle');
+    await p.waitForSelector('#live[data-state="waiting"]', WAIT);
+    await fire('order-lifecycle', 'orderPlaced', { orderId: 'E-5' }, 'orders');
+
+    const fired = p.locator('table.timeline tr.lifecycle[data-detail-type="Trigger Fired"]');
+    const placed = fired.filter({ hasText: 'orderPlaced' });
+    await placed.waitFor(WAIT);
+    const text = await placed.textContent();
+    expect(text).toContain('Trigger Fired');
+    expect(text).toContain('scheduled t_fetchOrder#0');
+    // The fetch's cascade is heard too, scheduling nothing (the charge waits for payment).
+    const cascade = fired.filter({ hasText: 't_fetchOrder' }).filter({ hasNotText: 'orderPlaced' });
+    await cascade.waitFor(WAIT);
+    expect(await cascade.textContent()).toContain('scheduled nothing');
   });
 
   it('shows a survey session end to end, saved as the docs screenshot', async () => {
