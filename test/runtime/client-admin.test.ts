@@ -19,45 +19,8 @@ import {
   ValidationError,
 } from '../../lib/index.ts';
 import { MemoryRunner } from '../../lib/testing/memory.ts';
+import { API, apiError, fakeFetch, json } from './fake-fetch.ts';
 import { deferred, rejectionOf } from './fixtures.ts';
-
-interface Recorded {
-  url: string;
-  method: string;
-  headers: Record<string, string>;
-  body: string | undefined;
-}
-
-/** A fetch that records each request and answers with `respond`'s response. */
-function fakeFetch(
-  respond: (req: Recorded) => Response = () => new Response(null, { status: 202 }),
-) {
-  const requests: Recorded[] = [];
-  const fetchFn = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-    const req: Recorded = {
-      url: String(input),
-      method: init?.method ?? 'GET',
-      headers: Object.fromEntries(new Headers(init?.headers).entries()),
-      body: typeof init?.body === 'string' ? init.body : undefined,
-    };
-    requests.push(req);
-    return respond(req);
-  };
-  return { fetch: fetchFn as typeof fetch, requests };
-}
-
-function json(status: number, body: unknown): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { 'content-type': 'application/json' },
-  });
-}
-
-function apiError(status: number, code: string, message: string): Response {
-  return json(status, { error: { code, message } });
-}
-
-const API = 'https://api.example.test/prod';
 
 describe('the manager requests TriggersClient sends', () => {
   it('configureSession posts the tasks and workflow and returns the version answered', async () => {
@@ -72,7 +35,7 @@ describe('the manager requests TriggersClient sends', () => {
     expect(fake.requests[0]?.method).toBe('POST');
     expect(fake.requests[0]?.url).toBe(`${API}/sessions/survey%3A42/configuration`);
     expect(fake.requests[0]?.headers['content-type']).toBe('application/json');
-    expect(JSON.parse(fake.requests[0]?.body ?? '')).toEqual({ tasks, workflow: 'survey' });
+    expect(fake.requests[0]?.body).toEqual({ tasks, workflow: 'survey' });
   });
 
   it('configureSession without a workflow sends the tasks only', async () => {
@@ -81,7 +44,7 @@ describe('the manager requests TriggersClient sends', () => {
 
     await client.configureSession('s1', { t_x: { after: ['go'], run: 'h' } });
 
-    expect(JSON.parse(fake.requests[0]?.body ?? '')).toEqual({
+    expect(fake.requests[0]?.body).toEqual({
       tasks: { t_x: { after: ['go'], run: 'h' } },
     });
   });
@@ -94,7 +57,7 @@ describe('the manager requests TriggersClient sends', () => {
 
     expect(fake.requests[0]?.method).toBe('PATCH');
     expect(fake.requests[0]?.url).toBe(`${API}/sessions/s1/instances/t_a%230/metadata`);
-    expect(JSON.parse(fake.requests[0]?.body ?? '')).toEqual({ metadata: { reviewedBy: 'ops' } });
+    expect(fake.requests[0]?.body).toEqual({ metadata: { reviewedBy: 'ops' } });
   });
 
   it('resolveInstanceLogs posts to resolve-logs with no body', async () => {
@@ -122,14 +85,14 @@ describe('the manager requests TriggersClient sends', () => {
 
     expect(fake.requests[0]?.method).toBe('POST');
     expect(fake.requests[0]?.url).toBe(`${API}/sessions/s1/instances/t_a%230/status`);
-    expect(JSON.parse(fake.requests[0]?.body ?? '')).toEqual({
+    expect(fake.requests[0]?.body).toEqual({
       status: 'finished',
       metadata: { by: 'ops' },
       cascade: true,
       cascadeKwargs: { score: 0 },
     });
     expect(fake.requests[1]?.url).toBe(`${API}/sessions/s1/instances/t_b%231/status`);
-    expect(JSON.parse(fake.requests[1]?.body ?? '')).toEqual({ status: 'abandoned' });
+    expect(fake.requests[1]?.body).toEqual({ status: 'abandoned' });
   });
 });
 

@@ -11,44 +11,8 @@ import {
   TriggersError,
   ValidationError,
 } from '../../lib/index.ts';
+import { API, apiError, fakeFetch, json, type Recorded } from './fake-fetch.ts';
 import { rejectionOf } from './fixtures.ts';
-
-interface Recorded {
-  url: string;
-  method: string;
-  headers: Record<string, string>;
-  body: unknown;
-}
-
-/** A fetch that records each request and answers with `respond`'s response. */
-function fakeFetch(respond: (req: Recorded) => Response = () => json(202, {})) {
-  const requests: Recorded[] = [];
-  const fetchFn = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-    const raw = init?.body;
-    const req: Recorded = {
-      url: String(input),
-      method: init?.method ?? 'GET',
-      headers: Object.fromEntries(new Headers(init?.headers).entries()),
-      body: typeof raw === 'string' ? JSON.parse(raw) : undefined,
-    };
-    requests.push(req);
-    return respond(req);
-  };
-  return { fetch: fetchFn as typeof fetch, requests };
-}
-
-function json(status: number, body: unknown): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { 'content-type': 'application/json' },
-  });
-}
-
-function apiError(status: number, code: string, message: string): Response {
-  return json(status, { error: { code, message } });
-}
-
-const API = 'https://api.example.test/prod';
 
 describe('TriggersClient.fire', () => {
   it('posts trigger, kwargs, eventId and workflow to the encoded session events route', async () => {

@@ -9,7 +9,7 @@
  */
 import type { InstanceStatus, TaskInstance } from '../../../types.ts';
 import type { SetStatusRequest } from './api.ts';
-import { clockTime, h } from './elements.ts';
+import { actionRunner, clockTime, h } from './elements.ts';
 import { statusBadge } from './views.ts';
 
 /** What the administration controls ask of the page when a button is pressed. */
@@ -100,19 +100,7 @@ export function adminControls(i: TaskInstance, actions: AdminActions): HTMLEleme
     picker.hidden = !picker.hidden;
     open.setAttribute('aria-expanded', picker.hidden ? 'false' : 'true');
   });
-  const busy = async (label: string, run: () => Promise<void>) => {
-    for (const b of buttons) b.disabled = true;
-    note.className = 'action-note';
-    note.textContent = `${label}…`;
-    try {
-      await run();
-      note.textContent = `${label} requested; the page follows it.`;
-    } catch (err) {
-      note.className = 'action-note refused';
-      note.textContent = err instanceof Error ? err.message : String(err);
-      for (const b of buttons) b.disabled = false;
-    }
-  };
+  const busy = actionRunner(buttons, note);
   resolve?.addEventListener(
     'click',
     () => void busy('Resolve logs', () => actions.resolveLogs(i.name)),

@@ -94,3 +94,30 @@ export function clockTime(iso: string): string {
   const pad = (n: number, w = 2) => String(n).padStart(w, '0');
   return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
 }
+
+/**
+ * Runs a card's request: its buttons disabled and `note` saying so while it is out, a note
+ * that the page follows it once accepted, or the refusal (buttons enabled again) when refused.
+ *
+ * @example
+ * const busy = actionRunner([replay, skip], note);
+ * replay.addEventListener('click', () => void busy('Replay', () => actions.replay(i.name)));
+ */
+export function actionRunner(
+  buttons: readonly HTMLButtonElement[],
+  note: HTMLElement,
+): (label: string, run: () => Promise<void>) => Promise<void> {
+  return async (label, run) => {
+    for (const b of buttons) b.disabled = true;
+    note.className = 'action-note';
+    note.textContent = `${label}…`;
+    try {
+      await run();
+      note.textContent = `${label} requested; the page follows it.`;
+    } catch (err) {
+      note.className = 'action-note refused';
+      note.textContent = err instanceof Error ? err.message : String(err);
+      for (const b of buttons) b.disabled = false;
+    }
+  };
+}

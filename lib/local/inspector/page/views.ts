@@ -8,7 +8,7 @@
  */
 import type { InstanceStatus, SessionEvent, SessionView, TaskInstance } from '../../../types.ts';
 import type { LifecycleNotice } from './api.ts';
-import { clockTime, h, jsonLine, jsonText, svg } from './elements.ts';
+import { actionRunner, clockTime, h, jsonLine, jsonText, svg } from './elements.ts';
 import { type EdgeKind, STATUS_ORDER } from './graph.ts';
 
 const STATUS_HINT: Record<InstanceStatus, string> = {
@@ -315,21 +315,7 @@ export function failedCard(i: TaskInstance, actions: FailedActions): HTMLElement
   cascade.addEventListener('change', () => {
     result.disabled = !cascade.checked;
   });
-  const busy = async (label: string, run: () => Promise<void>) => {
-    replay.disabled = true;
-    skip.disabled = true;
-    note.className = 'action-note';
-    note.textContent = `${label}…`;
-    try {
-      await run();
-      note.textContent = `${label} requested; the page follows it.`;
-    } catch (err) {
-      note.className = 'action-note refused';
-      note.textContent = err instanceof Error ? err.message : String(err);
-      replay.disabled = false;
-      skip.disabled = false;
-    }
-  };
+  const busy = actionRunner([replay, skip], note);
   replay.addEventListener('click', () => void busy('Replay', () => actions.replay(i.name)));
   skip.addEventListener('click', () => {
     let stand: Record<string, unknown> | undefined;
