@@ -111,7 +111,8 @@ async function stackRoundTrip(
     if (waited > UP_WITHIN_MS) fail(`did not come up in ${UP_WITHIN_MS / 1000} s`);
     await sleep(250);
   }
-  const banner = dev.output();
+  // All of it: the template mode's banner lists every route, more lines than a tail shows.
+  const banner = dev.output(Number.POSITIVE_INFINITY);
   const apiUrl = /HTTP API\s+(http:\/\/\S+)/.exec(banner)?.[1];
   const dynamodbUrl = /DynamoDB\s+(http:\/\/\S+)/.exec(banner)?.[1];
 

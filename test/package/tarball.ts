@@ -133,7 +133,12 @@ export function start(
   command: string,
   args: readonly string[],
   opts: RunOptions,
-): { child: ChildProcess; done: Promise<CommandResult>; output: () => string } {
+): {
+  child: ChildProcess;
+  done: Promise<CommandResult>;
+  /** The last `lines` lines of its output so far (40 by default). */
+  output: (lines?: number) => string;
+} {
   const child = spawn(command, args, {
     cwd: opts.cwd,
     env: consumerEnv(opts.env),
@@ -171,7 +176,7 @@ export function start(
       resolve({ command: shown, cwd: opts.cwd, code, signal, stdout, stderr });
     });
   });
-  return { child, done, output: () => tail(stdout, stderr) };
+  return { child, done, output: (lines) => tail(stdout, stderr, lines) };
 }
 
 /** Runs `command` to its end in the consumer environment. */
