@@ -18,7 +18,7 @@ import {
   WorkflowError,
 } from '../errors.ts';
 import type { ControlRequest, EventSource, InstanceRecord, SessionStore } from '../store/port.ts';
-import type { Workflow } from '../types.ts';
+import type { TaskConfig, Workflow } from '../types.ts';
 import type { Clock } from './clock.ts';
 import type { FaultHook } from './faults.ts';
 import type { WorkflowRegistry } from './registry.ts';
@@ -250,6 +250,34 @@ export async function setInstanceStatus(deps: IngestDeps, input: StatusInput): P
   });
 }
 
+/**
+ * Checks that the configured tasks run handlers (and runners) the deployment has: those its
+ * workflows run, each of which has a queue. Throws `WorkflowError` naming the task.
+ */
+function checkConfigured(
+  merged: Workflow,
+  tasks: Record<string, TaskConfig>,
+  registry: WorkflowRegistry,
+): void {
+  const handlers = registry.handlers();
+  const queues = registry.queues();
+  for (const task of compileWorkflow(merged).tasks.values()) {
+    if (!Object.hasOwn(tasks, task.name)) continue;
+    if (!handlers.has(task.run)) {
+      throw new WorkflowError(
+        `task '${task.name}' runs '${task.run}', but this deployment has no task handler of that name (known: ${[...handlers].sort().join(', ')})`,
+        { task: task.name },
+      );
+    }
+    if (task.using !== undefined && !queues.has(task.using)) {
+      throw new WorkflowError(
+        `task '${task.name}' uses runner '${task.using}', which this deployment does not have (known: ${[...queues].sort().join(', ')})`,
+        { task: task.name },
+      );
+    }
+  }
+}
+
 /** The answer to a configuration. */
 export interface ConfigureResult {
   sessionId: string;
@@ -293,23 +321,16 @@ export async function configureSession(
     }
     base = registry.workflow(req.workflow ?? registry.defaultWorkflow).definition;
   }
-  const merged = configureTasks(base, req.tasks);
-  const handlers = registry.handlers();
-  const queues = registry.queues();
-  for (const task of compileWorkflow(merged).tasks.values()) {
-    if (!Object.hasOwn(req.tasks, task.name)) continue;
-    if (!handlers.has(task.run)) {
-      throw new WorkflowError(
-        `task '${task.name}' runs '${task.run}', but this deployment has no task handler of that name (known: ${[...handlers].sort().join(', ')})`,
-        { task: task.name },
-      );
+  let merged: Workflow;
+  try {
+    merged = configureTasks(base, req.tasks);
+    checkConfigured(merged, req.tasks, registry);
+  } catch (err) {
+    // Bad input like any other: a 400 naming the field, and the task in the message.
+    if (err instanceof WorkflowError) {
+      throw new ValidationError(`'tasks' ${err.message}`, { cause: err });
     }
-    if (task.using !== undefined && !queues.has(task.using)) {
-      throw new WorkflowError(
-        `task '${task.name}' uses runner '${task.using}', which this deployment does not have (known: ${[...queues].sort().join(', ')})`,
-        { task: task.name },
-      );
-    }
+    throw err;
   }
   if (!store.putWorkflowVersion) {
     throw new NotAvailableError(

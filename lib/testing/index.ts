@@ -163,7 +163,8 @@ export interface TestSession {
    * Merges `tasks` by name into the session's workflow (a same-name task is replaced whole),
    * validated as a deployed workflow; the session runs under it from the next applied event.
    * Schedules nothing by itself: triggers fired before are not applied again, but later fires
-   * evaluate against everything fired. Rejects with `WorkflowError` (or `ValidationError`).
+   * evaluate against everything fired. Rejects with `ValidationError` naming the task (an
+   * unknown handler, a task that can never run).
    */
   configure(tasks: Record<string, TaskConfig>): Promise<void>;
   /** Merges `metadata` into the instance's (top level), whatever its status. */

@@ -58,9 +58,9 @@ async function items(): Promise<number> {
   return out.Count ?? 0;
 }
 
-function post(path: string, body: string) {
+function post(path: string, body: string, method: 'POST' | 'PATCH' = 'POST') {
   return api.handle({
-    method: 'POST',
+    method,
     path,
     headers: { 'content-type': 'application/json' },
     body,
@@ -85,9 +85,16 @@ interface Row {
   message: RegExp;
   /** The same input through the SDK (table mode), when the SDK takes it. */
   sdk?: (c: TriggersClient) => Promise<unknown>;
+  /** @default 'POST' */
+  method?: 'PATCH';
 }
 
 const fire = '/sessions/s1/events';
+const metadataPath = '/sessions/s1/instances/t_a%230/metadata';
+const statusPath = '/sessions/s1/instances/t_a%230/status';
+const manyTasks = Object.fromEntries(
+  Array.from({ length: 201 }, (_, i) => [`t_${i}`, { after: ['go'], run: 'h' }]),
+);
 const rows: Row[] = [
   {
     name: 'invalid JSON',
@@ -301,13 +308,110 @@ const rows: Row[] = [
     message: /'instance' must be an instance name/,
     sdk: (c) => c.replayFailed('s1', 't_a#0 OR 1=1'),
   },
+  {
+    name: 'metadata that is not an object',
+    path: metadataPath,
+    method: 'PATCH',
+    body: '{"metadata": [1, 2]}',
+    status: 400,
+    code: 'VALIDATION',
+    message: /'metadata' must be a JSON object/,
+    sdk: (c) => c.updateInstanceMetadata('s1', 't_a#0', [1, 2] as unknown as Kwargs),
+  },
+  {
+    name: 'metadata with a __proto__ key',
+    path: metadataPath,
+    method: 'PATCH',
+    body: '{"metadata": {"__proto__": {"admin": true}}}',
+    status: 400,
+    code: 'VALIDATION',
+    message: /'metadata' must not contain the key '__proto__'/,
+    sdk: (c) =>
+      c.updateInstanceMetadata('s1', 't_a#0', JSON.parse('{"__proto__": {"admin": true}}')),
+  },
+  {
+    name: 'metadata over 64 KiB',
+    path: metadataPath,
+    method: 'PATCH',
+    body: JSON.stringify({ metadata: { note: 'x'.repeat(70_000) } }),
+    status: 400,
+    code: 'VALIDATION',
+    message: /'metadata' must be at most 65536 bytes/,
+    sdk: (c) => c.updateInstanceMetadata('s1', 't_a#0', { note: 'x'.repeat(70_000) }),
+  },
+  {
+    name: 'a status not in the statuses list',
+    path: statusPath,
+    body: '{"status": "done"}',
+    status: 400,
+    code: 'VALIDATION',
+    message: /'status' must be one of/,
+    sdk: (c) => c.setInstanceStatus('s1', 't_a#0', 'done' as unknown as 'finished', {}),
+  },
+  {
+    name: 'a status the runtime sets',
+    path: statusPath,
+    body: '{"status": "running"}',
+    status: 400,
+    code: 'VALIDATION',
+    message: /'status' 'running' is set by the runtime/,
+    sdk: (c) => c.setInstanceStatus('s1', 't_a#0', 'running', {}),
+  },
+  {
+    name: 'a cascade without finished',
+    path: statusPath,
+    body: '{"status": "skipped", "cascade": true}',
+    status: 400,
+    code: 'VALIDATION',
+    message: /'cascade' only an instance set to 'finished' can cascade/,
+    sdk: (c) => c.setInstanceStatus('s1', 't_a#0', 'skipped', { cascade: true }),
+  },
+  {
+    name: 'cascade kwargs with a constructor key',
+    path: statusPath,
+    body: '{"status": "finished", "cascade": true, "cascadeKwargs": {"constructor": 1}}',
+    status: 400,
+    code: 'VALIDATION',
+    message: /'cascadeKwargs' must not contain the key 'constructor'/,
+  },
+  {
+    name: 'a configuration naming a handler the deployment does not have',
+    path: '/sessions/s1/configuration',
+    body: '{"tasks": {"t_x": {"after": ["go"], "run": "nope"}}}',
+    status: 400,
+    code: 'VALIDATION',
+    message: /'tasks' task 't_x' runs 'nope'/,
+    sdk: (c) => c.configureSession('s1', { t_x: { after: ['go'], run: 'nope' } }),
+  },
+  {
+    name: 'a configuration of a task that can never run',
+    path: '/sessions/s1/configuration',
+    body: '{"tasks": {"t_x": {"after": ["t_y"], "run": "h"}, "t_y": {"after": ["t_x"], "run": "h"}}}',
+    status: 400,
+    code: 'VALIDATION',
+    message: /'tasks' .*t_[xy]/,
+    sdk: (c) =>
+      c.configureSession('s1', {
+        t_x: { after: ['t_y'], run: 'h' },
+        t_y: { after: ['t_x'], run: 'h' },
+      }),
+  },
+  {
+    name: 'a configuration of more than 200 tasks',
+    path: '/sessions/s1/configuration',
+    body: JSON.stringify({ tasks: manyTasks }),
+    status: 400,
+    code: 'VALIDATION',
+    message: /'tasks' must hold at most 200 tasks/,
+    sdk: (c) => c.configureSession('s1', manyTasks),
+  },
 ];
 
 describe('hostile input over the HTTP API', () => {
   it.each(rows)('$name: $status $code, nothing written', async (row) => {
     const before = await items();
 
-    const res = await post(row.path, row.body);
+    const res = await post(row.path, row.body, row.method);
 
     expect(res.status).toBe(row.status);
     const error = (JSON.parse(res.body ?? '{}') as { error: { code: string; message: string } })

@@ -123,7 +123,7 @@ describe('the errors the manager methods map', () => {
 
   it('a 400 is a ValidationError carrying the message (configuration and metadata alike)', async () => {
     const fake = fakeFetch(() =>
-      apiError(400, 'WORKFLOW_INVALID', "task 't_x' runs 'nope', but this deployment has none"),
+      apiError(400, 'VALIDATION', "'tasks' task 't_x' runs 'nope', but this deployment has none"),
     );
     const client = new TriggersClient({ apiUrl: API, fetch: fake.fetch });
 
