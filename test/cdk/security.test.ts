@@ -17,11 +17,9 @@ import { SurveyStack } from '../../examples/survey/stack.ts';
 import { Triggers } from '../../infra/index.ts';
 import { defineWorkflow } from '../../lib/engine/workflow.ts';
 import { TABLE } from '../../lib/store/layout.ts';
-import { inlineFunction, unbundledApp } from './stacks.ts';
+import { inlineFunction, type Statement, statementsOf, unbundledApp } from './stacks.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
-type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
-
 /** An app that skips asset bundling: the template is all these tests read. */
 
 let stack: SurveyStack;
@@ -31,17 +29,6 @@ beforeAll(() => {
   stack = new SurveyStack(new App(), 'TriggersSurvey');
   template = Template.fromStack(stack);
 }, 60_000);
-
-function statementsOf(t: Template, s: Stack, role: iam.IRole | undefined): Statement[] {
-  const policies = Object.values(
-    t.findResources('AWS::IAM::Policy', {
-      Properties: { Roles: [{ Ref: s.getLogicalId(role?.node.defaultChild as iam.CfnRole) }] },
-    }),
-  ) as Resource[];
-  return policies.flatMap(
-    (p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement,
-  );
-}
 
 /** Every action a role may take, each once, sorted. */
 function actionsOf(role: iam.IRole | undefined): string[] {
