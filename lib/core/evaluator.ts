@@ -259,12 +259,8 @@ async function evaluateOnce(
     if (deps.lifecycle) {
       // A skip's cascade: the skip is noted after the cascade's fire, as the original calls
       // its post-skip hook after the cascade's post-fire.
-      const source = record.kind === 'fire' ? cascadeSource(record.eventId) : undefined;
       const skipped =
-        source !== undefined &&
-        (statusNow.get(source) ?? (await readInstance(source))?.status) === 'skipped'
-          ? source
-          : undefined;
+        record.kind === 'fire' && record.skip ? cascadeSource(record.eventId) : undefined;
       notes.push(...noteEvent(record, result.effects, skipped));
     }
   }
@@ -520,6 +516,7 @@ export function cascadeEventRecord(
     kind: 'fire',
     trigger: effect.trigger,
     kwargs: effect.kwargs,
+    ...(effect.skip ? { skip: true as const } : {}),
     source: effect.source ?? 'cascade',
     firedAt: at,
   };

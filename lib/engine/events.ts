@@ -202,6 +202,8 @@ export type Effect =
       kwargs: Kwargs;
       /** @default 'cascade'; 'control' for the cascade of a status set by hand */
       source?: 'finalize' | 'timer' | 'control';
+      /** The cascade of a skip: its skip is reported after its fire (lifecycle events). */
+      skip?: true;
     }
   /** Tell the session that an instance was resolved without a cascade (see `ResolvedEvent`). */
   | { type: 'notice'; eventId: string; instance: string }

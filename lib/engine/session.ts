@@ -276,6 +276,7 @@ function applySkip(workflow: CompiledWorkflow, state: SessionState, e: SkipEvent
       eventId: cascadeEventId(e.instance),
       trigger: target.task,
       kwargs: e.result ?? {},
+      skip: true,
     });
   }
   return { state, effects };

@@ -74,7 +74,13 @@ export type EventRecord = {
   workflow?: string;
   firedAt: string;
 } & (
-  | { kind: 'fire'; trigger: string; kwargs: Kwargs }
+  | {
+      kind: 'fire';
+      trigger: string;
+      kwargs: Kwargs;
+      /** The cascade of a skip (see the `cascade` effect): its skip is reported after it. */
+      skip?: true;
+    }
   | {
       kind: 'clone';
       parent: string;

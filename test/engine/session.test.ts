@@ -990,7 +990,13 @@ describe('skipping a failed instance', () => {
         metadata: { cascade: true, result: { score: 0 } },
         at: LATER,
       },
-      { type: 'cascade', eventId: 'cascade#t#0', trigger: 't', kwargs: { score: 0 } },
+      {
+        type: 'cascade',
+        eventId: 'cascade#t#0',
+        trigger: 't',
+        kwargs: { score: 0 },
+        skip: true,
+      },
     ]);
   });
 
@@ -1002,6 +1008,7 @@ describe('skipping a failed instance', () => {
       eventId: 'cascade#t#0',
       trigger: 't',
       kwargs: {},
+      skip: true,
     });
   });
 

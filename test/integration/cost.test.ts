@@ -164,9 +164,9 @@ describe('DynamoDB cost', () => {
   );
 
   it('lifecycle events cost no unit: the notes ride in the head write the evaluation makes anyway', async () => {
-    const simple = async (hooks?: LifecycleHooks) => {
+    const session = async (tasks: Record<string, TaskConfig>, hooks?: LifecycleHooks) => {
       const meter = new Meter();
-      const rt = await start({ t_a: { after: ['x', 'y'], run: 'h' } }, meter, hooks);
+      const rt = await start(tasks, meter, hooks);
       const s = rt.session('simple');
       const kwargs = { customer: 'c-123', items: [1, 2, 3], note: 'a'.repeat(200) };
       await s.fire('x', kwargs);
@@ -175,15 +175,25 @@ describe('DynamoDB cost', () => {
       await rt.settle();
       return meter.take();
     };
-    const fired: string[] = [];
-    const off = await simple();
-    const on = await simple({ afterFire: (e) => fired.push(`${e.trigger} [${e.scheduled}]`) });
-    console.log(table('simple session, lifecycle events off', off));
-    console.log(table('simple session, lifecycle events on', on));
-    // The hooks heard the session: the notes were written and read back off the stream.
-    expect(fired).toEqual(['x []', 'y [t_a#0]', 't_a []']);
-    expect(total(on)).toEqual(total(off));
-    expect(on.map((e) => e.operation)).toEqual(off.map((e) => e.operation));
+    const simple = { t_a: { after: ['x', 'y'], run: 'h' } };
+    // A cascade something listens to: its event is written and applied, and noted.
+    const chain = { ...simple, t_b: { after: ['t_a'], run: 'h' } };
+    for (const [name, tasks, heardOn] of [
+      ['simple', simple, ['x []', 'y [t_a#0]', 't_a []']],
+      ['chain', chain, ['x []', 'y [t_a#0]', 't_a [t_b#0]', 't_b []']],
+    ] as const) {
+      const fired: string[] = [];
+      const off = await session(tasks);
+      const on = await session(tasks, {
+        afterFire: (e) => fired.push(`${e.trigger} [${e.scheduled}]`),
+      });
+      console.log(table(`${name} session, lifecycle events off`, off));
+      console.log(table(`${name} session, lifecycle events on`, on));
+      // The hooks heard the session: the notes were written and read back off the stream.
+      expect(fired).toEqual(heardOn);
+      expect(total(on), name).toEqual(total(off));
+      expect(on.map((e) => e.operation)).toEqual(off.map((e) => e.operation));
+    }
   });
 
   it(`the 1,000th event of an andEvery session costs at most ${FLATNESS} times the 10th`, async () => {
