@@ -61,7 +61,8 @@ export interface EvaluatorDeps {
 
 /** The engine event an event record stands for; replay and skip carry what was observed. */
 function toSessionEvent(
-  record: EventRecord,
+  // A configuration is applied by the evaluator itself (see `configuredVersion`).
+  record: Exclude<EventRecord, { kind: 'configure' }>,
   observed: InstanceRecord | undefined,
   statusNow: InstanceStatus | undefined,
 ): SessionEvent {
@@ -129,9 +130,6 @@ function toSessionEvent(
         ...(record.cascadeKwargs !== undefined ? { cascadeKwargs: record.cascadeKwargs } : {}),
       };
     }
-    case 'configure':
-      // The evaluator applies configurations itself (see `configure`): never reached.
-      return { type: 'configure', eventId: record.eventId, version: '', at };
   }
 }
 

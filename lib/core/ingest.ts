@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { internalEventId } from '../engine/events.ts';
 import { findUnstarted } from '../engine/state.ts';
-import { compileWorkflow, configureTasks } from '../engine/workflow.ts';
+import { configureTasks } from '../engine/workflow.ts';
 import {
   InstanceStateError,
   NotAvailableError,
@@ -254,25 +254,21 @@ export async function setInstanceStatus(deps: IngestDeps, input: StatusInput): P
  * Checks that the configured tasks run handlers (and runners) the deployment has: those its
  * workflows run, each of which has a queue. Throws `WorkflowError` naming the task.
  */
-function checkConfigured(
-  merged: Workflow,
-  tasks: Record<string, TaskConfig>,
-  registry: WorkflowRegistry,
-): void {
+function checkConfigured(tasks: Record<string, TaskConfig>, registry: WorkflowRegistry): void {
   const handlers = registry.handlers();
   const queues = registry.queues();
-  for (const task of compileWorkflow(merged).tasks.values()) {
-    if (!Object.hasOwn(tasks, task.name)) continue;
+  // `configureTasks` has validated them: `run` and `using` are strings.
+  for (const [name, task] of Object.entries(tasks)) {
     if (!handlers.has(task.run)) {
       throw new WorkflowError(
-        `task '${task.name}' runs '${task.run}', but this deployment has no task handler of that name (known: ${[...handlers].sort().join(', ')})`,
-        { task: task.name },
+        `task '${name}' runs '${task.run}', but this deployment has no task handler of that name (known: ${[...handlers].sort().join(', ')})`,
+        { task: name },
       );
     }
     if (task.using !== undefined && !queues.has(task.using)) {
       throw new WorkflowError(
-        `task '${task.name}' uses runner '${task.using}', which this deployment does not have (known: ${[...queues].sort().join(', ')})`,
-        { task: task.name },
+        `task '${name}' uses runner '${task.using}', which this deployment does not have (known: ${[...queues].sort().join(', ')})`,
+        { task: name },
       );
     }
   }
@@ -324,7 +320,7 @@ export async function configureSession(
   let merged: Workflow;
   try {
     merged = configureTasks(base, req.tasks);
-    checkConfigured(merged, req.tasks, registry);
+    checkConfigured(req.tasks, registry);
   } catch (err) {
     // Bad input like any other: a 400 naming the field, and the task in the message.
     if (err instanceof WorkflowError) {

@@ -147,9 +147,15 @@ export class WorkflowRegistry {
     return new Set(this.all().flatMap((wf) => [...wf.tasks.values()].map((t) => t.run)));
   }
 
-  /** The runners (queues) the deployment has: each task's `using`, else its handler. */
+  /**
+   * The runners (queues) the deployment has: each task's `using`, else its handler, and the
+   * timers queue when a workflow has timers (a configured task cannot name it: `using` may not
+   * start with `#`).
+   */
   queues(): Set<string> {
-    return new Set(this.all().flatMap((wf) => [...wf.tasks.values()].map((t) => t.using ?? t.run)));
+    return new Set(
+      this.all().flatMap((wf) => [...wf.allTasks.values()].map((t) => t.using ?? t.run)),
+    );
   }
 
   /** Every registered workflow. */

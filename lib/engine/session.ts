@@ -306,7 +306,8 @@ function adminTarget(
   });
   const observed = e.observed;
   if (!observed || !workflow.allTasks.has(observed.task)) {
-    if (findUnstarted(state, e.instance) && e.type !== 'metadata') {
+    // (Metadata for an unstarted instance was kept in the state before this is asked.)
+    if (findUnstarted(state, e.instance)) {
       return refuse(
         'INSTANCE_STATE',
         `instance '${e.instance}' is unstarted: it has no record to change until it is scheduled`,

@@ -272,10 +272,7 @@ export class DynamoRunner {
       );
 
       // Timers are built-in tasks of the timers queue: it exists when a workflow has timers.
-      const queueNames = new Set(
-        registry.all().flatMap((wf) => [...wf.allTasks.values()].map((t) => t.using ?? t.run)),
-      );
-      for (const name of queueNames) {
+      for (const name of registry.queues()) {
         const q = await createTaskQueue(
           sqs,
           `triggers-${run}-${name.replace(/[^A-Za-z0-9_-]/g, '_')}`,

@@ -69,6 +69,10 @@ const allStatements = (resources: Record<string, Resource>): Statement[] =>
     ([, p]) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement,
   );
 
+/** Every statement of the template that allows an EventBridge action. */
+const eventsStatements = (resources: Record<string, Resource>): Statement[] =>
+  allStatements(resources).filter((st) => [st.Action].flat().some((a) => a.startsWith('events:')));
+
 const envOf = (resources: Record<string, Resource>, logicalId: string) =>
   ((resources[logicalId]?.Properties.Environment as { Variables?: Record<string, unknown> })
     ?.Variables ?? {}) as Record<string, unknown>;
@@ -209,9 +213,7 @@ describe('lifecycleEvents: true', () => {
   });
 
   it('may put events on the default bus, and only there', () => {
-    const puts = allStatements(resources).filter((st) =>
-      [st.Action].flat().some((a) => a.startsWith('events:')),
-    );
+    const puts = eventsStatements(resources);
     expect(puts).toEqual([
       expect.objectContaining({
         Effect: 'Allow',
@@ -267,9 +269,7 @@ describe('lifecycleEvents: { eventBus }', () => {
   const fn = triggers.lifecycleFunction as lambda.Function;
 
   it('may put events on that bus, and only there', () => {
-    const puts = allStatements(resources).filter((st) =>
-      [st.Action].flat().some((a) => a.startsWith('events:')),
-    );
+    const puts = eventsStatements(resources);
     expect(puts).toEqual([
       expect.objectContaining({
         Effect: 'Allow',
